@@ -1,0 +1,246 @@
+// The typed configuration, as loaded and validated from YAML. Names follow the Cloudflare API (design §3) so
+// that exported Cloudflare objects port over. This module knows nothing of DNS, steering or probes: domains
+// read these types and compile their own runtime structures from them.
+
+/** A place in a config file, 1-based. */
+export interface Pos {
+  file: string;
+  line: number;
+  col: number;
+}
+
+export interface Problem {
+  pos: Pos;
+  message: string;
+  severity: 'error' | 'warning';
+}
+
+export interface Config {
+  /** Absolute path of the file this config was read from; relative paths inside it resolve against its directory. */
+  file: string;
+  server: ServerConfig;
+  zones: ZoneConfig[];
+  monitors: Map<string, MonitorConfig>;
+  monitor_groups: Map<string, MonitorGroupConfig>;
+  pools: Map<string, PoolConfig>;
+  load_balancers: LoadBalancerConfig[];
+  notifications: NotificationsConfig;
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+  family: 4 | 6;
+}
+
+export interface PopConfig {
+  code: string;
+  country: string | null;
+  subdivision: string | null;
+  /** Derived from country/subdivision when omitted (see geo/regions). */
+  region: string | null;
+  latitude: number | null;
+  longitude: number | null;
+}
+
+export interface ServerConfig {
+  listen: ListenAddress[];
+  /** Status/metrics HTTP listener, null when disabled. */
+  http: ListenAddress | null;
+  http_token: string | null;
+  pop: PopConfig;
+  geoip: { databases: string[] };
+  nsid: string | null;
+  /** Answered to CH TXT id.server / hostname.bind when set. */
+  identity: string | null;
+  state_file: string | null;
+  /** Our EDNS(0) UDP payload size (RFC 6891), also the UDP answer ceiling. */
+  edns_udp_size: number;
+  tcp: { idle_timeout: number; max_connections: number; max_connections_per_client: number };
+  workers: number;
+  log: { level: 'debug' | 'info' | 'warn' | 'error'; queries: boolean };
+}
+
+export interface SoaConfig {
+  mname: string;
+  rname: string;
+  /** null: derived from the config file's modification time. */
+  serial: number | null;
+  refresh: number;
+  retry: number;
+  expire: number;
+  minimum: number;
+  ttl: number;
+}
+
+export interface RecordConfig {
+  /** As written: relative to the zone, "@" for the apex, or absolute with a trailing dot. */
+  name: string;
+  type: string;
+  /** One RR per value, in presentation format (RFC 1035 master-file syntax for the RDATA). */
+  values: string[];
+  ttl: number | null;
+}
+
+export interface ZoneConfig {
+  /** Lowercase, without trailing dot. */
+  name: string;
+  soa: SoaConfig;
+  ns: string[];
+  default_ttl: number;
+  records: RecordConfig[];
+}
+
+export type MonitorType = 'http' | 'https' | 'tcp' | 'smtp' | 'icmp_ping' | 'udp_icmp';
+
+export interface MonitorConfig {
+  name: string;
+  type: MonitorType;
+  description: string;
+  method: string;
+  path: string;
+  /** null: the type's default (80 http, 443 https, 25 smtp; required for tcp and udp_icmp unless the endpoint sets one). */
+  port: number | null;
+  /** Header name → values, as the Cloudflare API shapes it. */
+  header: Record<string, string[]>;
+  /** Seconds. */
+  timeout: number;
+  retries: number;
+  /** Seconds. */
+  interval: number;
+  expected_codes: string;
+  /** Case-insensitive substring of the first 10 KB of the body; null = no body check. */
+  expected_body: string | null;
+  follow_redirects: boolean;
+  allow_insecure: boolean;
+  consecutive_up: number;
+  consecutive_down: number;
+}
+
+export interface MonitorGroupMember {
+  monitor: string;
+  enabled: boolean;
+  must_be_healthy: boolean;
+  monitoring_only: boolean;
+}
+
+export interface MonitorGroupConfig {
+  name: string;
+  description: string;
+  members: MonitorGroupMember[];
+}
+
+export type OriginSteeringPolicy = 'random' | 'hash' | 'least_outstanding_requests' | 'least_connections';
+
+export interface OriginConfig {
+  name: string;
+  /** IPv4, IPv6 or a hostname (resolved in the background; the MX/SRV target for MX/SRV answers). */
+  address: string;
+  enabled: boolean;
+  weight: number;
+  /** SRV port; also the probe port when the monitor has none. */
+  port: number | null;
+  /** MX preference / SRV priority. */
+  priority: number;
+  /** Host header for monitor requests (wins over the monitor's). */
+  header: Record<string, string[]>;
+}
+
+export interface LoadSheddingConfig {
+  default_percent: number;
+  default_policy: 'random' | 'hash';
+  session_percent: number;
+  session_policy: 'hash';
+}
+
+export interface NotificationFilterConfig {
+  origin: { disable: boolean; healthy: boolean | null };
+  pool: { disable: boolean; healthy: boolean | null };
+}
+
+export interface PoolConfig {
+  name: string;
+  description: string;
+  enabled: boolean;
+  minimum_origins: number;
+  monitor: string | null;
+  monitor_group: string | null;
+  origin_steering: { policy: OriginSteeringPolicy };
+  load_shedding: LoadSheddingConfig | null;
+  latitude: number | null;
+  longitude: number | null;
+  notification_filter: NotificationFilterConfig | null;
+  origins: OriginConfig[];
+}
+
+export type SteeringPolicy =
+  | ''
+  | 'off'
+  | 'geo'
+  | 'random'
+  | 'dynamic_latency'
+  | 'proximity'
+  | 'least_outstanding_requests'
+  | 'least_connections';
+
+export interface RandomSteeringConfig {
+  pool_weights: Record<string, number>;
+  default_weight: number;
+}
+
+export interface LocationStrategyConfig {
+  prefer_ecs: 'always' | 'never' | 'proximity' | 'geo';
+  mode: 'pop' | 'resolver_ip';
+}
+
+export interface RuleOverrides {
+  default_pools?: string[];
+  fallback_pool?: string;
+  region_pools?: Record<string, string[]>;
+  country_pools?: Record<string, string[]>;
+  pop_pools?: Record<string, string[]>;
+  steering_policy?: SteeringPolicy;
+  random_steering?: RandomSteeringConfig;
+  location_strategy?: LocationStrategyConfig;
+  ttl?: number;
+}
+
+export interface RuleConfig {
+  name: string;
+  condition: string;
+  priority: number;
+  disabled: boolean;
+  terminates: boolean;
+  overrides: RuleOverrides;
+}
+
+export interface LoadBalancerConfig {
+  /** Lowercase FQDN without trailing dot; may start with "*." */
+  name: string;
+  description: string;
+  enabled: boolean;
+  ttl: number;
+  default_pools: string[];
+  /** null: the last pool of default_pools. */
+  fallback_pool: string | null;
+  region_pools: Record<string, string[]>;
+  country_pools: Record<string, string[]>;
+  pop_pools: Record<string, string[]>;
+  steering_policy: SteeringPolicy;
+  random_steering: RandomSteeringConfig;
+  location_strategy: LocationStrategyConfig;
+  rules: RuleConfig[];
+}
+
+export interface WebhookConfig {
+  name: string;
+  url: string;
+  headers: Record<string, string>;
+  /** Seconds per attempt. */
+  timeout: number;
+  max_attempts: number;
+}
+
+export interface NotificationsConfig {
+  webhooks: WebhookConfig[];
+}
