@@ -1,0 +1,108 @@
+// Checks that span sections: every name a config refers to exists, names are unique, load balancers sit
+// inside a configured zone. Each problem points at the referring place.
+import { Ctx, posOf, suggest } from './kit';
+import type { Config, LoadBalancerConfig, RuleOverrides } from './types';
+
+/** The zone a name belongs to: the longest configured zone that is the name or a suffix of it. */
+export function zoneOf(name: string, zones: readonly string[]): string | null {
+  let best: string | null = null;
+  for (const z of zones) {
+    if ((name === z || name.endsWith(`.${z}`)) && (best === null || z.length > best.length)) best = z;
+  }
+  return best;
+}
+
+export function checkReferences(config: Config, ctx: Ctx): void {
+  const zoneNames = config.zones.map((z) => z.name);
+  const seenZones = new Set<string>();
+  for (const z of config.zones) {
+    if (seenZones.has(z.name)) ctx.error(posOf(z, 'name'), `zone "${z.name}" is defined twice`);
+    seenZones.add(z.name);
+  }
+
+  const monitorNames = [...config.monitors.keys()];
+  const groupNames = [...config.monitor_groups.keys()];
+  const poolNames = [...config.pools.keys()];
+
+  for (const group of config.monitor_groups.values()) {
+    group.members.forEach((m) => {
+      if (!config.monitors.has(m.monitor)) {
+        ctx.error(posOf(m, 'monitor'), `monitor group "${group.name}" refers to unknown monitor "${m.monitor}"${suggest(m.monitor, monitorNames)}`);
+      }
+    });
+    const seen = new Set<string>();
+    group.members.forEach((m) => {
+      if (seen.has(m.monitor)) ctx.error(posOf(m, 'monitor'), `monitor "${m.monitor}" is listed twice in group "${group.name}"`);
+      seen.add(m.monitor);
+    });
+  }
+
+  for (const pool of config.pools.values()) {
+    if (pool.monitor !== null && !config.monitors.has(pool.monitor)) {
+      ctx.error(posOf(pool, 'monitor'), `pool "${pool.name}" refers to unknown monitor "${pool.monitor}"${suggest(pool.monitor, monitorNames)}`);
+    }
+    if (pool.monitor_group !== null && !config.monitor_groups.has(pool.monitor_group)) {
+      ctx.error(posOf(pool, 'monitor_group'), `pool "${pool.name}" refers to unknown monitor group "${pool.monitor_group}"${suggest(pool.monitor_group, groupNames)}`);
+    }
+    const enabled = pool.origins.filter((o) => o.enabled).length;
+    if (pool.minimum_origins > enabled) {
+      ctx.warn(posOf(pool, 'minimum_origins'), `pool "${pool.name}" needs ${pool.minimum_origins} healthy origins but has ${enabled} enabled: it can never be healthy`);
+    }
+  }
+
+  const checkPool = (name: string, at: ReturnType<typeof posOf>, lb: LoadBalancerConfig, what: string) => {
+    if (!config.pools.has(name)) {
+      ctx.error(at, `load balancer "${lb.name}" ${what} refers to unknown pool "${name}"${suggest(name, poolNames)}`);
+    }
+  };
+  const checkPoolList = (list: string[], lb: LoadBalancerConfig, what: string) => {
+    list.forEach((p, i) => checkPool(p, posOf(list, i), lb, what));
+  };
+  const checkPoolMap = (map: Record<string, string[]>, lb: LoadBalancerConfig, what: string) => {
+    for (const key of Object.keys(map)) checkPoolList(map[key], lb, `${what}.${key}`);
+  };
+  const checkOverrides = (o: RuleOverrides, lb: LoadBalancerConfig, what: string) => {
+    if (o.default_pools) checkPoolList(o.default_pools, lb, `${what}.default_pools`);
+    if (o.fallback_pool !== undefined) checkPool(o.fallback_pool, posOf(o, 'fallback_pool'), lb, `${what}.fallback_pool`);
+    if (o.region_pools) checkPoolMap(o.region_pools, lb, `${what}.region_pools`);
+    if (o.country_pools) checkPoolMap(o.country_pools, lb, `${what}.country_pools`);
+    if (o.pop_pools) checkPoolMap(o.pop_pools, lb, `${what}.pop_pools`);
+  };
+
+  const seenLbs = new Set<string>();
+  for (const lb of config.load_balancers) {
+    if (seenLbs.has(lb.name)) ctx.error(posOf(lb, 'name'), `load balancer "${lb.name}" is defined twice`);
+    seenLbs.add(lb.name);
+    const bare = lb.name.startsWith('*.') ? lb.name.slice(2) : lb.name;
+    const zone = zoneOf(bare, zoneNames);
+    if (zone === null || (lb.name.startsWith('*.') && bare !== zone && !bare.endsWith(`.${zone}`))) {
+      ctx.error(posOf(lb, 'name'), `load balancer "${lb.name}" is not inside any configured zone (${zoneNames.join(', ')})`);
+    }
+    checkPoolList(lb.default_pools, lb, 'default_pools');
+    if (lb.fallback_pool !== null) checkPool(lb.fallback_pool, posOf(lb, 'fallback_pool'), lb, 'fallback_pool');
+    checkPoolMap(lb.region_pools, lb, 'region_pools');
+    checkPoolMap(lb.country_pools, lb, 'country_pools');
+    checkPoolMap(lb.pop_pools, lb, 'pop_pools');
+    for (const p of Object.keys(lb.random_steering.pool_weights)) {
+      if (!config.pools.has(p)) {
+        ctx.error(posOf(lb.random_steering.pool_weights, p), `load balancer "${lb.name}" random_steering.pool_weights names unknown pool "${p}"${suggest(p, poolNames)}`);
+      }
+    }
+    lb.rules.forEach((rule, i) => {
+      checkOverrides(rule.overrides, lb, `rules[${i}]${rule.name ? ` "${rule.name}"` : ''} overrides`);
+      if (rule.overrides.random_steering) {
+        for (const p of Object.keys(rule.overrides.random_steering.pool_weights)) {
+          if (!config.pools.has(p)) ctx.error(posOf(rule.overrides.random_steering.pool_weights, p), `unknown pool "${p}" in rule "${rule.name}" pool_weights`);
+        }
+      }
+    });
+    const geo = lb.steering_policy === 'geo' || (lb.steering_policy === '' && hasGeoPools(lb));
+    if (geo && lb.rules.some((r) => !r.disabled)) {
+      ctx.warn(posOf(lb, 'rules'), `Cloudflare documents custom rules as incompatible with geo steering; steerdns applies them before geo steering, so "${lb.name}" may behave differently if ported back`);
+    }
+  }
+}
+
+export function hasGeoPools(lb: { region_pools: object; country_pools: object; pop_pools: object }): boolean {
+  return Object.keys(lb.region_pools).length > 0 || Object.keys(lb.country_pools).length > 0 || Object.keys(lb.pop_pools).length > 0;
+}

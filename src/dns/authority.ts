@@ -1,0 +1,175 @@
+// The authoritative answer for one question: which zone, which name (exact, wildcard per RFC 4592, or a
+// delegation), static versus load-balanced data, CNAME chains inside our zones, and the negative answers.
+import { ClientInfo, DynamicAnswer, newDynamicAnswer } from './dynamic';
+import { Rcode, RRType } from './wire/constants';
+import type { Message, RData, RRset } from './wire/encode';
+import { parentKey, WireName } from './wire/name';
+import { rdataTxt } from './wire/rdata';
+import { Zone, ZoneNode, ZoneTable } from './zone';
+
+const MAX_CNAME_HOPS = 8;
+
+/** RFC 8482 §4.2: the synthesized HINFO answer to QTYPE ANY. */
+const RFC8482_HINFO: RData = rdataTxt([Buffer.from('RFC8482'), Buffer.alloc(0)]);
+
+// Reused per query (the query path is synchronous).
+const dyn: DynamicAnswer = newDynamicAnswer();
+
+interface Found {
+  zone: Zone;
+  /** The node that answers: exact match, or the wildcard that synthesizes it. */
+  node: ZoneNode | null;
+  /** A delegation that covers the name (referral), or null. */
+  cut: ZoneNode | null;
+}
+
+const found: Found = { zone: null as unknown as Zone, node: null, cut: null };
+
+/** Finds the data for `key` inside `zone`. */
+function lookup(zone: Zone, key: string, qtype: number): Found {
+  found.zone = zone;
+  found.cut = null;
+  const exact = zone.nodes.get(key);
+  if (exact) {
+    found.node = exact;
+    if (exact.cutAbove) found.cut = exact.cutAbove;
+    else if (exact.isCut && qtype !== RRType.DS) found.cut = exact;
+    return found;
+  }
+  // Closest encloser: the longest existing ancestor (empty non-terminals count as existing).
+  let k = key;
+  let encloser: ZoneNode | undefined;
+  do {
+    k = parentKey(k);
+    encloser = zone.nodes.get(k);
+  } while (!encloser && k !== zone.origin.key && k !== '');
+  if (!encloser) encloser = zone.apex;
+  if (encloser.isCut || encloser.cutAbove) {
+    found.cut = encloser.isCut ? encloser : encloser.cutAbove;
+    found.node = null;
+    return found;
+  }
+  found.node = encloser.wildcard; // null: NXDOMAIN
+  return found;
+}
+
+export interface AnswerContext {
+  zones: ZoneTable;
+}
+
+/**
+ * Fills `msg` with the answer to (qname, qtype) for `client`. Returns false when no zone of ours holds the name
+ * (the caller answers REFUSED).
+ */
+export function answerQuestion(zones: ZoneTable, qname: string, qnameLabels: number, qtype: number, client: ClientInfo, msg: Message): boolean {
+  let zone = zones.find(qname, qnameLabels);
+  if (!zone) return false;
+  msg.aa = true;
+  let key = qname;
+  let owner: WireName | null = null; // null: the question name itself
+  for (let hop = 0; ; hop++) {
+    const f = lookup(zone, key, qtype);
+    if (f.cut) {
+      if (hop === 0) referral(zones, f.cut, msg, client);
+      return true; // a CNAME into a delegation: the resolver follows it from here
+    }
+    const node = f.node;
+    if (!node) {
+      msg.rcode = Rcode.NXDOMAIN;
+      msg.authority.push(zone.negativeSoa);
+      return true;
+    }
+    // A CNAME (static; a load balancer at the name hides it) redirects every type but CNAME itself.
+    const cname = node.rrsets.get(RRType.CNAME);
+    if (cname && qtype !== RRType.CNAME) {
+      msg.answer.push(owner === null && node.name.key === qname ? cname : withOwner(cname, owner));
+      const target = cname.rdata[0].name as WireName;
+      if (hop + 1 >= MAX_CNAME_HOPS) return true;
+      const next = zones.find(target.key, target.labelCount);
+      if (!next) return true; // outside our zones: the resolver continues
+      zone = next;
+      key = target.key;
+      owner = target;
+      continue;
+    }
+    answerAtNode(zone, node, key, owner, qtype, client, msg);
+    additionalFor(zones, msg, client);
+    return true;
+  }
+}
+
+/** RRset with another owner (wildcard synthesis, chain steps): a shallow copy. */
+function withOwner(set: RRset, owner: WireName | null): RRset {
+  return { owner, type: set.type, ttl: set.ttl, rdata: set.rdata };
+}
+
+function answerAtNode(zone: Zone, node: ZoneNode, key: string, owner: WireName | null, qtype: number, client: ClientInfo, msg: Message): void {
+  // Synthesized from a wildcard, or the original name: owner is the name asked, not the node's.
+  const synth = node.name.key !== key;
+  const ownerOf = (set: RRset): RRset => (synth || owner !== null ? withOwner(set, owner) : set);
+
+  if (qtype === RRType.ANY) {
+    if (node.isEmptyNonTerminal) {
+      msg.authority.push(zone.negativeSoa);
+      return;
+    }
+    msg.answer.push({ owner, type: RRType.HINFO, ttl: zone.nsSet.ttl, rdata: [RFC8482_HINFO] });
+    return;
+  }
+
+  const dynamic = node.dynamic;
+  if (dynamic && dynamic.serves(qtype)) {
+    dynamic.answer(qtype, key, client, dyn);
+    if (dyn.ecsScope > msg.ecsScope) msg.ecsScope = dyn.ecsScope;
+    if (dyn.status === 'answer' && dyn.rdata.length > 0) {
+      msg.answer.push({ owner, type: qtype, ttl: dyn.ttl, rdata: dyn.rdata.slice() });
+    } else {
+      msg.authority.push(zone.negativeSoa);
+    }
+    return;
+  }
+
+  const set = node.rrsets.get(qtype);
+  if (set) {
+    msg.answer.push(ownerOf(set));
+    return;
+  }
+  msg.authority.push(zone.negativeSoa); // NODATA
+}
+
+function referral(zones: ZoneTable, cut: ZoneNode, msg: Message, client: ClientInfo): void {
+  msg.aa = false;
+  const ns = cut.rrsets.get(RRType.NS);
+  if (!ns) return;
+  msg.authority.push(ns);
+  msg.additionalRequired = true;
+  for (const rd of ns.rdata) if (rd.name) addAddresses(zones, rd.name, msg, client);
+}
+
+/** A/AAAA for the names in NS, MX and SRV answers that live in our zones (RFC 1035 §3.3.9 additional processing). */
+function additionalFor(zones: ZoneTable, msg: Message, client: ClientInfo): void {
+  const n = msg.answer.length;
+  for (let i = 0; i < n; i++) {
+    const set = msg.answer[i];
+    if (set.type !== RRType.MX && set.type !== RRType.SRV && set.type !== RRType.NS) continue;
+    for (const rd of set.rdata) if (rd.name) addAddresses(zones, rd.name, msg, client);
+  }
+}
+
+function addAddresses(zones: ZoneTable, target: WireName, msg: Message, client: ClientInfo): void {
+  const zone = zones.find(target.key, target.labelCount);
+  if (!zone) return;
+  const node = zone.nodes.get(target.key);
+  if (!node) return;
+  for (const t of [RRType.A, RRType.AAAA]) {
+    if (msg.additional.some((s) => s.type === t && s.owner !== null && s.owner.key === target.key)) continue;
+    if (node.dynamic && node.dynamic.serves(t)) {
+      node.dynamic.answer(t, target.key, client, dyn);
+      if (dyn.ecsScope > msg.ecsScope) msg.ecsScope = dyn.ecsScope;
+      if (dyn.status === 'answer' && dyn.rdata.length > 0) msg.additional.push({ owner: target, type: t, ttl: dyn.ttl, rdata: dyn.rdata.slice() });
+      continue;
+    }
+    const set = node.rrsets.get(t);
+    if (set) msg.additional.push(set.owner === target ? set : withOwner(set, target));
+  }
+}

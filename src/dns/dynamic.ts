@@ -1,0 +1,45 @@
+// The seam between the authority and whatever answers names dynamically (the load balancers). The DNS layer
+// knows only this interface: which types a name answers, and a synchronous call that fills in an answer.
+import { parseIp, unmapIpv4, type IpAddr } from '../util/ip';
+import type { Ecs } from './wire/decode';
+import type { RData } from './wire/encode';
+
+/** Who asked: the resolver's address (parsed on first use) and its ECS option. */
+export class ClientInfo {
+  private parsed: IpAddr | null = null;
+  constructor(
+    readonly remoteAddress: string,
+    readonly ecs: Ecs | null,
+    readonly transport: 'udp' | 'tcp',
+  ) {}
+
+  get resolver(): IpAddr {
+    if (this.parsed === null) this.parsed = unmapIpv4(parseIp(this.remoteAddress) ?? { family: 4, bytes: new Uint8Array(4) });
+    return this.parsed;
+  }
+
+  /** ECS that carries an address (source prefix 0 means "do not use my address", RFC 7871 §7.1.2). */
+  get usableEcs(): Ecs | null {
+    return this.ecs !== null && this.ecs.sourcePrefix > 0 ? this.ecs : null;
+  }
+}
+
+export interface DynamicAnswer {
+  /** 'answer': `rdata` holds the records; 'nodata': nothing to answer (NOERROR with the zone SOA). */
+  status: 'answer' | 'nodata';
+  rdata: RData[];
+  ttl: number;
+  /** ECS scope prefix this answer depends on (0: not on the client address). */
+  ecsScope: number;
+}
+
+export interface DynamicName {
+  /** Query types answered dynamically at this name; other types fall through to static records. */
+  serves(qtype: number): boolean;
+  /** Synchronous, no I/O: fills `out` for this client. `qname` is the lowercase name asked (wildcards). */
+  answer(qtype: number, qname: string, client: ClientInfo, out: DynamicAnswer): void;
+}
+
+export function newDynamicAnswer(): DynamicAnswer {
+  return { status: 'nodata', rdata: [], ttl: 0, ecsScope: 0 };
+}

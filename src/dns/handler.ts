@@ -1,0 +1,102 @@
+// From request bytes to response bytes: the checks every query passes (RFC 1035, 6891, 8482, 9619) before the
+// authority answers, and the size limit of the transport. Synchronous; never throws on bad input.
+import { answerQuestion } from './authority';
+import { ClientInfo } from './dynamic';
+import { CLASSIC_UDP_SIZE, Rcode, RRClass, RRType } from './wire/constants';
+import { decodeQuery, emptyQuery, Query } from './wire/decode';
+import { encodeHeaderOnly, encodeResponse, lastTruncated, Message } from './wire/encode';
+import { rdataTxt } from './wire/rdata';
+import type { RData } from './wire/encode';
+import type { ZoneTable } from './zone';
+
+/** What the handler needs from the running configuration; swapped as a whole on reload. */
+export interface DnsRuntime {
+  zones: ZoneTable;
+  ednsUdpSize: number;
+  nsid: Buffer | null;
+  /** CH TXT answer for id.server / hostname.bind, or null when no identity is configured. */
+  identity: RData | null;
+}
+
+export function identityRData(identity: string | null): RData | null {
+  return identity === null ? null : rdataTxt([Buffer.from(identity, 'utf8').subarray(0, 255)]);
+}
+
+/** Per-query observations for metrics and query logs. */
+export interface QueryOutcome {
+  status: 'answered' | 'dropped';
+  rcode: number;
+  qtype: number;
+  qname: string;
+  truncated: boolean;
+  problem: string;
+}
+
+const query: Query = emptyQuery();
+const msg = new Message();
+export const outcome: QueryOutcome = { status: 'dropped', rcode: 0, qtype: 0, qname: '', truncated: false, problem: '' };
+
+/**
+ * Answers one DNS message. Returns null when the packet gets no answer (too short, or a response).
+ * `prefix` 2 writes the TCP length prefix in front of the message.
+ */
+export function handleQuery(rt: DnsRuntime, pkt: Buffer, remoteAddress: string, transport: 'udp' | 'tcp'): Buffer | null {
+  const q = decodeQuery(pkt, query);
+  const prefix = transport === 'tcp' ? 2 : 0;
+  outcome.status = 'answered';
+  outcome.qtype = q.qtype;
+  outcome.qname = q.qname;
+  outcome.truncated = false;
+  outcome.problem = q.problem;
+  msg.reset();
+
+  if (q.status === 'drop') {
+    outcome.status = 'dropped';
+    return null;
+  }
+  if (q.status !== 'ok') {
+    const rcode = q.status === 'notimp' ? Rcode.NOTIMP : Rcode.FORMERR;
+    outcome.rcode = rcode;
+    if (q.questionEnd === 0) return encodeHeaderOnly(q.id, q.flags, rcode, prefix);
+    q.edns = null; // a malformed OPT is not echoed
+    msg.rcode = rcode;
+    return encode(rt, q, pkt, transport);
+  }
+
+  if (q.edns && q.edns.version > 0) {
+    msg.rcode = Rcode.BADVERS;
+  } else if (q.qclass === RRClass.CH) {
+    answerChaos(rt, q);
+  } else if (q.qclass !== RRClass.IN && q.qclass !== RRClass.ANY) {
+    msg.rcode = Rcode.REFUSED;
+  } else if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) {
+    msg.rcode = Rcode.REFUSED;
+  } else if (q.qtype === RRType.OPT || (q.qtype >= 128 && q.qtype <= 254)) {
+    // OPT is not a question (RFC 6891 §6.1.1); MAILA/MAILB/… meta types are not implemented.
+    msg.rcode = q.qtype === RRType.OPT ? Rcode.FORMERR : Rcode.NOTIMP;
+  } else {
+    const client = new ClientInfo(remoteAddress, q.edns ? q.edns.ecs : null, transport);
+    if (!answerQuestion(rt.zones, q.qname, q.qnameLabels, q.qtype, client, msg)) msg.rcode = Rcode.REFUSED;
+  }
+  return encode(rt, q, pkt, transport);
+}
+
+function encode(rt: DnsRuntime, q: Query, pkt: Buffer, transport: 'udp' | 'tcp'): Buffer {
+  let limit = 65535;
+  if (transport === 'udp') {
+    limit = q.edns ? Math.min(Math.max(q.edns.udpSize, CLASSIC_UDP_SIZE), rt.ednsUdpSize) : CLASSIC_UDP_SIZE;
+  }
+  const out = encodeResponse(q, pkt, msg, { limit, ednsUdpSize: rt.ednsUdpSize, nsid: rt.nsid, prefix: transport === 'tcp' ? 2 : 0 });
+  outcome.rcode = msg.rcode;
+  outcome.truncated = lastTruncated;
+  return out;
+}
+
+function answerChaos(rt: DnsRuntime, q: Query): void {
+  if (rt.identity !== null && q.qtype === RRType.TXT && (q.qname === 'id.server' || q.qname === 'hostname.bind')) {
+    msg.answer.push({ owner: null, type: RRType.TXT, klass: RRClass.CH, ttl: 0, rdata: [rt.identity] });
+    msg.aa = true;
+    return;
+  }
+  msg.rcode = Rcode.REFUSED;
+}

@@ -1,0 +1,16 @@
+// What the listeners need from the rest of the server: a synchronous answer function and counters.
+
+/** Answers one message (TCP answers come with their 2-byte length prefix); null means no answer. */
+export type Responder = (pkt: Buffer, remoteAddress: string, transport: 'udp' | 'tcp') => Buffer | null;
+
+export interface TransportEvents {
+  /** A packet that got no answer: source port 0, too short, a response, or a send failure. */
+  dropped(transport: 'udp' | 'tcp', reason: string): void;
+  /** A TCP connection refused or closed by a limit. */
+  tcpRejected(reason: 'max_connections' | 'per_client' | 'idle' | 'slow_reader'): void;
+}
+
+export const noTransportEvents: TransportEvents = {
+  dropped: () => undefined,
+  tcpRejected: () => undefined,
+};

@@ -1,0 +1,83 @@
+// DNS numbers used by steerdns (RFC 1035, 3596, 2782, 6891, 7871, 5001, 7873, 8659).
+
+export const enum RRType {
+  A = 1,
+  NS = 2,
+  CNAME = 5,
+  SOA = 6,
+  PTR = 12,
+  HINFO = 13,
+  MX = 15,
+  TXT = 16,
+  AAAA = 28,
+  SRV = 33,
+  OPT = 41,
+  DS = 43,
+  IXFR = 251,
+  AXFR = 252,
+  ANY = 255,
+  CAA = 257,
+}
+
+export const TYPE_NAMES: Readonly<Record<string, number>> = {
+  A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, HINFO: 13, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41, DS: 43,
+  IXFR: 251, AXFR: 252, ANY: 255, CAA: 257, HTTPS: 65, SVCB: 64, DNSKEY: 48, RRSIG: 46, NSEC: 47, TLSA: 52,
+};
+
+export function typeName(t: number): string {
+  for (const k of Object.keys(TYPE_NAMES)) if (TYPE_NAMES[k] === t) return k;
+  return `TYPE${t}`;
+}
+
+/** Accepts "AAAA", "aaaa", "28" or "TYPE28". */
+export function parseTypeName(text: string): number | null {
+  const t = text.toUpperCase();
+  if (t in TYPE_NAMES) return TYPE_NAMES[t];
+  const m = /^(?:TYPE)?(\d{1,5})$/.exec(t);
+  if (m && Number(m[1]) <= 65535) return Number(m[1]);
+  return null;
+}
+
+export const enum RRClass {
+  IN = 1,
+  CH = 3,
+  ANY = 255,
+}
+
+export const enum Rcode {
+  NOERROR = 0,
+  FORMERR = 1,
+  SERVFAIL = 2,
+  NXDOMAIN = 3,
+  NOTIMP = 4,
+  REFUSED = 5,
+  /** Extended (needs OPT): upper 8 bits go into the OPT TTL. */
+  BADVERS = 16,
+}
+
+export const RCODE_NAMES: Readonly<Record<number, string>> = {
+  0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 16: 'BADVERS',
+};
+
+export const enum Opcode {
+  QUERY = 0,
+}
+
+export const enum EdnsOption {
+  NSID = 3,
+  ECS = 8,
+  COOKIE = 10,
+}
+
+export const HEADER_SIZE = 12;
+/** RFC 1035 UDP limit for clients that send no OPT. */
+export const CLASSIC_UDP_SIZE = 512;
+
+// Header flag bits (second 16-bit word).
+export const FLAG_QR = 0x8000;
+export const FLAG_AA = 0x0400;
+export const FLAG_TC = 0x0200;
+export const FLAG_RD = 0x0100;
+export const FLAG_RA = 0x0080;
+export const FLAG_AD = 0x0020;
+export const FLAG_CD = 0x0010;

@@ -1,0 +1,173 @@
+// Decoding a query: header, the one question, and the OPT record with ECS/NSID/cookie. Purpose-built for the
+// hot path (one object, one name string); strict bounds on every read; never throws on any input.
+import type { IpAddr } from '../../util/ip';
+import { EdnsOption, HEADER_SIZE, RRType } from './constants';
+import { readQuestionName, skipName } from './name';
+
+export interface Ecs {
+  family: 1 | 2;
+  sourcePrefix: number;
+  /** As received (RFC 7871 says 0 in queries; anything else is ignored). */
+  scopePrefix: number;
+  /** Full-width address (4 or 16 bytes), bits past sourcePrefix zero. */
+  address: IpAddr;
+  /** The ADDRESS octets as received, echoed in the response. */
+  raw: Buffer;
+}
+
+export interface Edns {
+  udpSize: number;
+  version: number;
+  dnssecOk: boolean;
+  nsid: boolean;
+  ecs: Ecs | null;
+}
+
+/** What the decoder concluded. 'drop': no answer at all (too short for a header, or a response). */
+export type DecodeStatus = 'ok' | 'drop' | 'formerr' | 'notimp';
+
+export interface Query {
+  status: DecodeStatus;
+  id: number;
+  /** Second header word as received (opcode, RD, CD… are copied into the response). */
+  flags: number;
+  opcode: number;
+  /** Offset just past the question; 0 when there is no usable question to echo. */
+  questionEnd: number;
+  qname: string;
+  qnameLabels: number;
+  qtype: number;
+  qclass: number;
+  edns: Edns | null;
+  /** Why the packet got FORMERR/NOTIMP (for logs and tests). */
+  problem: string;
+}
+
+export function emptyQuery(): Query {
+  return { status: 'drop', id: 0, flags: 0, opcode: 0, questionEnd: 0, qname: '', qnameLabels: 0, qtype: 0, qclass: 0, edns: null, problem: '' };
+}
+
+const nameOut = { key: '', labels: 0 };
+
+function fail(q: Query, status: DecodeStatus, problem: string): Query {
+  q.status = status;
+  q.problem = problem;
+  return q;
+}
+
+export function decodeQuery(pkt: Buffer, q: Query = emptyQuery()): Query {
+  const end = pkt.length;
+  q.edns = null;
+  q.questionEnd = 0;
+  q.problem = '';
+  if (end < HEADER_SIZE) return fail(q, 'drop', 'shorter than a header');
+  q.id = pkt.readUInt16BE(0);
+  q.flags = pkt.readUInt16BE(2);
+  if (q.flags & 0x8000) return fail(q, 'drop', 'a response');
+  q.opcode = (q.flags >> 11) & 0xf;
+  const qd = pkt.readUInt16BE(4);
+  const an = pkt.readUInt16BE(6);
+  const ns = pkt.readUInt16BE(8);
+  const ar = pkt.readUInt16BE(10);
+
+  if (qd !== 1) {
+    // RFC 9619: QDCOUNT must be 1 (an opcode we don't implement with no question is NOTIMP all the same).
+    return fail(q, q.opcode !== 0 ? 'notimp' : 'formerr', `QDCOUNT ${qd}`);
+  }
+  let off = readQuestionName(pkt, HEADER_SIZE, end, nameOut);
+  if (off < 0 || off + 4 > end) return fail(q, q.opcode !== 0 ? 'notimp' : 'formerr', 'malformed question');
+  q.qname = nameOut.key;
+  q.qnameLabels = nameOut.labels;
+  q.qtype = pkt.readUInt16BE(off);
+  q.qclass = pkt.readUInt16BE(off + 2);
+  off += 4;
+  q.questionEnd = off;
+  if (q.opcode !== 0) return fail(q, 'notimp', `opcode ${q.opcode}`);
+
+  // Answer and authority records have no business in a query; skip them if present.
+  for (let i = 0; i < an + ns; i++) {
+    off = skipRecord(pkt, off, end);
+    if (off < 0) return fail(q, 'formerr', 'malformed record');
+  }
+  for (let i = 0; i < ar; i++) {
+    const nameEnd = skipName(pkt, off, end);
+    if (nameEnd < 0 || nameEnd + 10 > end) return fail(q, 'formerr', 'malformed additional record');
+    const type = pkt.readUInt16BE(nameEnd);
+    const rdlen = pkt.readUInt16BE(nameEnd + 8);
+    const rdStart = nameEnd + 10;
+    if (rdStart + rdlen > end) return fail(q, 'formerr', 'record overruns the packet');
+    if (type === RRType.OPT) {
+      if (q.edns !== null) return fail(q, 'formerr', 'more than one OPT record');
+      if (nameEnd - off !== 1 || pkt[off] !== 0) return fail(q, 'formerr', 'OPT owner is not the root');
+      const problem = decodeOpt(pkt, nameEnd, rdStart, rdlen, q);
+      if (problem) return fail(q, 'formerr', problem);
+    }
+    off = rdStart + rdlen;
+  }
+  q.status = 'ok';
+  return q;
+}
+
+function skipRecord(pkt: Buffer, off: number, end: number): number {
+  const nameEnd = skipName(pkt, off, end);
+  if (nameEnd < 0 || nameEnd + 10 > end) return -1;
+  const rdEnd = nameEnd + 10 + pkt.readUInt16BE(nameEnd + 8);
+  return rdEnd > end ? -1 : rdEnd;
+}
+
+/** Returns a problem description, or '' when the OPT record is well formed. */
+function decodeOpt(pkt: Buffer, fixed: number, rd: number, rdlen: number, q: Query): string {
+  const edns: Edns = {
+    udpSize: pkt.readUInt16BE(fixed + 2),
+    version: pkt[fixed + 5],
+    dnssecOk: (pkt[fixed + 6] & 0x80) !== 0,
+    nsid: false,
+    ecs: null,
+  };
+  q.edns = edns;
+  const end = rd + rdlen;
+  let off = rd;
+  while (off < end) {
+    if (off + 4 > end) return 'truncated EDNS option';
+    const code = pkt.readUInt16BE(off);
+    const len = pkt.readUInt16BE(off + 2);
+    const data = off + 4;
+    if (data + len > end) return 'EDNS option overruns OPT';
+    if (code === EdnsOption.ECS) {
+      if (edns.ecs !== null) return 'more than one ECS option';
+      const r = decodeEcs(pkt, data, len);
+      if (typeof r === 'string') return r;
+      edns.ecs = r;
+    } else if (code === EdnsOption.NSID) {
+      edns.nsid = true;
+    }
+    // COOKIE (RFC 7873) and unknown options are skipped by length: a server without cookie support ignores them.
+    off = data + len;
+  }
+  return '';
+}
+
+function decodeEcs(pkt: Buffer, off: number, len: number): Ecs | string {
+  if (len < 4) return 'ECS option shorter than 4 bytes';
+  const family = pkt.readUInt16BE(off);
+  const source = pkt[off + 2];
+  const scope = pkt[off + 3];
+  let width: number;
+  if (family === 1) width = 4;
+  else if (family === 2) width = 16;
+  else return `ECS family ${family} is not IPv4 or IPv6`;
+  if (source > width * 8) return `ECS source prefix /${source} is too long for the family`;
+  const octets = (source + 7) >> 3;
+  if (len - 4 !== octets) return `ECS address has ${len - 4} octets, /${source} needs ${octets}`;
+  const bytes = new Uint8Array(width);
+  for (let i = 0; i < octets; i++) bytes[i] = pkt[off + 4 + i];
+  const rem = source & 7;
+  if (rem && (bytes[octets - 1] & (0xff >> rem)) !== 0) return 'ECS address has bits set past the source prefix';
+  return {
+    family: family as 1 | 2,
+    sourcePrefix: source,
+    scopePrefix: scope,
+    address: { family: family === 1 ? 4 : 6, bytes },
+    raw: pkt.subarray(off + 4, off + 4 + octets),
+  };
+}

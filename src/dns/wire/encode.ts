@@ -1,0 +1,287 @@
+// Encoding responses. RDATA is prepared when the config is compiled; per query the encoder copies it behind
+// owner names that are almost always a 2-byte pointer to the question. Whole RRsets only: when one does not
+// fit, it and everything after it is left out and TC is set (RFC 2181 §9); the OPT record always fits.
+import { FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, HEADER_SIZE, RRClass, RRType } from './constants';
+import type { Query } from './decode';
+import type { WireName } from './name';
+
+/**
+ * One record's data. Most records are opaque bytes (`head`); name-bearing types keep their names apart so
+ * they can be compressed where RFC 3597 §4 allows it (NS, CNAME, PTR, MX, SOA — not SRV).
+ */
+export class RData {
+  /** Wire length when written without compression. */
+  readonly length: number;
+  constructor(
+    readonly head: Buffer,
+    readonly name: WireName | null = null,
+    readonly name2: WireName | null = null,
+    readonly tail: Buffer | null = null,
+    readonly compress = false,
+  ) {
+    this.length = head.length + (name ? name.wire.length : 0) + (name2 ? name2.wire.length : 0) + (tail ? tail.length : 0);
+  }
+}
+
+export interface RRset {
+  /** null: the question name, written as a pointer to it. */
+  owner: WireName | null;
+  type: number;
+  /** Class IN unless set (CH for identity answers). */
+  klass?: number;
+  ttl: number;
+  rdata: readonly RData[];
+}
+
+/** The response being built for one query. One instance is reused: the query path is synchronous. */
+export class Message {
+  rcode = 0;
+  aa = false;
+  answer: RRset[] = [];
+  authority: RRset[] = [];
+  additional: RRset[] = [];
+  /** Additional RRsets that must not be dropped silently (referral glue, RFC 9471): TC if they don't fit. */
+  additionalRequired = false;
+  /** ECS SCOPE PREFIX-LENGTH to return; the answer logic raises it when the answer depended on the ECS address. */
+  ecsScope = 0;
+
+  reset(): this {
+    this.rcode = 0;
+    this.aa = false;
+    this.answer.length = 0;
+    this.authority.length = 0;
+    this.additional.length = 0;
+    this.additionalRequired = false;
+    this.ecsScope = 0;
+    return this;
+  }
+}
+
+export interface EncodeOptions {
+  /** Byte budget for the whole message (UDP: negotiated payload size; TCP: 65535). */
+  limit: number;
+  /** Our advertised EDNS payload size. */
+  ednsUdpSize: number;
+  /** NSID payload, sent when the query asked for it. */
+  nsid: Buffer | null;
+  /** Bytes reserved in front of the message (2 for the TCP length prefix). */
+  prefix: 0 | 2;
+}
+
+const buf = Buffer.alloc(65535 + 2);
+// Compression dictionary for the message being written: key → offset (relative to the message start).
+const dictKeys: string[] = [];
+const dictOffs: number[] = [];
+let dictLen = 0;
+let base = 0; // = prefix
+let pos = 0;
+let questionLabelOffsets: number[] = [];
+let qname = '';
+let qnameLabels = 0;
+
+/** Whether the last encoded message was truncated (for metrics). */
+export let lastTruncated = false;
+
+export function encodeResponse(q: Query, req: Buffer, msg: Message, opts: EncodeOptions): Buffer {
+  base = opts.prefix;
+  pos = base + HEADER_SIZE;
+  dictLen = 0;
+  qname = q.qname;
+  qnameLabels = q.qnameLabels;
+  questionLabelOffsets.length = 0;
+
+  let flags = FLAG_QR | (q.flags & (0x7800 | FLAG_RD | FLAG_CD));
+  if (msg.aa) flags |= FLAG_AA;
+  flags |= msg.rcode & 0xf;
+
+  let qd = 0;
+  if (q.questionEnd > 0) {
+    req.copy(buf, pos, HEADER_SIZE, q.questionEnd);
+    pos += q.questionEnd - HEADER_SIZE;
+    qd = 1;
+  }
+
+  const edns = q.edns;
+  let optSize = 0;
+  if (edns) {
+    optSize = 11;
+    if (edns.nsid && opts.nsid) optSize += 4 + opts.nsid.length;
+    if (edns.ecs) optSize += 8 + edns.ecs.raw.length;
+  }
+  const end = base + Math.max(opts.limit, HEADER_SIZE) - optSize;
+
+  let truncated = false;
+  let an = 0;
+  let ns = 0;
+  let ar = 0;
+  for (let i = 0; i < msg.answer.length && !truncated; i++) {
+    const n = writeRRset(msg.answer[i], end);
+    if (n < 0) truncated = true;
+    else an += n;
+  }
+  for (let i = 0; i < msg.authority.length && !truncated; i++) {
+    const n = writeRRset(msg.authority[i], end);
+    if (n < 0) truncated = true;
+    else ns += n;
+  }
+  for (let i = 0; i < msg.additional.length && !truncated; i++) {
+    const n = writeRRset(msg.additional[i], end);
+    if (n < 0) {
+      if (msg.additionalRequired) truncated = true;
+      break;
+    }
+    ar += n;
+  }
+  if (truncated) flags |= FLAG_TC;
+  lastTruncated = truncated;
+
+  if (edns) {
+    buf[pos++] = 0; // root owner
+    buf.writeUInt16BE(RRType.OPT, pos);
+    buf.writeUInt16BE(opts.ednsUdpSize, pos + 2);
+    buf[pos + 4] = (msg.rcode >> 4) & 0xff; // extended RCODE
+    buf[pos + 5] = 0; // version
+    buf.writeUInt16BE(edns.dnssecOk ? 0x8000 : 0, pos + 6);
+    const rdlenAt = pos + 8;
+    pos += 10;
+    if (edns.nsid && opts.nsid) {
+      buf.writeUInt16BE(3, pos);
+      buf.writeUInt16BE(opts.nsid.length, pos + 2);
+      opts.nsid.copy(buf, pos + 4);
+      pos += 4 + opts.nsid.length;
+    }
+    if (edns.ecs) {
+      const e = edns.ecs;
+      buf.writeUInt16BE(8, pos);
+      buf.writeUInt16BE(4 + e.raw.length, pos + 2);
+      buf.writeUInt16BE(e.family, pos + 4);
+      buf[pos + 6] = e.sourcePrefix;
+      buf[pos + 7] = Math.min(msg.ecsScope, e.family === 1 ? 32 : 128);
+      e.raw.copy(buf, pos + 8);
+      pos += 8 + e.raw.length;
+    }
+    buf.writeUInt16BE(pos - rdlenAt - 2, rdlenAt);
+    ar += 1;
+  }
+
+  buf.writeUInt16BE(q.id, base);
+  buf.writeUInt16BE(flags, base + 2);
+  buf.writeUInt16BE(qd, base + 4);
+  buf.writeUInt16BE(an, base + 6);
+  buf.writeUInt16BE(ns, base + 8);
+  buf.writeUInt16BE(ar, base + 10);
+  if (base === 2) buf.writeUInt16BE(pos - 2, 0);
+
+  const out = Buffer.allocUnsafe(pos);
+  buf.copy(out, 0, 0, pos);
+  return out;
+}
+
+/** Writes an RRset; returns its record count, or -1 (and writes nothing) when it does not fit before `end`. */
+function writeRRset(set: RRset, end: number): number {
+  const start = pos;
+  const dictMark = dictLen;
+  const klass = set.klass ?? RRClass.IN;
+  const rdata = set.rdata;
+  for (let i = 0; i < rdata.length; i++) {
+    const rd = rdata[i];
+    // Owner.
+    if (set.owner === null) {
+      if (pos + 2 > end) return rollback(start, dictMark);
+      buf[pos++] = 0xc0;
+      buf[pos++] = HEADER_SIZE;
+    } else if (!writeName(set.owner, true, end)) {
+      return rollback(start, dictMark);
+    }
+    if (pos + 10 > end) return rollback(start, dictMark);
+    buf.writeUInt16BE(set.type, pos);
+    buf.writeUInt16BE(klass, pos + 2);
+    buf.writeUInt32BE(set.ttl >>> 0, pos + 4);
+    const rdlenAt = pos + 8;
+    pos += 10;
+    if (pos + rd.head.length > end) return rollback(start, dictMark);
+    rd.head.copy(buf, pos);
+    pos += rd.head.length;
+    if (rd.name && !writeName(rd.name, rd.compress, end)) return rollback(start, dictMark);
+    if (rd.name2 && !writeName(rd.name2, rd.compress, end)) return rollback(start, dictMark);
+    if (rd.tail) {
+      if (pos + rd.tail.length > end) return rollback(start, dictMark);
+      rd.tail.copy(buf, pos);
+      pos += rd.tail.length;
+    }
+    buf.writeUInt16BE(pos - rdlenAt - 2, rdlenAt);
+  }
+  return rdata.length;
+}
+
+function rollback(start: number, dictMark: number): number {
+  pos = start;
+  dictLen = dictMark;
+  return -1;
+}
+
+/** Writes a name, compressed against earlier names when allowed. Returns false if it does not fit. */
+function writeName(n: WireName, compress: boolean, end: number): boolean {
+  const labels = n.suffixKeys.length;
+  if (compress) {
+    for (let i = 0; i < labels; i++) {
+      const target = findSuffix(n.suffixKeys[i], labels - i);
+      if (target < 0) continue;
+      const head = n.suffixOffsets[i];
+      if (pos + head + 2 > end) return false;
+      const at = pos;
+      n.wire.copy(buf, pos, 0, head);
+      pos += head;
+      buf[pos++] = 0xc0 | (target >> 8);
+      buf[pos++] = target & 0xff;
+      remember(n, at, i);
+      return true;
+    }
+  }
+  if (pos + n.wire.length > end) return false;
+  const at = pos;
+  n.wire.copy(buf, pos);
+  pos += n.wire.length;
+  if (compress) remember(n, at, labels);
+  return true;
+}
+
+/** Records where the first `count` suffixes of `n` now live, for later pointers. */
+function remember(n: WireName, at: number, count: number): void {
+  for (let j = 0; j < count; j++) {
+    const off = at - base + n.suffixOffsets[j];
+    if (off > 0x3fff) return;
+    dictKeys[dictLen] = n.suffixKeys[j];
+    dictOffs[dictLen] = off;
+    dictLen++;
+  }
+}
+
+/** Offset (from the message start) of a name with this key already in the message, or -1. */
+function findSuffix(key: string, labels: number): number {
+  for (let i = 0; i < dictLen; i++) if (dictKeys[i] === key) return dictOffs[i];
+  // The question name and its suffixes.
+  if (labels > qnameLabels) return -1;
+  if (labels === qnameLabels) return key === qname ? HEADER_SIZE : -1;
+  if (!qname.endsWith(key) || qname.charCodeAt(qname.length - key.length - 1) !== 0x2e) return -1;
+  if (questionLabelOffsets.length === 0) indexQuestion();
+  return questionLabelOffsets[qnameLabels - labels] ?? -1;
+}
+
+function indexQuestion(): void {
+  let off = base + HEADER_SIZE;
+  while (buf[off] !== 0 && questionLabelOffsets.length < 128) {
+    questionLabelOffsets.push(off - base);
+    off += buf[off] + 1;
+  }
+}
+
+/** The smallest useful reply when a packet cannot be parsed past its header: FORMERR, no question. */
+export function encodeHeaderOnly(id: number, reqFlags: number, rcode: number, prefix: 0 | 2): Buffer {
+  const out = Buffer.alloc(HEADER_SIZE + prefix);
+  if (prefix) out.writeUInt16BE(HEADER_SIZE, 0);
+  out.writeUInt16BE(id, prefix);
+  out.writeUInt16BE(FLAG_QR | (reqFlags & (0x7800 | FLAG_RD | FLAG_CD)) | (rcode & 0xf), prefix + 2);
+  return out;
+}
+

@@ -1,0 +1,233 @@
+// Domain names: presentation text ⇄ wire form, and the lowercase key used for lookups.
+//
+// A key is the lowercase presentation form without the trailing dot ("www.example.com", "" for the root).
+// Bytes outside printable ASCII, and "." or "\" inside a label, are written as \DDD / \. so that every
+// wire name has exactly one key. Only ASCII letters fold case (RFC 4343).
+
+export const MAX_NAME_WIRE = 255;
+export const MAX_LABEL = 63;
+
+/** A name prepared at config-compile time, ready to be written into responses. */
+export class WireName {
+  /** Lowercase key of every suffix, longest first (suffixKeys[0] === key), for compression lookups. */
+  readonly suffixKeys: string[];
+  /** Offset inside `wire` where each suffix starts. */
+  readonly suffixOffsets: number[];
+
+  constructor(
+    readonly key: string,
+    /** Uncompressed wire form as configured (case kept), ending in the root label. */
+    readonly wire: Buffer,
+  ) {
+    this.suffixKeys = [];
+    this.suffixOffsets = [];
+    let off = 0;
+    let k = key;
+    while (wire[off] !== 0) {
+      this.suffixKeys.push(k);
+      this.suffixOffsets.push(off);
+      off += wire[off] + 1;
+      const dot = nextDot(k);
+      k = dot < 0 ? '' : k.slice(dot + 1);
+    }
+  }
+
+  get labelCount(): number {
+    return this.suffixKeys.length;
+  }
+
+  toString(): string {
+    return this.key === '' ? '.' : `${this.key}.`;
+  }
+}
+
+/** Index of the first unescaped dot in a key. */
+function nextDot(key: string): number {
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c === 0x5c /* \ */) {
+      i += isDigit(key.charCodeAt(i + 1)) ? 3 : 1;
+    } else if (c === 0x2e) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/** Parent key ("a.b.c" → "b.c", "c" → ""). */
+export function parentKey(key: string): string {
+  const dot = nextDot(key);
+  return dot < 0 ? '' : key.slice(dot + 1);
+}
+
+export function isSubdomainKey(key: string, of: string): boolean {
+  if (of === '') return true;
+  return key === of || (key.length > of.length && key.endsWith(of) && key.charCodeAt(key.length - of.length - 1) === 0x2e && !escapedDotBefore(key, key.length - of.length - 1));
+}
+
+function escapedDotBefore(key: string, dotIndex: number): boolean {
+  // Count backslashes right before the dot: an odd count means the dot is escaped.
+  let n = 0;
+  for (let i = dotIndex - 1; i >= 0 && key.charCodeAt(i) === 0x5c; i--) n++;
+  return n % 2 === 1;
+}
+
+/** Number of labels in a key. */
+export function labelCountOfKey(key: string): number {
+  if (key === '') return 0;
+  let n = 1;
+  let k = key;
+  for (;;) {
+    const d = nextDot(k);
+    if (d < 0) return n;
+    n++;
+    k = k.slice(d + 1);
+  }
+}
+
+/**
+ * Parses a presentation-format name. Relative names (no trailing dot) are completed with `origin` when given;
+ * "@" is the origin itself. Returns an error message on bad syntax.
+ */
+export function parseName(text: string, origin?: WireName): WireName | string {
+  if (text === '@') {
+    if (!origin) return '"@" needs a zone origin';
+    return origin;
+  }
+  if (text === '.') return new WireName('', Buffer.from([0]));
+  const absolute = text.endsWith('.') && !text.endsWith('\\.');
+  const body = absolute ? text.slice(0, -1) : text;
+  if (body === '') return 'empty name';
+  const labels: number[][] = [];
+  let cur: number[] = [];
+  for (let i = 0; i < body.length; i++) {
+    const c = body.charCodeAt(i);
+    if (c === 0x2e) {
+      if (cur.length === 0) return `empty label in "${text}"`;
+      labels.push(cur);
+      cur = [];
+    } else if (c === 0x5c) {
+      const n1 = body.charCodeAt(i + 1);
+      if (isDigit(n1)) {
+        const ddd = body.slice(i + 1, i + 4);
+        if (!/^\d{3}$/.test(ddd) || Number(ddd) > 255) return `bad escape "\\${ddd}" in "${text}"`;
+        cur.push(Number(ddd));
+        i += 3;
+      } else if (i + 1 < body.length) {
+        cur.push(n1);
+        i += 1;
+      } else {
+        return `trailing backslash in "${text}"`;
+      }
+    } else if (c > 0x7e || c < 0x21) {
+      return `"${text}" contains a character that must be escaped`;
+    } else {
+      cur.push(c);
+    }
+  }
+  if (cur.length === 0) return `empty label in "${text}"`;
+  labels.push(cur);
+  for (const l of labels) if (l.length > MAX_LABEL) return `label longer than 63 bytes in "${text}"`;
+  const tail = !absolute && origin ? origin.wire : Buffer.from([0]);
+  if (!absolute && !origin) {
+    // Without an origin a relative name is taken as absolute.
+  }
+  const size = labels.reduce((s, l) => s + l.length + 1, 0) + tail.length;
+  if (size > MAX_NAME_WIRE) return `"${text}" is longer than 255 bytes in wire form`;
+  const wire = Buffer.alloc(size);
+  let off = 0;
+  for (const l of labels) {
+    wire[off++] = l.length;
+    for (const b of l) wire[off++] = b;
+  }
+  tail.copy(wire, off);
+  return new WireName(keyOfWire(wire, 0), wire);
+}
+
+/** Parses or throws; for names the code itself builds. */
+export function nameOf(text: string, origin?: WireName): WireName {
+  const n = parseName(text, origin);
+  if (typeof n === 'string') throw new Error(n);
+  return n;
+}
+
+const HEX_ESCAPE: string[] = [];
+for (let i = 0; i < 256; i++) HEX_ESCAPE.push(`\\${String(i).padStart(3, '0')}`);
+
+/** Key of an uncompressed wire name starting at `off` (used at compile time and for RDATA names). */
+export function keyOfWire(wire: Uint8Array, off: number): string {
+  let out = '';
+  for (;;) {
+    const len = wire[off];
+    if (len === 0) return out;
+    if (out !== '') out += '.';
+    for (let i = off + 1; i <= off + len; i++) out += keyChar(wire[i]);
+    off += len + 1;
+  }
+}
+
+function keyChar(b: number): string {
+  if (b >= 0x41 && b <= 0x5a) return String.fromCharCode(b + 32);
+  if (b === 0x2e || b === 0x5c) return `\\${String.fromCharCode(b)}`;
+  if (b < 0x21 || b > 0x7e) return HEX_ESCAPE[b];
+  return String.fromCharCode(b);
+}
+
+// ---- the query path: reading a question name ----------------------------------------------------------
+
+const scratch = Buffer.alloc(MAX_NAME_WIRE);
+
+/**
+ * Reads an uncompressed name at `off` in a received packet. Returns the offset after it, or -1 if malformed
+ * (pointer, reserved label type, overrun, > 255 bytes). The key is left in `nameOut.key`, the label count in
+ * `nameOut.labels`. One string allocation in the common case: labels are copied into a scratch buffer with the
+ * dots and lowercase folded in, then sliced once.
+ */
+export function readQuestionName(pkt: Buffer, off: number, end: number, nameOut: { key: string; labels: number }): number {
+  let w = 0;
+  let labels = 0;
+  let plain = true;
+  const start = off;
+  for (;;) {
+    if (off >= end) return -1;
+    const len = pkt[off];
+    if (len === 0) {
+      off += 1;
+      break;
+    }
+    if (len > MAX_LABEL) return -1; // compression pointers and extended label types are not valid here
+    if (off + 1 + len > end) return -1;
+    if (off + 1 + len - start >= MAX_NAME_WIRE) return -1;
+    if (w > 0) scratch[w++] = 0x2e;
+    for (let i = off + 1; i <= off + len; i++) {
+      let b = pkt[i];
+      if (b >= 0x41 && b <= 0x5a) b += 32;
+      else if (b === 0x2e || b === 0x5c || b < 0x21 || b > 0x7e) plain = false;
+      scratch[w++] = b;
+    }
+    labels++;
+    off += len + 1;
+  }
+  nameOut.labels = labels;
+  nameOut.key = plain ? scratch.toString('latin1', 0, w) : keyOfWire(pkt, start);
+  return off;
+}
+
+/** Skips a possibly compressed name (in records we do not interpret). Returns the offset after it or -1. */
+export function skipName(pkt: Buffer, off: number, end: number): number {
+  let total = 0;
+  for (;;) {
+    if (off >= end) return -1;
+    const len = pkt[off];
+    if (len === 0) return off + 1;
+    if ((len & 0xc0) === 0xc0) return off + 2 <= end ? off + 2 : -1;
+    if (len > MAX_LABEL) return -1;
+    total += len + 1;
+    if (total > MAX_NAME_WIRE) return -1;
+    off += len + 1;
+  }
+}

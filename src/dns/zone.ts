@@ -1,0 +1,279 @@
+// Compiling zones into lookup tables: one node per existing name (empty non-terminals included), static
+// RRsets with pre-encoded RDATA, delegation points, and the dynamic (load-balanced) names bound in.
+import { statSync } from 'node:fs';
+import { posOf } from '../config/kit';
+import type { Config, Pos, Problem, ZoneConfig } from '../config/types';
+import type { DynamicName } from './dynamic';
+import { RRType, TYPE_NAMES } from './wire/constants';
+import type { RData, RRset } from './wire/encode';
+import { nameOf, parentKey, parseName, WireName } from './wire/name';
+import { parseRData, rdataName, rdataSoa } from './wire/rdata';
+
+export class ZoneNode {
+  /** Static RRsets by type (CNAME included). */
+  readonly rrsets = new Map<number, RRset>();
+  dynamic: DynamicName | null = null;
+  /** NS records below the apex: a delegation point. */
+  isCut = false;
+  /** The nearest delegation point strictly above this node (names under a cut are glue, not authoritative). */
+  cutAbove: ZoneNode | null = null;
+  /** The "*" child, if any (RFC 4592 source of synthesis). */
+  wildcard: ZoneNode | null = null;
+
+  constructor(readonly name: WireName) {}
+
+  get isEmptyNonTerminal(): boolean {
+    return this.rrsets.size === 0 && this.dynamic === null;
+  }
+}
+
+export class Zone {
+  readonly nodes = new Map<string, ZoneNode>();
+  constructor(
+    readonly origin: WireName,
+    readonly apex: ZoneNode,
+    /** SOA as served for QTYPE SOA. */
+    readonly soa: RRset,
+    /** SOA for negative answers: TTL = min(SOA TTL, minimum) (RFC 2308 §5). */
+    readonly negativeSoa: RRset,
+    readonly nsSet: RRset,
+  ) {
+    this.nodes.set(origin.key, apex);
+  }
+}
+
+export class ZoneTable {
+  readonly zones = new Map<string, Zone>();
+  /** Label counts of the configured zones, deepest first, so lookups try only plausible suffixes. */
+  private depths: number[] = [];
+
+  add(zone: Zone): void {
+    this.zones.set(zone.origin.key, zone);
+    const depth = zone.origin.labelCount;
+    if (!this.depths.includes(depth)) this.depths.push(depth);
+    this.depths.sort((a, b) => b - a);
+  }
+
+  /** The zone that holds `key` (longest matching origin), or null. */
+  find(key: string, labels: number): Zone | null {
+    for (const depth of this.depths) {
+      if (depth > labels) continue;
+      const suffix = suffixWithLabels(key, labels, depth);
+      const z = this.zones.get(suffix);
+      if (z) return z;
+    }
+    return null;
+  }
+}
+
+/** The last `keep` labels of a key that has `labels` labels. */
+export function suffixWithLabels(key: string, labels: number, keep: number): string {
+  let k = key;
+  for (let i = labels; i > keep; i--) k = parentKey(k);
+  return k;
+}
+
+export interface Binding {
+  /** Lowercase name without trailing dot; may start with "*.". */
+  name: string;
+  handler: DynamicName;
+  /** Query types whose static records at the same name the binding hides (design §2.3). */
+  hides: readonly number[];
+  pos: Pos;
+}
+
+export interface ZoneCompileResult {
+  table: ZoneTable;
+  problems: Problem[];
+}
+
+export function compileZones(config: Config, bindings: readonly Binding[]): ZoneCompileResult {
+  const problems: Problem[] = [];
+  const err = (pos: Pos, message: string) => problems.push({ pos, message, severity: 'error' });
+  const warn = (pos: Pos, message: string) => problems.push({ pos, message, severity: 'warning' });
+  const table = new ZoneTable();
+  const serialDefault = defaultSerial(config.file);
+
+  for (const zc of config.zones) {
+    const zone = compileZone(zc, serialDefault, err, warn);
+    if (zone) table.add(zone);
+  }
+
+  for (const b of bindings) {
+    const key = b.name;
+    const zone = table.find(key, key.split('.').length);
+    if (!zone) {
+      err(b.pos, `"${key}" is not inside any configured zone`);
+      continue;
+    }
+    const node = ensureNode(zone, key);
+    if (!node) {
+      err(b.pos, `"${key}" is not a valid name`);
+      continue;
+    }
+    if (node.cutAbove || (node.isCut && node !== zone.apex)) {
+      err(b.pos, `"${key}" is at or below the delegation point "${(node.cutAbove ?? node).name}"; its answers would never be authoritative`);
+      continue;
+    }
+    node.dynamic = b.handler;
+    for (const t of b.hides) {
+      if (node.rrsets.has(t)) {
+        warn(b.pos, `the load balancer "${key}" takes precedence over the static ${typeNameOf(t)} records at that name`);
+      }
+    }
+    if (node.rrsets.has(RRType.CNAME)) {
+      warn(b.pos, `the load balancer "${key}" takes precedence over the static CNAME at that name; the CNAME is not served`);
+      node.rrsets.delete(RRType.CNAME);
+    }
+    for (const t of b.hides) node.rrsets.delete(t);
+  }
+  return { table, problems };
+}
+
+function typeNameOf(t: number): string {
+  return Object.keys(TYPE_NAMES).find((k) => TYPE_NAMES[k] === t) ?? String(t);
+}
+
+/** Default SOA serial: the config file's mtime in seconds, so every edit bumps it and instances agree. */
+function defaultSerial(file: string): number {
+  try {
+    return Math.floor(statSync(file).mtimeMs / 1000) >>> 0;
+  } catch {
+    return Math.floor(Date.now() / 1000) >>> 0;
+  }
+}
+
+type Report = (pos: Pos, message: string) => void;
+
+function compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: Report): Zone | null {
+  const origin = nameOf(zc.name);
+  const mname = parseName(zc.soa.mname, origin);
+  const rnameText = zc.soa.rname.includes('@') ? zc.soa.rname.replace('@', '.') : zc.soa.rname;
+  const rname = parseName(rnameText, origin);
+  if (typeof mname === 'string') { err(posOf(zc.soa, 'mname'), `soa.mname: ${mname}`); return null; }
+  if (typeof rname === 'string') { err(posOf(zc.soa, 'rname'), `soa.rname: ${rname}`); return null; }
+  const s = zc.soa;
+  const soaData = rdataSoa(mname, rname, s.serial ?? serialDefault, s.refresh, s.retry, s.expire, s.minimum);
+  const soa: RRset = { owner: origin, type: RRType.SOA, ttl: s.ttl, rdata: [soaData] };
+  const negativeSoa: RRset = { owner: origin, type: RRType.SOA, ttl: Math.min(s.ttl, s.minimum), rdata: [soaData] };
+
+  const nsData: RData[] = [];
+  zc.ns.forEach((n, i) => {
+    const target = parseName(n, origin);
+    if (typeof target === 'string') err(posOf(zc.ns, i), target);
+    else nsData.push(rdataName(target));
+  });
+  const apex = new ZoneNode(origin);
+  const nsSet: RRset = { owner: origin, type: RRType.NS, ttl: zc.default_ttl, rdata: nsData };
+  const zone = new Zone(origin, apex, soa, negativeSoa, nsSet);
+  apex.rrsets.set(RRType.SOA, soa);
+  apex.rrsets.set(RRType.NS, nsSet);
+
+  // Group values by (name, type) into RRsets; TTLs within an RRset must agree (RFC 2181 §5.2): the lowest wins.
+  const sets = new Map<string, { node: ZoneNode; type: number; ttl: number; rdata: RData[]; pos: Pos }>();
+  zc.records.forEach((rec) => {
+    const at = posOf(rec, 'name');
+    const ownerText = rec.name;
+    const owner = parseName(ownerText, origin);
+    if (typeof owner === 'string') { err(at, owner); return; }
+    if (owner.key !== origin.key && !owner.key.endsWith(`.${origin.key}`)) {
+      err(at, `"${rec.name}" is outside the zone "${zc.name}" (names are relative to the zone unless they end with ".")`);
+      return;
+    }
+    if (owner.key.includes('*') && !owner.key.startsWith('*.')) {
+      err(at, `"${rec.name}": a wildcard must be the first label`);
+      return;
+    }
+    const type = TYPE_NAMES[rec.type];
+    if (type === RRType.NS && owner.key === origin.key) {
+      err(posOf(rec, 'type'), 'apex NS records come from the zone\'s "ns" list');
+      return;
+    }
+    const node = ensureNode(zone, owner.key, owner);
+    if (!node) { err(at, `"${rec.name}" is not a valid name`); return; }
+    const ttl = rec.ttl ?? zc.default_ttl;
+    const setKey = `${owner.key}|${type}`;
+    let set = sets.get(setKey);
+    if (!set) {
+      set = { node, type, ttl, rdata: [], pos: at };
+      sets.set(setKey, set);
+    } else if (set.ttl !== ttl) {
+      warn(at, `records of one RRset (${rec.name} ${rec.type}) have different TTLs; using the lowest`);
+      set.ttl = Math.min(set.ttl, ttl);
+    }
+    rec.values.forEach((v, i) => {
+      const rd = parseRData(type, v, origin);
+      if (typeof rd === 'string') err(posOf(rec.values, i), `${rec.type} ${rec.name}: ${rd}`);
+      else set!.rdata.push(rd);
+    });
+  });
+
+  for (const set of sets.values()) {
+    if (set.rdata.length === 0) continue;
+    if (set.type === RRType.CNAME && set.rdata.length > 1) {
+      err(set.pos, `${set.node.name} has more than one CNAME`);
+      continue;
+    }
+    set.node.rrsets.set(set.type, { owner: set.node.name, type: set.type, ttl: set.ttl, rdata: dedupe(set.rdata) });
+  }
+
+  // CNAME and other data cannot share a name (RFC 1034 §3.6.2).
+  for (const node of zone.nodes.values()) {
+    if (node.rrsets.has(RRType.CNAME) && node.rrsets.size > 1) {
+      const s = sets.get(`${node.name.key}|${RRType.CNAME}`);
+      err(s ? s.pos : { file: '?', line: 0, col: 0 }, `${node.name} has a CNAME and other records; a CNAME must be alone at its name`);
+    }
+    if (node !== apex && node.rrsets.has(RRType.NS)) node.isCut = true;
+  }
+  // Names under a delegation point are glue: remember the cut for referrals.
+  for (const node of zone.nodes.values()) {
+    let k = node.name.key;
+    while (k !== origin.key && k !== '') {
+      k = parentKey(k);
+      const up = zone.nodes.get(k);
+      if (up && up.isCut && up !== node) {
+        node.cutAbove = up;
+        break;
+      }
+    }
+  }
+  return zone;
+}
+
+function dedupe(rdata: RData[]): RData[] {
+  const seen = new Set<string>();
+  const out: RData[] = [];
+  for (const r of rdata) {
+    const k = `${r.head.toString('hex')}|${r.name?.key ?? ''}|${r.name2?.key ?? ''}|${r.tail?.toString('hex') ?? ''}`;
+    if (!seen.has(k)) {
+      seen.add(k);
+      out.push(r);
+    }
+  }
+  return out;
+}
+
+/** Gets or creates the node for `key` and the empty non-terminals between it and the apex. */
+function ensureNode(zone: Zone, key: string, name?: WireName): ZoneNode | null {
+  const existing = zone.nodes.get(key);
+  if (existing) return existing;
+  let wire: WireName;
+  if (name) wire = name;
+  else {
+    const parsed = parseName(`${key}.`);
+    if (typeof parsed === 'string') return null;
+    wire = parsed;
+  }
+  const node = new ZoneNode(wire);
+  zone.nodes.set(key, node);
+  const parent = parentKey(key);
+  const up = ensureNode(zone, parent, wire.key === key ? suffixName(wire) : undefined);
+  if (up && key.startsWith('*.')) up.wildcard = node;
+  return node;
+}
+
+/** The parent of a WireName, keeping the configured case. */
+function suffixName(n: WireName): WireName | undefined {
+  if (n.suffixKeys.length < 2) return undefined;
+  return new WireName(n.suffixKeys[1], n.wire.subarray(n.suffixOffsets[1]));
+}
