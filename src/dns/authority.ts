@@ -173,3 +173,11 @@ function addAddresses(zones: ZoneTable, target: WireName, msg: Message, client: 
     if (set) msg.additional.push(set.owner === target ? set : withOwner(set, target));
   }
 }
+
+/** The node that answers `key` (exact, or the wildcard that covers it), ignoring delegations; for explain. */
+export function nodeFor(zones: ZoneTable, key: string): ZoneNode | null {
+  const zone = zones.find(key, key === '' ? 0 : key.split('.').length);
+  if (!zone) return null;
+  const f = lookup(zone, key, RRType.A);
+  return f.node;
+}

@@ -11,6 +11,8 @@ export class ClientInfo {
     readonly remoteAddress: string,
     readonly ecs: Ecs | null,
     readonly transport: 'udp' | 'tcp',
+    /** When set (explain), dynamic names append a record of their decision here. Opaque to the DNS layer. */
+    readonly traces: unknown[] | null = null,
   ) {}
 
   get resolver(): IpAddr {

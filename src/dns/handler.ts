@@ -40,7 +40,7 @@ export const outcome: QueryOutcome = { status: 'dropped', rcode: 0, qtype: 0, qn
  * Answers one DNS message. Returns null when the packet gets no answer (too short, or a response).
  * `prefix` 2 writes the TCP length prefix in front of the message.
  */
-export function handleQuery(rt: DnsRuntime, pkt: Buffer, remoteAddress: string, transport: 'udp' | 'tcp'): Buffer | null {
+export function handleQuery(rt: DnsRuntime, pkt: Buffer, remoteAddress: string, transport: 'udp' | 'tcp', traces: unknown[] | null = null): Buffer | null {
   const q = decodeQuery(pkt, query);
   const prefix = transport === 'tcp' ? 2 : 0;
   outcome.status = 'answered';
@@ -75,7 +75,7 @@ export function handleQuery(rt: DnsRuntime, pkt: Buffer, remoteAddress: string, 
     // OPT is not a question (RFC 6891 §6.1.1); MAILA/MAILB/… meta types are not implemented.
     msg.rcode = q.qtype === RRType.OPT ? Rcode.FORMERR : Rcode.NOTIMP;
   } else {
-    const client = new ClientInfo(remoteAddress, q.edns ? q.edns.ecs : null, transport);
+    const client = new ClientInfo(remoteAddress, q.edns ? q.edns.ecs : null, transport, traces);
     if (!answerQuestion(rt.zones, q.qname, q.qnameLabels, q.qtype, client, msg)) msg.rcode = Rcode.REFUSED;
   }
   return encode(rt, q, pkt, transport);

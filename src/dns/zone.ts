@@ -147,9 +147,10 @@ type Report = (pos: Pos, message: string) => void;
 
 function compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: Report): Zone | null {
   const origin = nameOf(zc.name);
-  const mname = parseName(zc.soa.mname, origin);
-  const rnameText = zc.soa.rname.includes('@') ? zc.soa.rname.replace('@', '.') : zc.soa.rname;
-  const rname = parseName(rnameText, origin);
+  // SOA and NS names in the zone block are always absolute (a trailing dot is optional there).
+  const absolute = (t: string) => parseName(t.endsWith('.') ? t : `${t}.`);
+  const mname = absolute(zc.soa.mname);
+  const rname = absolute(zc.soa.rname.includes('@') ? zc.soa.rname.replace('@', '.') : zc.soa.rname);
   if (typeof mname === 'string') { err(posOf(zc.soa, 'mname'), `soa.mname: ${mname}`); return null; }
   if (typeof rname === 'string') { err(posOf(zc.soa, 'rname'), `soa.rname: ${rname}`); return null; }
   const s = zc.soa;
@@ -159,7 +160,7 @@ function compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: R
 
   const nsData: RData[] = [];
   zc.ns.forEach((n, i) => {
-    const target = parseName(n, origin);
+    const target = absolute(n);
     if (typeof target === 'string') err(posOf(zc.ns, i), target);
     else nsData.push(rdataName(target));
   });
@@ -176,6 +177,9 @@ function compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: R
     const ownerText = rec.name;
     const owner = parseName(ownerText, origin);
     if (typeof owner === 'string') { err(at, owner); return; }
+    if (owner.key.endsWith(`.${origin.key}.${origin.key}`)) {
+      warn(at, `"${owner}" looks like an absolute name written without its trailing dot (record names are relative to the zone)`);
+    }
     if (owner.key !== origin.key && !owner.key.endsWith(`.${origin.key}`)) {
       err(at, `"${rec.name}" is outside the zone "${zc.name}" (names are relative to the zone unless they end with ".")`);
       return;
@@ -203,8 +207,16 @@ function compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: R
     }
     rec.values.forEach((v, i) => {
       const rd = parseRData(type, v, origin);
-      if (typeof rd === 'string') err(posOf(rec.values, i), `${rec.type} ${rec.name}: ${rd}`);
-      else set!.rdata.push(rd);
+      if (typeof rd === 'string') {
+        err(posOf(rec.values, i), `${rec.type} ${rec.name}: ${rd}`);
+        return;
+      }
+      set!.rdata.push(rd);
+      for (const n of [rd.name, rd.name2]) {
+        if (n && n.key.endsWith(`.${origin.key}.${origin.key}`)) {
+          warn(posOf(rec.values, i), `"${n}" looks like an absolute name written without its trailing dot (names in values are relative to the zone)`);
+        }
+      }
     });
   });
 

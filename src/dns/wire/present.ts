@@ -1,0 +1,112 @@
+// A dig-like text rendering of a response we produced (explain output, debugging). Reads only what steerdns
+// writes: the record types it serves.
+import { RCODE_NAMES, RRType, typeName } from './constants';
+import { keyOfWire } from './name';
+import { formatIp } from '../../util/ip';
+
+function readName(pkt: Buffer, off: number): { name: string; end: number } {
+  const labels: Buffer[] = [];
+  let end = -1;
+  let jumps = 0;
+  for (;;) {
+    const len = pkt[off];
+    if (len === undefined) throw new Error('truncated name');
+    if ((len & 0xc0) === 0xc0) {
+      if (end < 0) end = off + 2;
+      off = ((len & 0x3f) << 8) | pkt[off + 1];
+      if (++jumps > 64) throw new Error('pointer loop');
+      continue;
+    }
+    if (len === 0) {
+      if (end < 0) end = off + 1;
+      break;
+    }
+    labels.push(pkt.subarray(off, off + len + 1));
+    off += len + 1;
+  }
+  const wire = Buffer.concat([...labels, Buffer.from([0])]);
+  const key = keyOfWire(wire, 0);
+  return { name: key === '' ? '.' : `${key}.`, end };
+}
+
+function charStrings(rd: Buffer): string[] {
+  const out: string[] = [];
+  let o = 0;
+  while (o < rd.length) {
+    const l = rd[o];
+    out.push(JSON.stringify(rd.subarray(o + 1, o + 1 + l).toString('utf8')));
+    o += l + 1;
+  }
+  return out;
+}
+
+function rdataText(pkt: Buffer, type: number, off: number, len: number): string {
+  const rd = pkt.subarray(off, off + len);
+  switch (type) {
+    case RRType.A: return [...rd].join('.');
+    case RRType.AAAA: return formatIp({ family: 6, bytes: rd });
+    case RRType.CNAME: case RRType.NS: case RRType.PTR: return readName(pkt, off).name;
+    case RRType.MX: return `${rd.readUInt16BE(0)} ${readName(pkt, off + 2).name}`;
+    case RRType.SRV: return `${rd.readUInt16BE(0)} ${rd.readUInt16BE(2)} ${rd.readUInt16BE(4)} ${readName(pkt, off + 6).name}`;
+    case RRType.SOA: {
+      const m = readName(pkt, off);
+      const r = readName(pkt, m.end);
+      const t = pkt.subarray(r.end, r.end + 20);
+      return `${m.name} ${r.name} ${t.readUInt32BE(0)} ${t.readUInt32BE(4)} ${t.readUInt32BE(8)} ${t.readUInt32BE(12)} ${t.readUInt32BE(16)}`;
+    }
+    case RRType.TXT: case RRType.HINFO: return charStrings(rd).join(' ');
+    default: return `\\# ${len} ${rd.toString('hex')}`;
+  }
+}
+
+/** Renders a DNS message (without TCP prefix) as dig-style sections. */
+export function presentMessage(pkt: Buffer): string {
+  const flags = pkt.readUInt16BE(2);
+  const counts = [pkt.readUInt16BE(4), pkt.readUInt16BE(6), pkt.readUInt16BE(8), pkt.readUInt16BE(10)];
+  const flagNames = [[0x8000, 'qr'], [0x0400, 'aa'], [0x0200, 'tc'], [0x0100, 'rd'], [0x0080, 'ra']] as const;
+  let rcode = flags & 0xf;
+  const lines: string[] = [];
+  let off = 12;
+  for (let i = 0; i < counts[0]; i++) {
+    const n = readName(pkt, off);
+    lines.push(`;; QUESTION: ${n.name} ${typeName(pkt.readUInt16BE(n.end))}`);
+    off = n.end + 4;
+  }
+  const sections = ['ANSWER', 'AUTHORITY', 'ADDITIONAL'];
+  for (let s = 0; s < 3; s++) {
+    if (counts[s + 1] === 0) continue;
+    const body: string[] = [];
+    for (let i = 0; i < counts[s + 1]; i++) {
+      const n = readName(pkt, off);
+      const type = pkt.readUInt16BE(n.end);
+      const ttl = pkt.readUInt32BE(n.end + 4);
+      const len = pkt.readUInt16BE(n.end + 8);
+      const rdOff = n.end + 10;
+      if (type === RRType.OPT) {
+        rcode |= pkt[n.end + 4] << 4;
+        body.push(`; OPT udp=${pkt.readUInt16BE(n.end + 2)}${optText(pkt.subarray(rdOff, rdOff + len))}`);
+      } else {
+        body.push(`${n.name}\t${ttl}\t${pkt.readUInt16BE(n.end + 2) === 3 ? 'CH' : 'IN'}\t${typeName(type)}\t${rdataText(pkt, type, rdOff, len)}`);
+      }
+      off = rdOff + len;
+    }
+    lines.push(`;; ${sections[s]}:`, ...body);
+  }
+  const header = `;; status: ${RCODE_NAMES[rcode] ?? rcode}, flags: ${flagNames.filter(([b]) => flags & b).map(([, n]) => n).join(' ')}`;
+  return [header, ...lines].join('\n');
+}
+
+function optText(rd: Buffer): string {
+  const parts: string[] = [];
+  let o = 0;
+  while (o + 4 <= rd.length) {
+    const code = rd.readUInt16BE(o);
+    const len = rd.readUInt16BE(o + 2);
+    const d = rd.subarray(o + 4, o + 4 + len);
+    if (code === 8 && len >= 4) parts.push(` ecs=${d.readUInt16BE(0) === 1 ? 'ipv4' : 'ipv6'}/${d[2]}/scope ${d[3]}`);
+    else if (code === 3) parts.push(` nsid="${d.toString('utf8')}"`);
+    else parts.push(` option${code}`);
+    o += 4 + len;
+  }
+  return parts.join('');
+}

@@ -1,0 +1,133 @@
+// `steerdns explain`: runs one query through the real answer path with a decision trace and prints it.
+import { existsSync } from 'node:fs';
+import { formatProblem, hasErrors, loadConfigFile } from './config/load';
+import { handleQuery } from './dns/handler';
+import { parseTypeName } from './dns/wire/constants';
+import { presentMessage } from './dns/wire/present';
+import { HealthStore } from './health/store';
+import { buildTargets } from './health/targets';
+import { restoreStateFile } from './health/state-file';
+import { noHostnames } from './lb/views';
+import type { Trace } from './lb/trace';
+import { buildRuntime } from './runtime';
+import { parseCidr, parseIp } from './util/ip';
+
+export interface ExplainOptions {
+  config: string;
+  name: string;
+  type: string;
+  resolver: string;
+  ecs: string | null;
+  health: 'live' | 'assume-up';
+}
+
+/** Builds a query packet: one question, EDNS(0) with an optional ECS option. */
+export function buildQueryPacket(name: string, qtype: number, ecs: string | null): Buffer {
+  const labels = name.replace(/\.$/, '').split('.').filter((l) => l !== '');
+  const parts: Buffer[] = [Buffer.from([0x12, 0x34, 0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 1])];
+  for (const l of labels) parts.push(Buffer.from([l.length]), Buffer.from(l, 'latin1'));
+  parts.push(Buffer.from([0, qtype >> 8, qtype & 0xff, 0, 1]));
+  let opt = Buffer.alloc(0);
+  if (ecs) {
+    const c = parseCidr(ecs);
+    if (!c) throw new Error(`--ecs "${ecs}" is not a CIDR prefix`);
+    const octets = (c.prefix + 7) >> 3;
+    opt = Buffer.alloc(8 + octets);
+    opt.writeUInt16BE(8, 0);
+    opt.writeUInt16BE(4 + octets, 2);
+    opt.writeUInt16BE(c.family === 4 ? 1 : 2, 4);
+    opt[6] = c.prefix;
+    opt[7] = 0;
+    Buffer.from(c.bytes.subarray(0, octets)).copy(opt, 8);
+  }
+  const optRr = Buffer.alloc(11);
+  optRr.writeUInt16BE(41, 1);
+  optRr.writeUInt16BE(1232, 3);
+  optRr.writeUInt16BE(opt.length, 9);
+  parts.push(optRr, opt);
+  return Buffer.concat(parts);
+}
+
+export function renderTrace(t: Trace): string {
+  const out: string[] = [`load balancer ${t.loadBalancer}`];
+  if (t.rules.length) {
+    out.push('  rules (in evaluation order):');
+    for (const r of t.rules) {
+      out.push(`    ${r.matched ? 'MATCH' : 'no   '} ${r.name} (priority ${r.priority})${r.matched && r.overrides.length ? ` overrides ${r.overrides.join(', ')}` : ''}${r.matched && r.terminates ? ' — terminates' : ''}`);
+    }
+  } else {
+    out.push('  rules: none');
+  }
+  out.push(`  steering policy: ${t.policy}${t.policyNote ? ` (${t.policyNote})` : ''}`);
+  if (t.location) {
+    const l = t.location;
+    out.push(`  location: from ${l.source === 'ecs' ? 'the ECS address' : l.source === 'resolver' ? 'the resolver address (GeoIP)' : 'this PoP'}: country ${l.country ?? '-'}${l.subdivision ? `-${l.subdivision}` : ''}, region ${l.region ?? '-'}, coordinates ${l.latitude ?? '-'},${l.longitude ?? '-'}${l.note ? ` [${l.note}]` : ''}`);
+  } else {
+    out.push('  location: not used by this policy');
+  }
+  out.push(`  candidates from ${t.candidateSource || '-'}:`);
+  if (t.candidates.length === 0) out.push('    (none)');
+  for (const c of t.candidates) out.push(`    ${c.pool}: ${c.verdict}${c.detail ? ` (${c.detail})` : ''}`);
+  if (t.fallback) out.push(`  fallback pool ${t.fallback.pool}: ${t.fallback.used ? 'used' : 'not usable'} — ${t.fallback.detail}`);
+  if (t.chosenPool) out.push(`  chosen pool: ${t.chosenPool}`);
+  if (t.endpoints.length) out.push(`  endpoints: ${t.endpoints.join(', ')}`);
+  if (t.clientKey) out.push(`  client key: ${t.clientKey}`);
+  out.push(`  TTL ${t.ttl}, ECS scope /${t.ecsScope}`);
+  out.push(`  outcome: ${t.outcome}`);
+  return out.join('\n');
+}
+
+export async function explainCommand(o: ExplainOptions): Promise<number> {
+  const { config, problems } = loadConfigFile(o.config);
+  if (!config || hasErrors(problems)) {
+    for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`);
+    return 1;
+  }
+  const qtype = parseTypeName(o.type);
+  if (qtype === null) {
+    process.stderr.write(`steerdns: unknown query type "${o.type}"\n`);
+    return 2;
+  }
+  if (!parseIp(o.resolver)) {
+    process.stderr.write(`steerdns: --resolver "${o.resolver}" is not an IP address\n`);
+    return 2;
+  }
+  let store: HealthStore | null = null;
+  let healthNote = 'health: every monitored endpoint assumed up (--health assume-up)';
+  if (o.health === 'live') {
+    const file = config.server.state_file;
+    if (!file || !existsSync(file)) {
+      process.stderr.write('steerdns: --health live reads the server\'s state_file; set server.state_file and run the server\n');
+      return 2;
+    }
+    store = new HealthStore();
+    const keys = new Set(buildTargets(config).map((t) => t.key));
+    const n = restoreStateFile(file, store, keys);
+    healthNote = `health: ${n} target state(s) from ${file}; targets without a saved state count as down`;
+  }
+  const built = buildRuntime(config, { store, hostnames: noHostnames });
+  if (!built.runtime) {
+    for (const p of built.problems) process.stderr.write(`${formatProblem(p)}\n`);
+    return 1;
+  }
+  let pkt: Buffer;
+  try {
+    pkt = buildQueryPacket(o.name, qtype, o.ecs);
+  } catch (e) {
+    process.stderr.write(`steerdns: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const traces: unknown[] = [];
+  const answer = handleQuery(built.runtime, pkt, o.resolver, 'udp', traces);
+  const lines: string[] = [
+    `query: ${o.name} ${o.type.toUpperCase()} from resolver ${o.resolver}${o.ecs ? ` with ECS ${o.ecs}` : ''}`,
+    healthNote,
+    `PoP: ${built.runtime.pop.code} (country ${built.runtime.pop.country ?? '-'}, region ${built.runtime.pop.region ?? '-'})`,
+    '',
+  ];
+  if (traces.length === 0) lines.push('no load balancer answers this name: static zone data or a negative answer', '');
+  for (const t of traces) lines.push(renderTrace(t as Trace), '');
+  lines.push('answer:', answer ? presentMessage(answer) : '(no response)');
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}

@@ -1,0 +1,108 @@
+// Endpoint ("local") steering and the answer shape (design §2.6, seed L4826-L4831): when every enabled endpoint
+// of the pool has the same weight the answer carries all eligible endpoints, rotated per query; otherwise one
+// endpoint, by weighted random or by weighted rendezvous hashing on the client key.
+import { RRType } from '../dns/wire/constants';
+import type { RData } from '../dns/wire/encode';
+import { fmix32 } from '../util/ip';
+import type { Endpoint, Pool } from './pool';
+import type { HostnameView } from './views';
+
+export interface EndpointChoice {
+  /** Chosen endpoints, in answer order. */
+  endpoints: Endpoint[];
+  rdata: RData[];
+  /** The choice depended on the client key (hash steering). */
+  usedClientKey: boolean;
+}
+
+export function newEndpointChoice(): EndpointChoice {
+  return { endpoints: [], rdata: [], usedClientKey: false };
+}
+
+/**
+ * Picks what `pool` answers for `qtype`. `clientHash` is read only for hash steering. Returns false (and leaves
+ * `out` empty) when the pool has no eligible endpoint for this type.
+ */
+export function chooseEndpoints(
+  pool: Pool,
+  qtype: number,
+  ignoreHealth: boolean,
+  clientHash: () => number,
+  hostnames: HostnameView,
+  out: EndpointChoice,
+): boolean {
+  out.endpoints.length = 0;
+  out.rdata.length = 0;
+  out.usedClientKey = false;
+  const list = pool.eligibleFor(qtype, ignoreHealth);
+  const n = list.length;
+  if (n === 0) return false;
+  if (pool.equalWeights) {
+    const start = pool.rotation++ % n;
+    if (pool.rotation > 0x3fffffff) pool.rotation = 0;
+    for (let i = 0; i < n; i++) out.endpoints.push(list[(start + i) % n]);
+  } else {
+    let chosen: Endpoint;
+    switch (pool.config.origin_steering.policy) {
+      case 'hash':
+        chosen = rendezvous(list, clientHash());
+        out.usedClientKey = true;
+        break;
+      default:
+        // random, and least_outstanding_requests / least_connections, whose counts are always zero for
+        // DNS-only load balancers (seed L7594): weighted random.
+        chosen = weightedRandom(list);
+    }
+    out.endpoints.push(chosen);
+  }
+  for (const e of out.endpoints) appendRData(e, qtype, hostnames, out.rdata);
+  return out.rdata.length > 0;
+}
+
+function appendRData(e: Endpoint, qtype: number, hostnames: HostnameView, out: RData[]): void {
+  if (qtype === RRType.MX) {
+    if (e.mx) out.push(e.mx);
+    return;
+  }
+  if (qtype === RRType.SRV) {
+    if (e.srv) out.push(e.srv);
+    return;
+  }
+  if (e.rdata) {
+    out.push(e.rdata);
+    return;
+  }
+  // A hostname endpoint answers with its resolved addresses, never a CNAME (design §2.6).
+  const addrs = hostnames.addresses(e.config.address, qtype === RRType.AAAA ? 6 : 4);
+  if (addrs) for (const a of addrs) if (!out.includes(a)) out.push(a);
+}
+
+export function weightedRandom<T extends { weight: number }>(list: readonly T[]): T {
+  let total = 0;
+  for (const e of list) total += e.weight;
+  let r = Math.random() * total;
+  for (const e of list) {
+    r -= e.weight;
+    if (r < 0) return e;
+  }
+  return list[list.length - 1];
+}
+
+/**
+ * Weighted rendezvous (highest random weight) hashing: each endpoint scores w / -ln(u) with u uniform from the
+ * hash of (client, endpoint); the best score wins. A client stays on its endpoint, and when an endpoint leaves
+ * only the clients that were on it move (seed L7529, design §2.6).
+ */
+export function rendezvous(list: readonly Endpoint[], clientHash: number): Endpoint {
+  let best = list[0];
+  let bestScore = -Infinity;
+  for (const e of list) {
+    const u = (fmix32(clientHash ^ e.seed) + 0.5) / 4294967296;
+    const score = e.weight / -Math.log(u);
+    if (score > bestScore) {
+      bestScore = score;
+      best = e;
+    }
+  }
+  return best;
+}

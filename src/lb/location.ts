@@ -1,0 +1,95 @@
+// Where a query comes from (design §2.8, seed L7649-L7673): ECS when the location strategy prefers it for
+// this steering policy, else the resolver's GeoIP location in `resolver_ip` mode, else this server's PoP.
+import type { LocationStrategyConfig, PopConfig, SteeringPolicy } from '../config/types';
+import type { ClientInfo } from '../dns/dynamic';
+import type { GeoView } from './views';
+
+export type LocationSource = 'ecs' | 'resolver' | 'pop';
+
+export interface Location {
+  source: LocationSource;
+  country: string | null;
+  subdivision: string | null;
+  region: string | null;
+  latitude: number | null;
+  longitude: number | null;
+  /** ECS scope this location implies: the deciding GeoIP network's prefix, capped by the source prefix. */
+  ecsScope: number;
+  /** Why ECS or the resolver address was not used (for explain). */
+  note: string;
+}
+
+export interface Pop {
+  code: string;
+  country: string | null;
+  subdivision: string | null;
+  region: string | null;
+  latitude: number | null;
+  longitude: number | null;
+}
+
+export function popFromConfig(pop: PopConfig, regionOf: (country: string, subdivision: string | null) => string | null): Pop {
+  return {
+    code: pop.code,
+    country: pop.country,
+    subdivision: pop.subdivision,
+    region: pop.region ?? (pop.country ? regionOf(pop.country, pop.subdivision) : null),
+    latitude: pop.latitude,
+    longitude: pop.longitude,
+  };
+}
+
+/** Whether the ECS address is the preferred location for this policy (seed table L7657-L7662). */
+export function ecsPreferred(strategy: LocationStrategyConfig, policy: SteeringPolicy): boolean {
+  switch (strategy.prefer_ecs) {
+    case 'always': return true;
+    case 'never': return false;
+    case 'proximity': return policy === 'proximity';
+    case 'geo': return policy === 'geo';
+  }
+}
+
+// Reused per query: the query path is synchronous.
+const loc: Location = { source: 'pop', country: null, subdivision: null, region: null, latitude: null, longitude: null, ecsScope: 0, note: '' };
+
+export function locate(pop: Pop, geo: GeoView | null, strategy: LocationStrategyConfig, policy: SteeringPolicy, client: ClientInfo): Location {
+  loc.note = '';
+  loc.ecsScope = 0;
+  const ecs = client.usableEcs;
+  if (ecs !== null && ecsPreferred(strategy, policy)) {
+    const g = geo ? geo.lookup(ecs.address) : null;
+    if (g) {
+      loc.source = 'ecs';
+      loc.country = g.country;
+      loc.subdivision = g.subdivision;
+      loc.region = g.region;
+      loc.latitude = g.latitude;
+      loc.longitude = g.longitude;
+      loc.ecsScope = Math.min(g.prefixLength, ecs.sourcePrefix);
+      return loc;
+    }
+    loc.note = geo ? 'ECS address not in the GeoIP database' : 'no GeoIP database configured';
+  } else if (client.ecs !== null) {
+    loc.note = client.ecs.sourcePrefix === 0 ? 'ECS with source prefix 0 (client opted out)' : `ECS not preferred (prefer_ecs: ${strategy.prefer_ecs}, policy: ${policy || 'off'})`;
+  }
+  if (strategy.mode === 'resolver_ip') {
+    const g = geo ? geo.lookup(client.resolver) : null;
+    if (g) {
+      loc.source = 'resolver';
+      loc.country = g.country;
+      loc.subdivision = g.subdivision;
+      loc.region = g.region;
+      loc.latitude = g.latitude;
+      loc.longitude = g.longitude;
+      return loc;
+    }
+    loc.note = loc.note ? `${loc.note}; resolver address not in the GeoIP database` : 'resolver address not in the GeoIP database';
+  }
+  loc.source = 'pop';
+  loc.country = pop.country;
+  loc.subdivision = pop.subdivision;
+  loc.region = pop.region;
+  loc.latitude = pop.latitude;
+  loc.longitude = pop.longitude;
+  return loc;
+}

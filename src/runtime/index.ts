@@ -1,0 +1,124 @@
+// Assembling a runtime from a validated config: each domain compiles its part (load balancers → steering
+// tables and zone bindings, zones → lookup tables), and the result is one immutable object the listeners read.
+// A reload builds a new one beside the running one and swaps a single reference.
+import { statSync } from 'node:fs';
+import { posOf } from '../config/kit';
+import type { Config, Problem } from '../config/types';
+import { identityRData, type DnsRuntime } from '../dns/handler';
+import { compileZones, type ZoneTable } from '../dns/zone';
+import { openGeoIp, type GeoIp } from '../geo/geoip';
+import { regionOf } from '../geo/regions';
+import { HealthStore } from '../health/store';
+import { targetProblems } from '../health/targets';
+import type { LoadBalancer } from '../lb/balancer';
+import { compileLoadBalancers } from '../lb/compile';
+import { popFromConfig, type Pop } from '../lb/location';
+import type { Pool } from '../lb/pool';
+import { assumeUpHealth, noHostnames, type HealthView, type HostnameView } from '../lb/views';
+import { StoreHealthView } from './health-view';
+
+export interface Runtime extends DnsRuntime {
+  readonly config: Config;
+  readonly zones: ZoneTable;
+  readonly balancers: Map<string, LoadBalancer>;
+  readonly pools: Map<string, Pool>;
+  readonly pop: Pop;
+  readonly geo: GeoIp | null;
+  readonly health: HealthView;
+  /** Hostnames of pool endpoints to keep resolved. */
+  readonly hostnames: Set<string>;
+  readonly builtAt: number;
+}
+
+export interface RuntimeDeps {
+  /** The live store (serve); null = every endpoint up (explain --health assume-up, check). */
+  store: HealthStore | null;
+  hostnames: HostnameView;
+  /** GeoIP readers kept across reloads while the files are unchanged. */
+  geoCache?: GeoCache;
+}
+
+export interface BuildResult {
+  runtime: Runtime | null;
+  problems: Problem[];
+}
+
+/** Opens each GeoIP file set once; reopens when a file's size or mtime changes. */
+export class GeoCache {
+  private key = '';
+  private geo: GeoIp | null = null;
+
+  open(paths: string[]): GeoIp | null {
+    if (paths.length === 0) return null;
+    const key = paths.map((p) => {
+      try {
+        const st = statSync(p);
+        return `${p}:${st.size}:${st.mtimeMs}`;
+      } catch {
+        return `${p}:missing`;
+      }
+    }).join('|');
+    if (key !== this.key || this.geo === null) {
+      this.geo = openGeoIp(paths);
+      this.key = key;
+    }
+    return this.geo;
+  }
+}
+
+export function buildRuntime(config: Config, deps: RuntimeDeps): BuildResult {
+  const problems: Problem[] = [];
+  let geo: GeoIp | null = null;
+  try {
+    geo = (deps.geoCache ?? new GeoCache()).open(config.server.geoip.databases);
+  } catch (e) {
+    problems.push({ pos: posOf(config.server.geoip), message: `geoip: ${(e as Error).message}`, severity: 'error' });
+  }
+  const pop = popFromConfig(config.server.pop, regionOf);
+  if (config.server.pop.country && pop.region === null) {
+    problems.push({ pos: posOf(config.server.pop, 'country'), message: `no load-balancer region known for ${config.server.pop.country}; set pop.region`, severity: 'warning' });
+  }
+  const health = deps.store ? new StoreHealthView(deps.store, config) : assumeUpHealth;
+  const lb = compileLoadBalancers(config, { pop, geo, health, hostnames: deps.hostnames });
+  problems.push(...lb.problems);
+  const zones = compileZones(config, lb.bindings);
+  problems.push(...zones.problems);
+  for (const t of targetProblems(config)) {
+    problems.push({ pos: posOf(config.pools.get(t.pool) ?? config.server, 'monitor'), message: t.message, severity: t.severity });
+  }
+  if (problems.some((p) => p.severity === 'error')) return { runtime: null, problems };
+
+  const hostnames = new Set<string>();
+  for (const p of lb.pools.values()) for (const e of p.endpoints) if (e.kind === 'name') hostnames.add(e.config.address);
+
+  const runtime: Runtime = {
+    config,
+    zones: zones.table,
+    balancers: lb.balancers,
+    pools: lb.pools,
+    pop,
+    geo,
+    health,
+    hostnames,
+    ednsUdpSize: config.server.edns_udp_size,
+    nsid: config.server.nsid === null ? null : Buffer.from(config.server.nsid, 'utf8'),
+    identity: identityRData(config.server.identity),
+    builtAt: Date.now(),
+  };
+  return { runtime, problems };
+}
+
+/** Everything `check` can find without starting the server. */
+export async function checkRuntime(config: Config): Promise<Problem[]> {
+  const { problems } = buildRuntime(config, { store: null, hostnames: noHostnames });
+  const usesIcmp = [...config.monitors.values()].some((m) => m.type === 'icmp_ping' || m.type === 'udp_icmp');
+  if (usesIcmp) {
+    const { icmpAvailable } = await import('../health/probes/icmp');
+    const r = await icmpAvailable();
+    if (!r.ok) {
+      const m = [...config.monitors.values()].find((x) => x.type === 'icmp_ping' || x.type === 'udp_icmp');
+      problems.push({ pos: posOf(m ?? config.server), message: `icmp_ping/udp_icmp monitors cannot run on this host: ${r.detail}`, severity: 'warning' });
+    }
+  }
+  return problems;
+}
