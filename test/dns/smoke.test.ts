@@ -25,7 +25,7 @@ test('static and LB answers over UDP', async () => {
   expect(answers(r.packet, 'A')).toEqual(['192.0.2.1', '192.0.2.2']);
   const lb = await query(s.port, 'lb.example.com');
   expect(answers(lb.packet, 'A')).toEqual(['192.0.2.10', '192.0.2.11']);
-  expect(lb.packet.answers![0].ttl).toBe(30);
+  expect((lb.packet.answers![0] as { ttl?: number }).ttl).toBe(30);
   const nx = await query(s.port, 'nope.example.com');
   expect(rcodeOf(nx.packet)).toBe('NXDOMAIN');
 });

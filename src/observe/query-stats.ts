@@ -1,0 +1,71 @@
+// Per-query counters kept as plain numbers on the query path (an array index and an increment); the Prometheus
+// exposition reads them at scrape time. Label lookups in a metrics library would cost more than the answer.
+import { Rcode, RRType } from '../dns/wire/constants';
+
+export const TRANSPORTS = ['udp', 'tcp'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+export const QTYPE_LABELS = ['A', 'AAAA', 'CNAME', 'MX', 'SRV', 'TXT', 'CAA', 'NS', 'PTR', 'SOA', 'ANY', 'HTTPS', 'other'] as const;
+const QTYPE_INDEX = new Map<number, number>([
+  [RRType.A, 0], [RRType.AAAA, 1], [RRType.CNAME, 2], [RRType.MX, 3], [RRType.SRV, 4], [RRType.TXT, 5], [RRType.CAA, 6],
+  [RRType.NS, 7], [RRType.PTR, 8], [RRType.SOA, 9], [RRType.ANY, 10], [65, 11],
+]);
+
+export const RCODE_LABELS = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'BADVERS', 'other'] as const;
+function rcodeIndex(rcode: number): number {
+  if (rcode <= Rcode.REFUSED) return rcode;
+  return rcode === Rcode.BADVERS ? 6 : 7;
+}
+
+/** Upper bounds (seconds) of the answer-latency histogram: the time spent inside the server per query. */
+export const LATENCY_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01] as const;
+
+export class QueryStats {
+  /** [transport][rcode][qtype] flattened. */
+  readonly queries = new Float64Array(TRANSPORTS.length * RCODE_LABELS.length * QTYPE_LABELS.length);
+  readonly truncated = new Float64Array(TRANSPORTS.length);
+  readonly dropped = new Map<string, number>();
+  readonly tcpRejected = new Map<string, number>();
+  readonly latencyBuckets = new Float64Array(LATENCY_BUCKETS.length + 1);
+  latencySum = 0;
+  latencyCount = 0;
+
+  record(transport: Transport, rcode: number, qtype: number, truncated: boolean, seconds: number): void {
+    const t = transport === 'udp' ? 0 : 1;
+    const q = QTYPE_INDEX.get(qtype) ?? QTYPE_LABELS.length - 1;
+    this.queries[(t * RCODE_LABELS.length + rcodeIndex(rcode)) * QTYPE_LABELS.length + q]++;
+    if (truncated) this.truncated[t]++;
+    let b = 0;
+    while (b < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[b]) b++;
+    this.latencyBuckets[b]++;
+    this.latencySum += seconds;
+    this.latencyCount++;
+  }
+
+  drop(transport: Transport, reason: string): void {
+    const k = `${transport}|${reason}`;
+    this.dropped.set(k, (this.dropped.get(k) ?? 0) + 1);
+  }
+
+  reject(reason: string): void {
+    this.tcpRejected.set(reason, (this.tcpRejected.get(reason) ?? 0) + 1);
+  }
+
+  /** Visits every non-zero query counter. */
+  forEachQuery(fn: (transport: Transport, rcode: string, qtype: string, n: number) => void): void {
+    for (let t = 0; t < TRANSPORTS.length; t++) {
+      for (let r = 0; r < RCODE_LABELS.length; r++) {
+        for (let q = 0; q < QTYPE_LABELS.length; q++) {
+          const n = this.queries[(t * RCODE_LABELS.length + r) * QTYPE_LABELS.length + q];
+          if (n > 0) fn(TRANSPORTS[t], RCODE_LABELS[r], QTYPE_LABELS[q], n);
+        }
+      }
+    }
+  }
+
+  get total(): number {
+    let n = 0;
+    for (const v of this.queries) n += v;
+    return n;
+  }
+}
