@@ -1,6 +1,9 @@
-// The running server: loads the config, builds the runtime, opens the DNS listeners, runs the monitors, and
-// handles SIGHUP (atomic reload; a bad file keeps the old config serving) and SIGTERM/SIGINT (clean stop).
-import { formatProblem, hasErrors, loadConfigFile } from './config/load';
+// The running server: loads the config, builds the runtime, opens the DNS listeners, runs the monitors and the
+// operations HTTP listener, and handles SIGHUP (atomic reload; a bad file keeps the old config serving) and
+// SIGTERM/SIGINT (clean stop). As a cluster worker it serves DNS only and takes health from the primary.
+import cluster from 'node:cluster';
+import { performance } from 'node:perf_hooks';
+import { formatProblem, hasErrors, loadConfigFile, loadConfigText, type LoadResult } from './config/load';
 import type { Config, ListenAddress, Problem } from './config/types';
 import { ClientInfo, newDynamicAnswer } from './dns/dynamic';
 import { handleQuery, outcome } from './dns/handler';
@@ -8,26 +11,28 @@ import { TcpListener } from './dns/server/tcp';
 import type { TransportEvents } from './dns/server/types';
 import { UdpListener } from './dns/server/udp';
 import { RRType } from './dns/wire/constants';
-import { HealthScheduler } from './health/scheduler';
+import type { EventQuery, HealthEvent } from './health/events';
+import { HealthService } from './health/service';
 import { HealthStore } from './health/store';
-import { buildTargets } from './health/targets';
 import { HostnameResolver } from './lb/hostnames';
+import { LbStatsRegistry, type LbCounters } from './lb/stats';
+import { StatusHttpServer } from './observe/http';
 import { createLogger, type Logger } from './observe/log';
+import { createMetrics, ProbeStats, type MetricsSource, type ReloadStats } from './observe/metrics';
+import { QueryStats } from './observe/query-stats';
+import type { StatusDeps } from './observe/status';
 import { buildRuntime, GeoCache, type Runtime } from './runtime';
 import { formatIp } from './util/ip';
+
+export type Role = 'single' | 'worker';
 
 export interface ServerOptions {
   configPath: string;
   logger?: Logger;
   /** Install SIGHUP/SIGTERM/SIGINT handlers (the CLI does; in-process tests don't). */
   signals?: boolean;
-}
-
-export interface Counters {
-  queries: number;
-  dropped: number;
-  reloads: number;
-  reloadFailures: number;
+  /** 'worker': DNS only, sockets shared through the cluster primary, health pushed by the primary. */
+  role?: Role;
 }
 
 interface ListenerPair {
@@ -38,55 +43,88 @@ interface ListenerPair {
 
 export class SteerDnsServer {
   runtime!: Runtime;
-  readonly store = new HealthStore();
-  readonly counters: Counters = { queries: 0, dropped: 0, reloads: 0, reloadFailures: 0 };
+  readonly role: Role;
+  readonly store: HealthStore;
+  /** Monitors, events, notifications, state file: in the single process, or in the cluster primary. */
+  readonly health: HealthService | null;
   readonly log: Logger;
-  readonly scheduler: HealthScheduler;
   readonly hostnames: HostnameResolver;
+  readonly queryStats = new QueryStats();
+  readonly lbStats = new LbStatsRegistry();
+  readonly probeStats = new ProbeStats();
+  readonly reloads: ReloadStats = { reloads: 0, reloadFailures: 0, lastReloadSuccess: true, lastReloadAt: 0 };
   private readonly geoCache = new GeoCache();
   private listeners: ListenerPair[] = [];
+  private http: StatusHttpServer | null = null;
+  private httpPort = 0;
   private reloading: Promise<boolean> | null = null;
   private reloadAgain = false;
   private stopped = false;
+  private readonly startedAt = Date.now();
   private readonly events: TransportEvents;
 
   constructor(private readonly opts: ServerOptions) {
+    this.role = opts.role ?? 'single';
     this.log = opts.logger ?? createLogger('info');
-    this.scheduler = new HealthScheduler(this.store, { logger: this.log.child({ component: 'health' }) });
+    if (this.role === 'single') {
+      this.health = new HealthService({
+        logger: this.log.child({ component: 'health' }),
+        scheduler: { onAttempt: (t, r, ms) => this.probeStats.record(t.users[0]?.monitor ?? '?', t.monitor.type, r.ok, r.ok ? 'No failures' : r.reason, ms / 1000) },
+      });
+      this.store = this.health.store;
+    } else {
+      this.health = null;
+      this.store = new HealthStore();
+    }
     this.hostnames = new HostnameResolver(() => undefined, this.log.child({ component: 'hostnames' }));
     this.events = {
-      dropped: () => {
-        this.counters.dropped++;
-      },
-      tcpRejected: () => undefined,
+      dropped: (transport, reason) => this.queryStats.drop(transport, reason),
+      tcpRejected: (reason) => this.queryStats.reject(reason),
     };
   }
 
   /** The answer function the listeners call: always the current runtime. */
   private readonly respond = (pkt: Buffer, remote: string, transport: 'udp' | 'tcp'): Buffer | null => {
-    this.counters.queries++;
+    const t0 = performance.now();
     const out = handleQuery(this.runtime, pkt, remote, transport);
-    if (outcome.status === 'dropped') return null;
+    if (out === null) return null;
+    this.queryStats.record(transport, outcome.rcode, outcome.qtype, outcome.truncated, (performance.now() - t0) / 1000);
     return out;
   };
 
-  /** Ports actually bound, per configured address (port 0 in the config picks a free one). */
+  /** DNS ports actually bound, per configured address (port 0 in the config picks a free one). */
   get boundPorts(): { address: string; port: number }[] {
     return this.listeners.map((l) => ({ address: l.address.host, port: l.udp.port }));
   }
 
-  async start(): Promise<void> {
-    const config = this.loadOrThrow();
-    const built = buildRuntime(config, { store: this.store, hostnames: this.hostnames, geoCache: this.geoCache });
+  /** The status API's port, 0 when disabled. */
+  get statusPort(): number {
+    return this.httpPort;
+  }
+
+  get tcpConnections(): number {
+    return this.listeners.reduce((n, l) => n + l.tcp.connectionCount, 0);
+  }
+
+  async start(configText?: string): Promise<void> {
+    const loaded = this.load(configText);
+    this.report(loaded.problems);
+    if (!loaded.config) throw new Error(`${this.opts.configPath}: config has errors`);
+    const config = loaded.config;
+    const built = buildRuntime(config, { store: this.store, hostnames: this.hostnames, geoCache: this.geoCache, lbStats: this.lbStats });
     this.report(built.problems);
     if (!built.runtime) throw new Error('config has errors');
     this.swap(built.runtime);
+    this.reloads.lastReloadAt = Date.now();
+    if (this.health) await this.health.start(config);
     for (const a of config.server.listen) this.listeners.push(await this.openListener(a, config));
-    this.scheduler.setTargets(buildTargets(config));
+    if (this.role === 'single' && config.server.http) await this.startHttp(config);
     await this.hostnames.setNames(built.runtime.hostnames);
     this.log.info('steerdns started', {
+      role: this.role,
       config: config.file,
       listen: this.listeners.map((l) => `${l.address.family === 6 ? `[${l.address.host}]` : l.address.host}:${l.udp.port}`),
+      http: this.httpPort ? `${config.server.http?.host}:${this.httpPort}` : null,
       zones: config.zones.map((z) => z.name),
       load_balancers: config.load_balancers.length,
       pop: built.runtime.pop.code,
@@ -94,11 +132,8 @@ export class SteerDnsServer {
     if (this.opts.signals) this.installSignals();
   }
 
-  private loadOrThrow(): Config {
-    const { config, problems } = loadConfigFile(this.opts.configPath);
-    this.report(problems);
-    if (!config) throw new Error(`${this.opts.configPath}: config has errors`);
-    return config;
+  private load(text?: string): LoadResult {
+    return text === undefined ? loadConfigFile(this.opts.configPath) : loadConfigText(text, this.opts.configPath);
   }
 
   private report(problems: Problem[]): void {
@@ -116,13 +151,15 @@ export class SteerDnsServer {
   private async openListener(a: ListenAddress, config: Config): Promise<ListenerPair> {
     const limits = { idleTimeout: config.server.tcp.idle_timeout, maxConnections: config.server.tcp.max_connections, maxConnectionsPerClient: config.server.tcp.max_connections_per_client };
     const log = this.log.child({ component: 'dns' });
+    // Cluster workers share one socket per address through the primary (exclusive: false).
+    const exclusive = this.role !== 'worker';
     // With port 0, UDP picks a free port and TCP takes the same one (retrying if it happens to be busy).
     for (let attempt = 0; ; attempt++) {
       const udp = new UdpListener(a, this.respond, this.events, log);
-      await udp.start();
+      await udp.start(exclusive);
       const tcp = new TcpListener({ ...a, port: udp.port }, this.respond, limits, this.events, log);
       try {
-        await tcp.start();
+        await tcp.start(exclusive);
         return { address: a, udp, tcp };
       } catch (err) {
         await udp.close();
@@ -131,8 +168,76 @@ export class SteerDnsServer {
     }
   }
 
-  /** Re-reads the config. Returns true when the new config is serving. Concurrent calls coalesce. */
-  reload(): Promise<boolean> {
+  private async startHttp(config: Config): Promise<void> {
+    const address = config.server.http;
+    if (!address) return;
+    if (!isLoopback(address.host) && config.server.http_token === null) {
+      this.log.warn('the status API listens on a non-loopback address without http_token: anyone who reaches it can read the configuration and health', { address: address.host });
+    }
+    const registry = createMetrics(this.metricsSource());
+    this.http = new StatusHttpServer({
+      registry: () => Promise.resolve(registry),
+      status: () => this.statusDeps(),
+      events: (q) => this.healthEvents(q),
+      ready: () => this.readiness(),
+      summary: () => this.summary(),
+      token: () => this.runtime.config.server.http_token,
+      log: this.log.child({ component: 'http' }),
+    });
+    this.httpPort = await this.http.start(address);
+  }
+
+  metricsSource(): MetricsSource {
+    return {
+      queryStats: () => Promise.resolve(this.queryStats),
+      lbStats: () => Promise.resolve(new Map<string, LbCounters>(this.lbStats.entries())),
+      probeStats: this.probeStats,
+      reloads: this.reloads,
+      status: () => this.statusDeps(),
+      tcpConnections: () => this.tcpConnections,
+    };
+  }
+
+  statusDeps(): StatusDeps {
+    return { runtime: this.runtime, store: this.store, describeHostname: (n) => this.hostnames.describe(n) };
+  }
+
+  healthEvents(q: EventQuery): HealthEvent[] {
+    return this.health ? this.health.events.list(q) : [];
+  }
+
+  readiness(): { ready: boolean; reason: string } {
+    if (this.stopped) return { ready: false, reason: 'shutting down' };
+    if (!this.runtime) return { ready: false, reason: 'no config loaded' };
+    if (this.health && !this.health.scheduler.isFirstRoundDone) return { ready: false, reason: 'first round of health probes not done' };
+    return { ready: true, reason: '' };
+  }
+
+  summary(): Record<string, unknown> {
+    const rt = this.runtime;
+    return {
+      version: VERSION,
+      role: this.role,
+      config: rt.config.file,
+      started_at: new Date(this.startedAt).toISOString(),
+      config_loaded_at: new Date(this.reloads.lastReloadAt).toISOString(),
+      reloads: this.reloads.reloads,
+      reload_failures: this.reloads.reloadFailures,
+      last_reload_successful: this.reloads.lastReloadSuccess,
+      pop: rt.pop,
+      listen: this.boundPorts,
+      zones: rt.config.zones.map((z) => z.name),
+      load_balancers: rt.config.load_balancers.length,
+      pools: rt.config.pools.size,
+      monitors: rt.config.monitors.size,
+      probe_targets: this.health ? this.health.scheduler.stats().targets : 0,
+      queries: this.queryStats.total,
+      ready: this.readiness().ready,
+    };
+  }
+
+  /** Re-reads the config (or takes `text`, as cluster workers do). Resolves true when the new config serves. */
+  reload(text?: string): Promise<boolean> {
     if (this.reloading) {
       this.reloadAgain = true;
       return this.reloading;
@@ -141,7 +246,7 @@ export class SteerDnsServer {
       let ok = false;
       do {
         this.reloadAgain = false;
-        ok = await this.reloadOnce();
+        ok = await this.reloadOnce(text);
       } while (this.reloadAgain && !this.stopped);
       this.reloading = null;
       return ok;
@@ -149,27 +254,31 @@ export class SteerDnsServer {
     return this.reloading;
   }
 
-  private async reloadOnce(): Promise<boolean> {
+  private async reloadOnce(text?: string): Promise<boolean> {
     const started = Date.now();
-    const { config, problems } = loadConfigFile(this.opts.configPath);
+    const loaded = this.load(text);
     let runtime: Runtime | null = null;
-    const all = [...problems];
-    if (config) {
-      const built = buildRuntime(config, { store: this.store, hostnames: this.hostnames, geoCache: this.geoCache });
+    const all = [...loaded.problems];
+    if (loaded.config) {
+      const built = buildRuntime(loaded.config, { store: this.store, hostnames: this.hostnames, geoCache: this.geoCache, lbStats: this.lbStats });
       all.push(...built.problems);
       runtime = built.runtime;
     }
     this.report(all);
+    const config = loaded.config;
     if (!config || !runtime || hasErrors(all)) {
-      this.counters.reloadFailures++;
+      this.reloads.reloadFailures++;
+      this.reloads.lastReloadSuccess = false;
       this.log.error('reload failed: the previous config keeps serving', { config: this.opts.configPath, errors: all.filter((p) => p.severity === 'error').length });
       return false;
     }
     await this.applyListeners(config);
     this.swap(runtime);
-    this.scheduler.setTargets(buildTargets(config));
+    if (this.health) await this.health.reload(config);
     void this.hostnames.setNames(runtime.hostnames).then(() => this.hostnames.refreshAll());
-    this.counters.reloads++;
+    this.reloads.reloads++;
+    this.reloads.lastReloadSuccess = true;
+    this.reloads.lastReloadAt = Date.now();
     this.log.info('config reloaded', { config: config.file, ms: Date.now() - started, load_balancers: config.load_balancers.length });
     return true;
   }
@@ -179,9 +288,10 @@ export class SteerDnsServer {
     const key = (a: ListenAddress) => `${a.host}|${a.port}`;
     const wanted = new Map(config.server.listen.map((a) => [key(a), a]));
     const keep: ListenerPair[] = [];
+    const limits = { idleTimeout: config.server.tcp.idle_timeout, maxConnections: config.server.tcp.max_connections, maxConnectionsPerClient: config.server.tcp.max_connections_per_client };
     for (const l of this.listeners) {
       if (wanted.has(key(l.address))) {
-        l.tcp.setLimits({ idleTimeout: config.server.tcp.idle_timeout, maxConnections: config.server.tcp.max_connections, maxConnectionsPerClient: config.server.tcp.max_connections_per_client });
+        l.tcp.setLimits(limits);
         keep.push(l);
         wanted.delete(key(l.address));
       } else {
@@ -192,6 +302,7 @@ export class SteerDnsServer {
     for (const a of wanted.values()) {
       try {
         keep.push(await this.openListener(a, config));
+        this.log.info('listening on a new address', { address: a.host, port: a.port });
       } catch (err) {
         this.log.error('cannot listen on a new address; continuing without it', { address: a.host, port: a.port, err });
       }
@@ -202,10 +313,11 @@ export class SteerDnsServer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.scheduler.stop();
     this.hostnames.stop();
     await Promise.all(this.listeners.flatMap((l) => [l.udp.close(), l.tcp.close()]));
     this.listeners = [];
+    if (this.http) await this.http.close();
+    if (this.health) await this.health.stop();
     this.log.info('steerdns stopped');
   }
 
@@ -223,6 +335,12 @@ export class SteerDnsServer {
   }
 }
 
+export const VERSION: string = (require('../package.json') as { version: string }).version;
+
+function isLoopback(host: string): boolean {
+  return host === '::1' || host.startsWith('127.');
+}
+
 /** Resolves a hostname endpoint that lives in our own zones, from our own data. */
 function internalAddresses(rt: Runtime, name: string, family: 4 | 6): string[] | undefined {
   const key = name.toLowerCase().replace(/\.$/, '');
@@ -232,6 +350,7 @@ function internalAddresses(rt: Runtime, name: string, family: 4 | 6): string[] |
   if (!node) return [];
   const qtype = family === 4 ? RRType.A : RRType.AAAA;
   if (node.dynamic && node.dynamic.serves(qtype)) {
+    // As a client of this PoP would see it.
     const out = newDynamicAnswer();
     node.dynamic.answer(qtype, key, new ClientInfo('127.0.0.1', null, 'udp'), out);
     return out.status === 'answer' ? out.rdata.map((r) => formatIp({ family, bytes: r.head })) : [];
@@ -240,10 +359,18 @@ function internalAddresses(rt: Runtime, name: string, family: 4 | 6): string[] |
   return set ? set.rdata.map((r) => formatIp({ family, bytes: r.head })) : [];
 }
 
-/** `steerdns serve`: runs until SIGTERM/SIGINT. */
+/** `steerdns serve`: runs until SIGTERM/SIGINT. Returns -1 while running, or an exit code on failure. */
 export async function serve(configPath: string): Promise<number> {
   const { config } = loadConfigFile(configPath);
   const logger = createLogger(config?.server.log.level ?? 'info');
+  if (cluster.isWorker) {
+    const { runWorker } = await import('./cluster');
+    return runWorker(configPath, logger);
+  }
+  if (config && config.server.workers > 1) {
+    const { runPrimary } = await import('./cluster');
+    return runPrimary(configPath, logger);
+  }
   const server = new SteerDnsServer({ configPath, logger, signals: true });
   try {
     await server.start();
@@ -252,5 +379,5 @@ export async function serve(configPath: string): Promise<number> {
     await server.stop();
     return 1;
   }
-  return -1; // keep running; signals end the process
+  return -1;
 }

@@ -10,6 +10,7 @@ import { familyOf, type Pool } from './pool';
 import { byDistance, byRtt, firstUsable, weightedPools } from './pool-steering';
 import type { CompiledCondition, RuleInput } from './rules/condition';
 import { newTrace, type PoolVerdict, type Trace } from './trace';
+import type { LbCounters, LbStatsRegistry } from './stats';
 import type { GeoView, HealthView, HostnameView } from './views';
 
 /** The steering inputs a rule can override (seed §6.2); one object per load balancer, copied when a rule matches. */
@@ -42,6 +43,8 @@ export interface SteeringEnv {
   geo: GeoView | null;
   health: HealthView;
   hostnames: HostnameView;
+  /** Decision counters, kept across reloads. */
+  stats: LbStatsRegistry;
 }
 
 /** The policy a steering configuration actually runs ("" → geo when any geo map is set, else off; [003:L449]). */
@@ -54,13 +57,17 @@ const choice: EndpointChoice = newEndpointChoice();
 const ruleInput: RuleInput = { qname: '', qtype: 0, ecs: null, resolver: { family: 4, bytes: new Uint8Array(4) }, lbName: '', region: null };
 
 export class LoadBalancer implements DynamicName {
+  private readonly counters: LbCounters;
+
   constructor(
     readonly name: string,
     readonly base: Steering,
     readonly rules: readonly CompiledRule[],
     private readonly servesNames: boolean,
     private readonly env: SteeringEnv,
-  ) {}
+  ) {
+    this.counters = env.stats.forLb(name);
+  }
 
   serves(qtype: number): boolean {
     return qtype === RRType.A || qtype === RRType.AAAA || (this.servesNames && (qtype === RRType.MX || qtype === RRType.SRV));
@@ -79,6 +86,7 @@ export class LoadBalancer implements DynamicName {
     out.rdata.length = 0;
     out.ecsScope = 0;
     const env = this.env;
+    this.counters.queries++;
     const ecs = client.usableEcs;
 
     // 1. Custom rules (seed §6.4): ordered by priority, later matches win per field, `terminates` stops.
@@ -173,9 +181,11 @@ export class LoadBalancer implements DynamicName {
           trace.fallback = { pool: fb?.name ?? '(none)', used: false, detail: 'fallback pool is disabled' };
           trace.outcome = 'no usable pool and the fallback pool is disabled: NODATA with the zone SOA';
         }
+        this.counters.nodata++;
         out.status = 'nodata';
         return;
       }
+      this.counters.fallback++;
       fb.refresh(env.health, env.hostnames);
       pool = fb;
       if (trace) trace.fallback = { pool: fb.name, used: true, detail: 'no usable pool: fallback pool, health ignored' };
@@ -187,9 +197,11 @@ export class LoadBalancer implements DynamicName {
         trace.chosenPool = pool.name;
         trace.outcome = `pool "${pool.name}" has no endpoint for ${qtype === RRType.AAAA ? 'AAAA' : qtype === RRType.A ? 'A' : 'this type'}: NODATA with the zone SOA`;
       }
+      this.counters.nodata++;
       out.status = 'nodata';
       return;
     }
+    this.counters.selected(pool.name);
     for (const r of choice.rdata) out.rdata.push(r);
     out.status = 'answer';
     if (trace) {

@@ -63,6 +63,11 @@ class ExternalHistogram extends Histogram<string> {
     super({ name: metricName, help: helpText, labelNames, registers: [registry] });
   }
 
+  // The registry renders text through getForPromString() and JSON through get(): both come from the source.
+  async getForPromString(): Promise<Values> {
+    return this.get();
+  }
+
   override async get(): Promise<Values> {
     const values: MetricValueWithName<string>[] = [];
     for (const s of await this.source()) {

@@ -14,6 +14,7 @@ import type { LoadBalancer } from '../lb/balancer';
 import { compileLoadBalancers } from '../lb/compile';
 import { popFromConfig, type Pop } from '../lb/location';
 import type { Pool } from '../lb/pool';
+import { LbStatsRegistry } from '../lb/stats';
 import { assumeUpHealth, noHostnames, type HealthView, type HostnameView } from '../lb/views';
 import { StoreHealthView } from './health-view';
 
@@ -36,6 +37,8 @@ export interface RuntimeDeps {
   hostnames: HostnameView;
   /** GeoIP readers kept across reloads while the files are unchanged. */
   geoCache?: GeoCache;
+  /** Steering counters kept across reloads (a fresh registry when omitted). */
+  lbStats?: LbStatsRegistry;
 }
 
 export interface BuildResult {
@@ -79,7 +82,7 @@ export function buildRuntime(config: Config, deps: RuntimeDeps): BuildResult {
     problems.push({ pos: posOf(config.server.pop, 'country'), message: `no load-balancer region known for ${config.server.pop.country}; set pop.region`, severity: 'warning' });
   }
   const health = deps.store ? new StoreHealthView(deps.store, config) : assumeUpHealth;
-  const lb = compileLoadBalancers(config, { pop, geo, health, hostnames: deps.hostnames });
+  const lb = compileLoadBalancers(config, { pop, geo, health, hostnames: deps.hostnames, stats: deps.lbStats ?? new LbStatsRegistry() });
   problems.push(...lb.problems);
   const zones = compileZones(config, lb.bindings);
   problems.push(...zones.problems);
