@@ -344,7 +344,13 @@ export function refine<T, U>(inner: Schema<T>, expect: string, map: (v: T, node:
     parse(node, ctx) {
       const v = inner.parse(node, ctx);
       if (v === INVALID) return INVALID;
-      return map(v, node, ctx);
+      const out = map(v, node, ctx);
+      // A reshaped object keeps the positions of the one it came from (for later cross-reference errors).
+      if (typeof out === 'object' && out !== null && typeof v === 'object' && v !== null && !positions.has(out)) {
+        const p = positions.get(v);
+        if (p) positions.set(out, p);
+      }
+      return out;
     },
   };
 }
