@@ -2,13 +2,13 @@
 // global concurrency limit, and at most one attempt in flight per target.
 //
 // Timing: a new target's first attempt runs at once, spread at random over ≤ 1 s (start-up and reload). Its second
-// attempt comes half an interval to one interval later (random), which spreads the steady-state phases of a
-// large fleet over the interval; from then on attempts are planned at phase + k·interval, computed from the
+// attempt comes 0.1 to 1 interval later (random), which spreads the steady-state phases of a large fleet over the
+// whole interval; from then on attempts are planned at phase + k·interval, computed from the
 // planned time and never from completion, so intervals do not drift. A round that is due while the previous
 // attempt is still running or queued is skipped (counted in stats), and the plan moves on to the next slot.
 import { performance } from 'node:perf_hooks';
 import { probeAttempt, probeOnce } from './probes';
-import type { ProbeFn } from './probes';
+import type { AttemptResult, ProbeFn } from './probes';
 import type { HealthStore } from './store';
 import { silentLogger } from './types';
 import type { HealthLogger, ProbeContext, ProbeResult, ProbeTarget } from './types';
@@ -258,8 +258,9 @@ export class HealthScheduler {
     e.rounds++;
     let next: number;
     if (e.rounds === 1) {
-      // Second round: half an interval to one interval after the first, which sets the target's phase.
-      next = planned + e.intervalMs * (0.5 + 0.5 * this.random());
+      // Second round: 0.1 to 1 interval after the first. This sets the target's phase, so a large fleet started
+      // (or reloaded) at once settles into an even load over the interval instead of one burst per interval.
+      next = planned + e.intervalMs * (0.1 + 0.9 * this.random());
     } else {
       next = planned + e.intervalMs;
     }
@@ -299,11 +300,11 @@ export class HealthScheduler {
     const began = monotonic();
     probeAttempt(target, timeout, target.monitor.retries, this.ctx, this.probe).then(
       (r) => this.complete(e, r, began),
-      (err: unknown) => this.complete(e, { ok: false, reason: 'Other Failure', rttMs: null, responseCode: null, detail: `probe error: ${String(err)}` }, began),
+      (err: unknown) => this.complete(e, { ok: false, reason: 'Other Failure', rttMs: null, responseCode: null, detail: `probe error: ${String(err)}`, tries: 1 }, began),
     );
   }
 
-  private complete(e: Entry, r: ProbeResult, began: number): void {
+  private complete(e: Entry, r: AttemptResult, began: number): void {
     e.running = false;
     this.inFlight--;
     this.counters.attemptsCompleted++;
@@ -318,11 +319,8 @@ export class HealthScheduler {
       const target = e.target;
       try {
         const t = this.store.record(target.key, r, target.monitor, this.now());
-        if (t) {
-          const fields = { target: target.key, from: t.from, to: t.to, reason: r.reason, detail: r.detail };
-          if (t.to === 'unhealthy') this.logger.warn('health target unhealthy', fields);
-          else this.logger.info(`health target ${t.to}`, fields);
-        }
+        // Per-target line at debug: the (pool, endpoint) events are what operators read (events.ts logs them).
+        if (t) this.logger.debug(`health target ${t.to}`, { target: target.key, from: t.from, to: t.to, reason: r.reason, detail: r.detail, tries: r.tries });
       } catch (err) {
         this.logger.error('health: recording a probe result failed', { target: target.key, error: String(err) });
       }

@@ -1,0 +1,118 @@
+// The health module assembled: store + scheduler + events + notifications + state file, driven by the config.
+// The server calls start(config) once, reload(config) on every accepted SIGHUP and stop() at shutdown; the query
+// path reads `store` (and evaluatePool) only.
+import type { Config } from '../config/types';
+import { HealthEvents } from './events';
+import { WebhookNotifier } from './notify';
+import type { NotifierOptions } from './notify';
+import { icmpAvailable } from './probes/icmp';
+import { HealthScheduler } from './scheduler';
+import type { SchedulerOptions } from './scheduler';
+import { StateFileWriter, restoreStateFile } from './state-file';
+import { HealthStore } from './store';
+import { buildTargets, targetProblems } from './targets';
+import type { TargetProblem } from './targets';
+import { silentLogger } from './types';
+import type { HealthLogger, ProbeTarget } from './types';
+
+export interface HealthServiceOptions {
+  logger?: HealthLogger;
+  scheduler?: Omit<SchedulerOptions, 'logger'>;
+  notifier?: Omit<NotifierOptions, 'logger'>;
+  /** Ring size of the event log (default 1000). */
+  eventCapacity?: number;
+  /** Debounce of state-file writes (default 1000 ms). */
+  stateFileDebounceMs?: number;
+}
+
+export class HealthService {
+  readonly store = new HealthStore();
+  readonly scheduler: HealthScheduler;
+  readonly events: HealthEvents;
+  readonly notifier: WebhookNotifier;
+  private stateWriter: StateFileWriter | null = null;
+  private readonly logger: HealthLogger;
+  private started = false;
+
+  constructor(private readonly opts: HealthServiceOptions = {}) {
+    this.logger = opts.logger ?? silentLogger;
+    this.store.setErrorHandler((err) => this.logger.error('health transition listener failed', { error: String(err) }));
+    this.scheduler = new HealthScheduler(this.store, { ...opts.scheduler, logger: this.logger });
+    this.events = new HealthEvents(this.store, { capacity: opts.eventCapacity, logger: this.logger });
+    this.notifier = new WebhookNotifier({ ...opts.notifier, logger: this.logger });
+    this.events.onEvent((e) => this.notifier.notify(e));
+  }
+
+  /** Builds the targets, restores the state file (if configured), starts probing. */
+  async start(config: Config): Promise<void> {
+    const targets = buildTargets(config);
+    this.logProblems(config);
+    await this.warnIfNoIcmp(targets);
+    if (config.server.state_file) {
+      restoreStateFile(config.server.state_file, this.store, new Set(targets.map((t) => t.key)), this.logger);
+    }
+    this.apply(config, targets);
+    this.started = true;
+    this.logger.info('health monitors started', { targets: targets.length });
+  }
+
+  /** Applies a reloaded config: unchanged targets keep state and timers, new ones start at once. */
+  async reload(config: Config): Promise<void> {
+    if (!this.started) return this.start(config);
+    const targets = buildTargets(config);
+    this.logProblems(config);
+    await this.warnIfNoIcmp(targets);
+    this.apply(config, targets);
+    this.logger.info('health monitors reloaded', { targets: targets.length });
+  }
+
+  /** Stops probing, writes the state file one last time, gives pending webhooks `drainMs` to go out. */
+  async stop(drainMs = 2000): Promise<void> {
+    this.scheduler.stop();
+    if (this.stateWriter) await this.stateWriter.close();
+    this.stateWriter = null;
+    await this.notifier.drain(drainMs);
+    this.notifier.close();
+    this.events.close();
+  }
+
+  private apply(config: Config, targets: ProbeTarget[]): void {
+    this.events.setConfig(config);
+    this.notifier.setConfig(config);
+    const file = config.server.state_file;
+    if (this.stateWriter && this.stateWriter.file !== file) {
+      void this.stateWriter.close();
+      this.stateWriter = null;
+    }
+    if (file && !this.stateWriter) {
+      this.stateWriter = new StateFileWriter(this.store, file, { logger: this.logger, debounceMs: this.opts.stateFileDebounceMs });
+    }
+    this.scheduler.setTargets(targets);
+    this.stateWriter?.markDirty();
+  }
+
+  private logProblems(config: Config): void {
+    for (const p of targetProblems(config)) {
+      const fields = { pool: p.pool, origin: p.origin, monitor: p.monitor };
+      if (p.severity === 'error') this.logger.error(p.message, fields);
+      else this.logger.warn(p.message, fields);
+    }
+  }
+
+  private async warnIfNoIcmp(targets: ProbeTarget[]): Promise<void> {
+    if (!targets.some((t) => t.monitor.type === 'icmp_ping' || t.monitor.type === 'udp_icmp')) return;
+    const a = await icmpAvailable(this.opts.scheduler?.probeContext);
+    if (!a.ok) this.logger.error(a.detail);
+  }
+}
+
+/** For `steerdns check`: the health module's config problems, plus ICMP availability when a monitor needs it. */
+export async function checkHealthConfig(config: Config): Promise<TargetProblem[]> {
+  const problems = targetProblems(config);
+  const needsIcmp = [...config.monitors.values()].some((m) => m.type === 'icmp_ping' || m.type === 'udp_icmp');
+  if (needsIcmp) {
+    const a = await icmpAvailable();
+    if (!a.ok) problems.push({ severity: 'warning', pool: '', origin: null, monitor: null, message: a.detail });
+  }
+  return problems;
+}
