@@ -115,7 +115,7 @@ export class LoadBalancer implements DynamicName {
     let loc: Location | null = null;
     if (policy === 'geo' || policy === 'proximity') {
       loc = locate(env.pop, env.geo, s.location, policy, client);
-      if (loc.source === 'ecs' && loc.ecsScope > out.ecsScope) out.ecsScope = loc.ecsScope;
+      if (loc.ecsScope > out.ecsScope) out.ecsScope = loc.ecsScope;
     }
     if (trace) {
       trace.policy = policy;

@@ -69,12 +69,18 @@ function appendRData(e: Endpoint, qtype: number, hostnames: HostnameView, out: R
     return;
   }
   if (e.rdata) {
-    out.push(e.rdata);
+    pushAddress(out, e.rdata);
     return;
   }
   // A hostname endpoint answers with its resolved addresses, never a CNAME (design §2.6).
   const addrs = hostnames.addresses(e.config.address, qtype === RRType.AAAA ? 6 : 4);
-  if (addrs) for (const a of addrs) if (!out.includes(a)) out.push(a);
+  if (addrs) for (const a of addrs) pushAddress(out, a);
+}
+
+/** Adds an A/AAAA RDATA unless the same address is already there (two hostnames, or a hostname and an IP endpoint, may share one): no duplicate RRs in an RRset (RFC 2181 §5). */
+function pushAddress(out: RData[], a: RData): void {
+  for (const r of out) if (r === a || r.head.equals(a.head)) return;
+  out.push(a);
 }
 
 export function weightedRandom<T extends { weight: number }>(list: readonly T[]): T {

@@ -13,7 +13,10 @@ export interface Location {
   region: string | null;
   latitude: number | null;
   longitude: number | null;
-  /** ECS scope this location implies: the deciding GeoIP network's prefix, capped by the source prefix. */
+  /**
+   * ECS scope this location implies: the deciding GeoIP network's prefix, capped by the source prefix; the source
+   * prefix when ECS was preferred but not in the database; 0 when ECS was not preferred.
+   */
   ecsScope: number;
   /** Why ECS or the resolver address was not used (for explain). */
   note: string;
@@ -69,6 +72,9 @@ export function locate(pop: Pop, geo: GeoView | null, strategy: LocationStrategy
       return loc;
     }
     loc.note = geo ? 'ECS address not in the GeoIP database' : 'no GeoIP database configured';
+    // The answer still depends on the ECS address (a located one would steer elsewhere): scope 0 would let a
+    // resolver serve this fallback answer to every client. Without the miss network's prefix, the source prefix.
+    if (geo) loc.ecsScope = ecs.sourcePrefix;
   } else if (client.ecs !== null) {
     loc.note = client.ecs.sourcePrefix === 0 ? 'ECS with source prefix 0 (client opted out)' : `ECS not preferred (prefer_ecs: ${strategy.prefer_ecs}, policy: ${policy || 'off'})`;
   }
