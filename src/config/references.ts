@@ -34,6 +34,9 @@ export function checkReferences(config: Config, ctx: Ctx): void {
     group.members.forEach((m) => {
       if (seen.has(m.monitor)) ctx.error(posOf(m, 'monitor'), `monitor "${m.monitor}" is listed twice in group "${group.name}"`);
       seen.add(m.monitor);
+      if (m.must_be_healthy && m.monitoring_only) {
+        ctx.warn(posOf(m, 'monitoring_only'), `monitor "${m.monitor}" in group "${group.name}" is monitoring_only, so must_be_healthy has no effect`);
+      }
     });
   }
 

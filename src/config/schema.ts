@@ -47,7 +47,7 @@ export function parseListen(text: string): ListenAddress | string {
   const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(text) ?? /^([0-9.]+):(\d{1,5})$/.exec(text);
   if (!m) return `"${text}" is not an address:port (write IPv6 as [::1]:53)`;
   const port = Number(m[2]);
-  if (port < 1 || port > 65535) return `port ${port} is out of range 1-65535`;
+  if (port > 65535) return `port ${port} is out of range 0-65535`;
   const host = m[1];
   const family = host.includes(':') ? 6 : 4;
   const ok = family === 4 ? isIPv4(host) : isIPv6(host);

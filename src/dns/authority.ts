@@ -14,6 +14,8 @@ const RFC8482_HINFO: RData = rdataTxt([Buffer.from('RFC8482'), Buffer.alloc(0)])
 
 // Reused per query (the query path is synchronous).
 const dyn: DynamicAnswer = newDynamicAnswer();
+/** Names already followed in the current CNAME chain (entries past the current hop are stale). */
+const chain: string[] = [];
 
 interface Found {
   zone: Zone;
@@ -85,6 +87,10 @@ export function answerQuestion(zones: ZoneTable, qname: string, qnameLabels: num
       msg.answer.push(owner === null && node.name.key === qname ? cname : withOwner(cname, owner));
       const target = cname.rdata[0].name as WireName;
       if (hop + 1 >= MAX_CNAME_HOPS) return true;
+      // A loop: the target was already answered in this chain. Stop rather than repeat RRsets (RFC 1034 §3.6.2
+      // "CNAME loops detected"; RFC 2181 §5: no RRset twice in a section).
+      chain[hop] = key;
+      for (let i = 0; i <= hop; i++) if (chain[i] === target.key) return true;
       const next = zones.find(target.key, target.labelCount);
       if (!next) return true; // outside our zones: the resolver continues
       zone = next;

@@ -58,7 +58,9 @@ export function handleQuery(rt: DnsRuntime, pkt: Buffer, remoteAddress: string, 
     const rcode = q.status === 'notimp' ? Rcode.NOTIMP : Rcode.FORMERR;
     outcome.rcode = rcode;
     if (q.questionEnd === 0) return encodeHeaderOnly(q.id, q.flags, rcode, prefix);
-    q.edns = null; // a malformed OPT is not echoed
+    // FORMERR: the OPT may be what was malformed, so none is echoed. NOTIMP: a well-formed OPT is answered
+    // with ours (RFC 6891 §7); the decoder leaves edns null when it was not well formed.
+    if (q.status === 'formerr') q.edns = null;
     msg.rcode = rcode;
     return encode(rt, q, pkt, transport);
   }
@@ -67,7 +69,9 @@ export function handleQuery(rt: DnsRuntime, pkt: Buffer, remoteAddress: string, 
     msg.rcode = Rcode.BADVERS;
   } else if (q.qclass === RRClass.CH) {
     answerChaos(rt, q);
-  } else if (q.qclass !== RRClass.IN && q.qclass !== RRClass.ANY) {
+  } else if (q.qclass !== RRClass.IN) {
+    // Design §2.1: every class but IN is REFUSED (QCLASS * included: our data is IN only, and answering IN
+    // records to a class-ANY question would put a class in the answer that the question did not name).
     msg.rcode = Rcode.REFUSED;
   } else if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) {
     msg.rcode = Rcode.REFUSED;

@@ -6,7 +6,7 @@ import type { Config, Pos, Problem, ZoneConfig } from '../config/types';
 import type { DynamicName } from './dynamic';
 import { RRType, TYPE_NAMES } from './wire/constants';
 import type { RData, RRset } from './wire/encode';
-import { nameOf, parentKey, parseName, WireName } from './wire/name';
+import { isSubdomainKey, nameOf, parentKey, parseName, WireName } from './wire/name';
 import { parseRData, rdataName, rdataSoa } from './wire/rdata';
 
 export class ZoneNode {
@@ -106,13 +106,15 @@ export function compileZones(config: Config, bindings: readonly Binding[]): Zone
       err(b.pos, `"${key}" is not inside any configured zone`);
       continue;
     }
+    // Checked before the node is made: a name created here has no cutAbove yet (that is set in compileZone).
+    const cut = delegationAtOrAbove(zone, key);
+    if (cut) {
+      err(b.pos, `"${key}" is at or below the delegation point "${cut.name}"; its answers would never be authoritative`);
+      continue;
+    }
     const node = ensureNode(zone, key);
     if (!node) {
       err(b.pos, `"${key}" is not a valid name`);
-      continue;
-    }
-    if (node.cutAbove || (node.isCut && node !== zone.apex)) {
-      err(b.pos, `"${key}" is at or below the delegation point "${(node.cutAbove ?? node).name}"; its answers would never be authoritative`);
       continue;
     }
     node.dynamic = b.handler;
@@ -128,6 +130,15 @@ export function compileZones(config: Config, bindings: readonly Binding[]): Zone
     for (const t of b.hides) node.rrsets.delete(t);
   }
   return { table, problems };
+}
+
+/** The delegation point at or above `key` inside `zone` (never the apex), or null. */
+function delegationAtOrAbove(zone: Zone, key: string): ZoneNode | null {
+  for (let k = key; k !== zone.origin.key && k !== ''; k = parentKey(k)) {
+    const n = zone.nodes.get(k);
+    if (n && n.isCut) return n;
+  }
+  return null;
 }
 
 function typeNameOf(t: number): string {
@@ -180,7 +191,7 @@ function compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: R
     if (owner.key.endsWith(`.${origin.key}.${origin.key}`)) {
       warn(at, `"${owner}" looks like an absolute name written without its trailing dot (record names are relative to the zone)`);
     }
-    if (owner.key !== origin.key && !owner.key.endsWith(`.${origin.key}`)) {
+    if (!isSubdomainKey(owner.key, origin.key)) {
       err(at, `"${rec.name}" is outside the zone "${zc.name}" (names are relative to the zone unless they end with ".")`);
       return;
     }
@@ -191,6 +202,10 @@ function compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: R
     const type = TYPE_NAMES[rec.type];
     if (type === RRType.NS && owner.key === origin.key) {
       err(posOf(rec, 'type'), 'apex NS records come from the zone\'s "ns" list');
+      return;
+    }
+    if (type === RRType.NS && owner.key.startsWith('*.')) {
+      err(posOf(rec, 'type'), 'a wildcard cannot be a delegation point (RFC 4592 §4.2)');
       return;
     }
     const node = ensureNode(zone, owner.key, owner);

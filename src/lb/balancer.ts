@@ -7,7 +7,7 @@ import { fmix32, formatIp, hashIp, type IpAddr } from '../util/ip';
 import { chooseEndpoints, EndpointChoice, newEndpointChoice } from './endpoint-steering';
 import { locate, type Location, type Pop } from './location';
 import { familyOf, type Pool } from './pool';
-import { byDistance, byRtt, firstUsable, weightedPools } from './pool-steering';
+import { byDistanceCached, byRtt, firstUsable, weightedPools } from './pool-steering';
 import type { CompiledCondition, RuleInput } from './rules/condition';
 import { newTrace, type PoolVerdict, type Trace } from './trace';
 import type { LbCounters, LbStatsRegistry } from './stats';
@@ -163,7 +163,7 @@ export class LoadBalancer implements DynamicName {
       }
       case 'proximity':
         if (trace) trace.candidateSource = 'default_pools by distance';
-        pool = firstUsable(byDistance(s.defaultPools, loc), usable);
+        pool = firstUsable(byDistanceCached(s.defaultPools, loc as Location), usable);
         break;
       case 'dynamic_latency':
         if (trace) trace.candidateSource = 'default_pools by RTT';

@@ -20,6 +20,11 @@ export interface Location {
   ecsScope: number;
   /** Why ECS or the resolver address was not used (for explain). */
   note: string;
+  /**
+   * The object this location came from (a cached, frozen GeoIP result or the PoP): the same key means the same
+   * place, so per-location work (proximity order) can be memoized on it.
+   */
+  key: object;
 }
 
 export interface Pop {
@@ -53,7 +58,7 @@ export function ecsPreferred(strategy: LocationStrategyConfig, policy: SteeringP
 }
 
 // Reused per query: the query path is synchronous.
-const loc: Location = { source: 'pop', country: null, subdivision: null, region: null, latitude: null, longitude: null, ecsScope: 0, note: '' };
+const loc: Location = { source: 'pop', country: null, subdivision: null, region: null, latitude: null, longitude: null, ecsScope: 0, note: '', key: {} };
 
 export function locate(pop: Pop, geo: GeoView | null, strategy: LocationStrategyConfig, policy: SteeringPolicy, client: ClientInfo): Location {
   loc.note = '';
@@ -63,6 +68,7 @@ export function locate(pop: Pop, geo: GeoView | null, strategy: LocationStrategy
     const g = geo ? geo.lookup(ecs.address) : null;
     if (g) {
       loc.source = 'ecs';
+      loc.key = g;
       loc.country = g.country;
       loc.subdivision = g.subdivision;
       loc.region = g.region;
@@ -82,6 +88,7 @@ export function locate(pop: Pop, geo: GeoView | null, strategy: LocationStrategy
     const g = geo ? geo.lookup(client.resolver) : null;
     if (g) {
       loc.source = 'resolver';
+      loc.key = g;
       loc.country = g.country;
       loc.subdivision = g.subdivision;
       loc.region = g.region;
@@ -92,6 +99,7 @@ export function locate(pop: Pop, geo: GeoView | null, strategy: LocationStrategy
     loc.note = loc.note ? `${loc.note}; resolver address not in the GeoIP database` : 'resolver address not in the GeoIP database';
   }
   loc.source = 'pop';
+  loc.key = pop;
   loc.country = pop.country;
   loc.subdivision = pop.subdivision;
   loc.region = pop.region;

@@ -57,6 +57,24 @@ export function weightedPools(pools: readonly Pool[], weightOf: (p: Pool) => num
  * coordinates; pools without coordinates after the others, in config order. Without a client location the
  * config order stands.
  */
+// Great-circle distances cost ~2 µs each (geolib): the order is computed once per (location, pool list) and kept
+// as long as the location object lives (GeoIP results are cached and shared; the PoP lives with the runtime).
+const proximityOrders = new WeakMap<object, WeakMap<readonly Pool[], Pool[]>>();
+
+export function byDistanceCached(pools: readonly Pool[], loc: Location): Pool[] {
+  let perLocation = proximityOrders.get(loc.key);
+  if (!perLocation) {
+    perLocation = new WeakMap();
+    proximityOrders.set(loc.key, perLocation);
+  }
+  let order = perLocation.get(pools);
+  if (!order) {
+    order = byDistance(pools, loc);
+    perLocation.set(pools, order);
+  }
+  return order;
+}
+
 export function byDistance(pools: readonly Pool[], loc: Location | null): Pool[] {
   const out = pools.slice();
   if (!loc || loc.latitude === null || loc.longitude === null) return out;

@@ -127,7 +127,7 @@ export function buildQuery(name: string, o: QueryOptions = {}): Buffer {
     const [address, len] = o.ecs.split('/');
     options.push({ code: 'CLIENT_SUBNET', family: address.includes(':') ? 2 : 1, sourcePrefixLength: Number(len), scopePrefixLength: 0, ip: address } as unknown as dnsPacket.PacketOpt);
   }
-  if (o.nsid) options.push({ code: 'NSID' } as unknown as dnsPacket.PacketOpt);
+  if (o.nsid) options.push({ code: 'NSID', data: Buffer.alloc(0) } as unknown as dnsPacket.PacketOpt); // dns-packet needs data for NSID
   const useEdns = o.edns ?? (o.ecs !== undefined || o.nsid === true || o.udpSize !== undefined);
   return dnsPacket.encode({
     type: 'query',

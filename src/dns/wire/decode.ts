@@ -82,30 +82,42 @@ export function decodeQuery(pkt: Buffer, q: Query = emptyQuery()): Query {
   q.qclass = pkt.readUInt16BE(off + 2);
   off += 4;
   q.questionEnd = off;
-  if (q.opcode !== 0) return fail(q, 'notimp', `opcode ${q.opcode}`);
+  // An opcode we do not implement is NOTIMP whatever follows; the rest is still read for its OPT record, which
+  // the response must carry (RFC 6891 §7). A malformed rest just means no OPT.
+  const bad: DecodeStatus = q.opcode !== 0 ? 'notimp' : 'formerr';
+  const problem = readRecords(pkt, off, end, an + ns, ar, q);
+  if (problem) {
+    if (bad === 'notimp') q.edns = null;
+    return fail(q, bad, bad === 'notimp' ? `opcode ${q.opcode}` : problem);
+  }
+  if (bad === 'notimp') return fail(q, 'notimp', `opcode ${q.opcode}`);
+  q.status = 'ok';
+  return q;
+}
 
+/** Skips the answer/authority records and reads the additional section (the OPT record). Returns a problem or ''. */
+function readRecords(pkt: Buffer, off: number, end: number, anNs: number, ar: number, q: Query): string {
   // Answer and authority records have no business in a query; skip them if present.
-  for (let i = 0; i < an + ns; i++) {
+  for (let i = 0; i < anNs; i++) {
     off = skipRecord(pkt, off, end);
-    if (off < 0) return fail(q, 'formerr', 'malformed record');
+    if (off < 0) return 'malformed record';
   }
   for (let i = 0; i < ar; i++) {
     const nameEnd = skipName(pkt, off, end);
-    if (nameEnd < 0 || nameEnd + 10 > end) return fail(q, 'formerr', 'malformed additional record');
+    if (nameEnd < 0 || nameEnd + 10 > end) return 'malformed additional record';
     const type = pkt.readUInt16BE(nameEnd);
     const rdlen = pkt.readUInt16BE(nameEnd + 8);
     const rdStart = nameEnd + 10;
-    if (rdStart + rdlen > end) return fail(q, 'formerr', 'record overruns the packet');
+    if (rdStart + rdlen > end) return 'record overruns the packet';
     if (type === RRType.OPT) {
-      if (q.edns !== null) return fail(q, 'formerr', 'more than one OPT record');
-      if (nameEnd - off !== 1 || pkt[off] !== 0) return fail(q, 'formerr', 'OPT owner is not the root');
+      if (q.edns !== null) return 'more than one OPT record';
+      if (nameEnd - off !== 1 || pkt[off] !== 0) return 'OPT owner is not the root';
       const problem = decodeOpt(pkt, nameEnd, rdStart, rdlen, q);
-      if (problem) return fail(q, 'formerr', problem);
+      if (problem) return problem;
     }
     off = rdStart + rdlen;
   }
-  q.status = 'ok';
-  return q;
+  return '';
 }
 
 function skipRecord(pkt: Buffer, off: number, end: number): number {

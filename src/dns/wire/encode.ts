@@ -3,7 +3,7 @@
 // fit, it and everything after it is left out and TC is set (RFC 2181 §9); the OPT record always fits.
 import { FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, HEADER_SIZE, RRClass, RRType } from './constants';
 import type { Query } from './decode';
-import type { WireName } from './name';
+import { isSubdomainKey, type WireName } from './name';
 
 /**
  * One record's data. Most records are opaque bytes (`head`); name-bearing types keep their names apart so
@@ -263,7 +263,9 @@ function findSuffix(key: string, labels: number): number {
   // The question name and its suffixes.
   if (labels > qnameLabels) return -1;
   if (labels === qnameLabels) return key === qname ? HEADER_SIZE : -1;
-  if (!qname.endsWith(key) || qname.charCodeAt(qname.length - key.length - 1) !== 0x2e) return -1;
+  // A real label boundary: the dot before the suffix must not be an escaped one ("x.a\\.b.example" does not end
+  // in the name "b.example").
+  if (!isSubdomainKey(qname, key)) return -1;
   if (questionLabelOffsets.length === 0) indexQuestion();
   return questionLabelOffsets[qnameLabels - labels] ?? -1;
 }

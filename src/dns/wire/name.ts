@@ -99,7 +99,9 @@ export function parseName(text: string, origin?: WireName): WireName | string {
     return origin;
   }
   if (text === '.') return new WireName('', Buffer.from([0]));
-  const absolute = text.endsWith('.') && !text.endsWith('\\.');
+  // Absolute when the last dot is a real one: a\. ends in an escaped dot (relative), a\\. in an escaped
+  // backslash and then a dot (absolute).
+  const absolute = text.endsWith('.') && !escapedDotBefore(text, text.length - 1);
   const body = absolute ? text.slice(0, -1) : text;
   if (body === '') return 'empty name';
   const labels: number[][] = [];

@@ -1,0 +1,339 @@
+// Unit tests of the query decoder (src/dns/wire/decode.ts): header, question, OPT (RFC 6891), ECS (RFC 7871),
+// NSID (RFC 5001), cookies (RFC 7873) and every malformed case.
+import { decodeQuery, emptyQuery, Query } from '../../src/dns/wire/decode';
+import { COOKIE, ecsFor, ecsOption, NSID, optRecord, prng, rawQuery, u16, wireName } from './packets';
+
+const dec = (b: Buffer): Query => decodeQuery(b, emptyQuery());
+
+describe('header and question', () => {
+  test('id, flags, opcode, name (lowercased key), type, class', () => {
+    const q = dec(rawQuery({ id: 0xbeef, flags: 0x0110, questions: [{ name: 'WwW.ExAmPle.CoM', type: 28, klass: 1 }] }));
+    expect(q.status).toBe('ok');
+    expect(q.id).toBe(0xbeef);
+    expect(q.flags).toBe(0x0110);
+    expect(q.opcode).toBe(0);
+    expect(q.qname).toBe('www.example.com');
+    expect(q.qnameLabels).toBe(3);
+    expect(q.qtype).toBe(28);
+    expect(q.qclass).toBe(1);
+    expect(q.edns).toBeNull();
+    expect(q.questionEnd).toBe(12 + 17 + 4);
+  });
+
+  test('root name', () => {
+    const q = dec(rawQuery({ questions: [{ name: [], type: 2 }] }));
+    expect(q.status).toBe('ok');
+    expect(q.qname).toBe('');
+    expect(q.qnameLabels).toBe(0);
+  });
+
+  test('bytes outside printable ASCII and dots/backslashes inside labels are escaped in the key', () => {
+    const name = [Buffer.from('a.b', 'latin1'), Buffer.from([0x00, 0x41, 0xff, 0x5c]), Buffer.from('com')];
+    const q = dec(rawQuery({ questions: [{ name, type: 1 }] }));
+    expect(q.status).toBe('ok');
+    expect(q.qname).toBe('a\\.b.\\000a\\255\\\\.com');
+    expect(q.qnameLabels).toBe(3);
+  });
+
+  test.each([0, 1, 5, 11])('%i bytes (shorter than a header) → drop', (n) => {
+    expect(dec(rawQuery().subarray(0, n)).status).toBe('drop');
+  });
+
+  test('a response (QR=1) is dropped', () => {
+    expect(dec(rawQuery({ flags: 0x8000 })).status).toBe('drop');
+  });
+
+  test('QDCOUNT 0 and 2 → FORMERR without a question to echo', () => {
+    const zero = dec(rawQuery({ questions: [], qdcount: 0 }));
+    expect(zero.status).toBe('formerr');
+    expect(zero.questionEnd).toBe(0);
+    const two = dec(rawQuery({ questions: [{ name: 'a.example', type: 1 }, { name: 'b.example', type: 1 }] }));
+    expect(two.status).toBe('formerr');
+    expect(two.questionEnd).toBe(0);
+    // A header that claims a question that is not there.
+    expect(dec(rawQuery({ questions: [], qdcount: 1 })).status).toBe('formerr');
+  });
+
+  test.each([1, 2, 4, 5, 6, 15])('opcode %i → NOTIMP (question kept for the echo)', (op) => {
+    const q = dec(rawQuery({ flags: op << 11 }));
+    expect(q.status).toBe('notimp');
+    expect(q.opcode).toBe(op);
+    expect(q.questionEnd).toBe(12 + 17 + 4);
+  });
+
+  test('opcode ≠ 0: the OPT record is still read (the NOTIMP answer carries one); a malformed rest is no OPT', () => {
+    const q = dec(rawQuery({ flags: 4 << 11, opt: { udpSize: 4096, options: [NSID] } }));
+    expect(q.status).toBe('notimp');
+    expect(q.edns).toEqual({ udpSize: 4096, version: 0, dnssecOk: false, nsid: true, ecs: null });
+    const bad = dec(rawQuery({ flags: 5 << 11, opt: { options: [ecsOption(9, 0, Buffer.alloc(0))] } }));
+    expect(bad.status).toBe('notimp');
+    expect(bad.edns).toBeNull();
+    const runt = rawQuery({ flags: 5 << 11, opt: {} });
+    const cut = dec(runt.subarray(0, runt.length - 3));
+    expect([cut.status, cut.edns]).toEqual(['notimp', null]);
+  });
+
+  test('opcode ≠ 0 with QDCOUNT 0 → NOTIMP, not FORMERR', () => {
+    expect(dec(rawQuery({ flags: 4 << 11, questions: [], qdcount: 0 })).status).toBe('notimp');
+  });
+
+  test('compression pointer in the question → FORMERR', () => {
+    const pkt = rawQuery();
+    const withPtr = Buffer.concat([pkt.subarray(0, 12), Buffer.from([3, 0x77, 0x77, 0x77, 0xc0, 0x0c]), u16(1), u16(1)]);
+    expect(dec(withPtr).status).toBe('formerr');
+  });
+
+  test.each([0x40, 0x80, 0xc0])('label type bits %i → FORMERR', (t) => {
+    const pkt = Buffer.concat([rawQuery({ questions: [] , qdcount: 1 }), Buffer.from([t | 1, 0x61, 0]), u16(1), u16(1)]);
+    expect(dec(pkt).status).toBe('formerr');
+  });
+
+  test('labels of 63 bytes are fine; names up to 255 bytes in wire form are fine, 256 are not', () => {
+    const l63 = Buffer.alloc(63, 0x61);
+    expect(dec(rawQuery({ questions: [{ name: [l63, Buffer.from('com')], type: 1 }] })).status).toBe('ok');
+    // 4 × (1+61) + 1 + 6 = 255: 4 labels of 61, one label of 5, the root.
+    const l61 = Buffer.alloc(61, 0x62);
+    const name255 = [l61, l61, l61, l61, Buffer.from('abcde')];
+    expect(wireName(name255).length).toBe(255);
+    const ok = dec(rawQuery({ questions: [{ name: name255, type: 1 }] }));
+    expect(ok.status).toBe('ok');
+    expect(ok.qnameLabels).toBe(5);
+    const name256 = [l61, l61, l61, l61, Buffer.from('abcdef')];
+    expect(wireName(name256).length).toBe(256);
+    expect(dec(rawQuery({ questions: [{ name: name256, type: 1 }] })).status).toBe('formerr');
+  });
+
+  test('question without type/class, or a name that runs off the end → FORMERR', () => {
+    const pkt = rawQuery();
+    for (let cut = 12; cut < pkt.length; cut++) {
+      expect(dec(pkt.subarray(0, cut)).status).toBe('formerr');
+    }
+    expect(dec(pkt).status).toBe('ok');
+  });
+
+  test('answer/authority records in a query are skipped; malformed ones are FORMERR', () => {
+    const rr = Buffer.concat([Buffer.from([0xc0, 0x0c]), u16(1), u16(1), Buffer.from([0, 0, 0, 60]), u16(4), Buffer.from([1, 2, 3, 4])]);
+    const q = dec(rawQuery({ records: [rr, rr], an: 1, ns: 1, opt: { options: [NSID] } }));
+    expect(q.status).toBe('ok');
+    expect(q.edns?.nsid).toBe(true);
+    const bad = Buffer.concat([rr.subarray(0, rr.length - 1)]);
+    expect(dec(rawQuery({ records: [bad], an: 1 })).status).toBe('formerr');
+  });
+
+  test('non-OPT additional records (e.g. a TSIG-looking record) are skipped by length', () => {
+    const tsig = Buffer.concat([wireName('key.example'), u16(250), u16(255), Buffer.alloc(4), u16(3), Buffer.from([1, 2, 3])]);
+    const q = dec(rawQuery({ opt: { udpSize: 4096 }, extraAdditional: [tsig] }));
+    expect(q.status).toBe('ok');
+    expect(q.edns?.udpSize).toBe(4096);
+  });
+
+  test('decoding reuses the Query object without leaking state from the previous packet', () => {
+    const q = emptyQuery();
+    decodeQuery(rawQuery({ opt: { options: [NSID, ecsFor([192, 0, 2, 0], 24)] } }), q);
+    expect(q.edns?.ecs?.sourcePrefix).toBe(24);
+    decodeQuery(rawQuery({ questions: [{ name: 'b.example', type: 16 }] }), q);
+    expect(q.status).toBe('ok');
+    expect(q.edns).toBeNull();
+    expect(q.qname).toBe('b.example');
+    expect(q.problem).toBe('');
+  });
+});
+
+describe('OPT record', () => {
+  test('udp size, version, DO, extended rcode bits ignored in queries', () => {
+    const q = dec(rawQuery({ opt: { udpSize: 4096, version: 0, do: true, extRcode: 0 } }));
+    expect(q.status).toBe('ok');
+    expect(q.edns).toEqual({ udpSize: 4096, version: 0, dnssecOk: true, nsid: false, ecs: null });
+  });
+
+  test('version 1 is decoded (the handler answers BADVERS)', () => {
+    const q = dec(rawQuery({ opt: { version: 1 } }));
+    expect(q.status).toBe('ok');
+    expect(q.edns?.version).toBe(1);
+    expect(q.edns?.dnssecOk).toBe(false);
+  });
+
+  test('udp size below 512 is kept as sent (the handler raises it to 512)', () => {
+    expect(dec(rawQuery({ opt: { udpSize: 100 } })).edns?.udpSize).toBe(100);
+  });
+
+  test('NSID request, cookie passed over, unknown options skipped by length, in any order', () => {
+    const unknown = { code: 65001, data: Buffer.from('whatever-bytes') };
+    const empty = { code: 12, data: Buffer.alloc(0) }; // padding, empty
+    const ecs = ecsFor([198, 51, 100, 0], 24);
+    const orders = [
+      [NSID, COOKIE, unknown, ecs, empty],
+      [ecs, unknown, empty, COOKIE, NSID],
+      [COOKIE, ecs, NSID],
+      [unknown, NSID],
+    ];
+    for (const options of orders) {
+      const q = dec(rawQuery({ opt: { options } }));
+      expect(q.status).toBe('ok');
+      expect(q.edns?.nsid).toBe(options.includes(NSID));
+      expect(q.edns?.ecs?.sourcePrefix ?? null).toBe(options.includes(ecs) ? 24 : null);
+    }
+  });
+
+  test('a server cookie of the full 40 bytes is skipped too', () => {
+    const cookie = { code: 10, data: Buffer.alloc(40, 7) };
+    expect(dec(rawQuery({ opt: { options: [cookie, NSID] } })).edns?.nsid).toBe(true);
+  });
+
+  test('two OPT records → FORMERR', () => {
+    const pkt = rawQuery({ opt: {}, extraAdditional: [optRecord({})] });
+    const q = dec(pkt);
+    expect(q.status).toBe('formerr');
+    expect(q.questionEnd).toBeGreaterThan(0);
+  });
+
+  test('OPT owner other than the root → FORMERR', () => {
+    expect(dec(rawQuery({ opt: { owner: wireName('example') } })).status).toBe('formerr');
+  });
+
+  test('OPT RDLENGTH past the end of the packet → FORMERR', () => {
+    const pkt = rawQuery({ opt: { options: [NSID] } });
+    expect(dec(pkt.subarray(0, pkt.length - 1)).status).toBe('formerr');
+  });
+
+  test('an option that overruns the OPT RDATA, or a truncated option header → FORMERR', () => {
+    // Option says 10 bytes of data, only 2 follow (RDLENGTH is consistent with the packet).
+    const over = { code: 65001, data: Buffer.alloc(2) };
+    const pkt = rawQuery({ opt: { options: [over] } });
+    pkt.writeUInt16BE(10, pkt.length - 4); // the option length field
+    expect(dec(pkt).status).toBe('formerr');
+    // Three bytes of option header.
+    const trunc = rawQuery({ opt: { options: [] } });
+    const withJunk = Buffer.concat([trunc.subarray(0, trunc.length - 2), u16(3), Buffer.from([0, 3, 0])]);
+    expect(dec(withJunk).status).toBe('formerr');
+  });
+
+  test('arcount larger than the records present → FORMERR', () => {
+    expect(dec(rawQuery({ opt: {}, arcount: 2 })).status).toBe('formerr');
+  });
+});
+
+describe('ECS (RFC 7871)', () => {
+  const rnd = prng(7);
+  const v4 = [203, 0, 113, 201];
+  const v6 = Array.from({ length: 16 }, () => Math.floor(rnd() * 256) | 1);
+
+  function expectEcs(addr: number[], prefix: number): void {
+    const opt = ecsFor(addr, prefix, 0);
+    const q = dec(rawQuery({ opt: { options: [opt] } }));
+    expect(q.status).toBe('ok');
+    const e = q.edns!.ecs!;
+    expect(e.family).toBe(addr.length === 4 ? 1 : 2);
+    expect(e.sourcePrefix).toBe(prefix);
+    expect(e.scopePrefix).toBe(0);
+    expect(e.raw.length).toBe((prefix + 7) >> 3);
+    expect(Buffer.from(e.raw)).toEqual(opt.data.subarray(4));
+    expect(e.address.family).toBe(addr.length === 4 ? 4 : 6);
+    expect(e.address.bytes.length).toBe(addr.length);
+    // The full-width address: the prefix bits of the input, zeros after.
+    const want: number[] = [];
+    const got: number[] = [];
+    for (let bit = 0; bit < addr.length * 8; bit++) {
+      want.push(bit < prefix ? (addr[bit >> 3] >> (7 - (bit & 7))) & 1 : 0);
+      got.push((e.address.bytes[bit >> 3] >> (7 - (bit & 7))) & 1);
+    }
+    expect(got.join('')).toBe(want.join(''));
+  }
+
+  test('IPv4 at every prefix length 0..32', () => {
+    for (let p = 0; p <= 32; p++) expectEcs(v4, p);
+  });
+
+  test('IPv6 at every prefix length 0..128', () => {
+    for (let p = 0; p <= 128; p++) expectEcs(v6, p);
+  });
+
+  test('a non-zero SCOPE in a query is carried, not an error', () => {
+    const q = dec(rawQuery({ opt: { options: [ecsFor([192, 0, 2, 0], 24, 16)] } }));
+    expect(q.status).toBe('ok');
+    expect(q.edns?.ecs?.scopePrefix).toBe(16);
+  });
+
+  test('bits set past the source prefix → FORMERR, at every non-octet-aligned IPv4 and IPv6 length', () => {
+    for (const width of [4, 16]) {
+      for (let p = 1; p < width * 8; p++) {
+        if ((p & 7) === 0) continue;
+        const n = (p + 7) >> 3;
+        const addr = Buffer.alloc(n, 0);
+        addr[n - 1] = 1 << (7 - (p & 7)); // the first bit past the prefix
+        const q = dec(rawQuery({ opt: { options: [ecsOption(width === 4 ? 1 : 2, p, addr)] } }));
+        expect([p, q.status]).toEqual([p, 'formerr']);
+      }
+    }
+  });
+
+  test('more or fewer address octets than the prefix needs → FORMERR', () => {
+    for (const [family, p, octets] of [[1, 24, 4], [1, 24, 2], [1, 0, 1], [1, 32, 3], [2, 56, 8], [2, 56, 6], [2, 128, 15], [2, 0, 16]] as const) {
+      const q = dec(rawQuery({ opt: { options: [ecsOption(family, p, Buffer.alloc(octets))] } }));
+      expect([family, p, octets, q.status]).toEqual([family, p, octets, 'formerr']);
+    }
+  });
+
+  test('source prefix longer than the family allows → FORMERR', () => {
+    expect(dec(rawQuery({ opt: { options: [ecsOption(1, 33, Buffer.alloc(5))] } })).status).toBe('formerr');
+    expect(dec(rawQuery({ opt: { options: [ecsOption(2, 129, Buffer.alloc(17))] } })).status).toBe('formerr');
+  });
+
+  test('unknown family → FORMERR', () => {
+    for (const fam of [0, 3, 0xffff]) {
+      expect(dec(rawQuery({ opt: { options: [ecsOption(fam, 0, Buffer.alloc(0))] } })).status).toBe('formerr');
+    }
+  });
+
+  test('option shorter than 4 bytes → FORMERR', () => {
+    for (let n = 0; n < 4; n++) {
+      expect(dec(rawQuery({ opt: { options: [{ code: 8, data: Buffer.alloc(n) }] } })).status).toBe('formerr');
+    }
+  });
+
+  test('two ECS options → FORMERR', () => {
+    const e = ecsFor([192, 0, 2, 0], 24);
+    expect(dec(rawQuery({ opt: { options: [e, e] } })).status).toBe('formerr');
+  });
+});
+
+describe('never throws', () => {
+  test('every prefix and every single-bit flip of a full query', () => {
+    const pkt = rawQuery({ opt: { udpSize: 4096, do: true, options: [COOKIE, NSID, ecsFor([0x20, 0x01, 0x0d, 0xb8, 0x12, 0x34, 0x56], 56)] } });
+    for (let n = 0; n <= pkt.length; n++) {
+      const q = dec(pkt.subarray(0, n));
+      expect(q.status).toBe(n < 12 ? 'drop' : n === pkt.length ? 'ok' : 'formerr');
+    }
+    for (let bit = 0; bit < pkt.length * 8; bit++) {
+      const m = Buffer.from(pkt);
+      m[bit >> 3] ^= 0x80 >> (bit & 7);
+      expect(() => dec(m)).not.toThrow();
+    }
+  });
+
+  test('100 000 random packets', () => {
+    const rnd = prng(1234);
+    const q = emptyQuery();
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 100_000; i++) {
+      const len = Math.floor(rnd() * 80);
+      const b = Buffer.alloc(len);
+      for (let j = 0; j < len; j += 4) {
+        const r = (rnd() * 4294967296) >>> 0;
+        b[j] = r;
+        if (j + 1 < len) b[j + 1] = r >>> 8;
+        if (j + 2 < len) b[j + 2] = r >>> 16;
+        if (j + 3 < len) b[j + 3] = r >>> 24;
+      }
+      if (len > 5 && rnd() < 0.5) {
+        b[2] &= 0x7f; // query
+        b[4] = 0;
+        b[5] = 1; // one question
+      }
+      const r = decodeQuery(b, q);
+      counts[r.status] = (counts[r.status] ?? 0) + 1;
+    }
+    expect(counts.drop).toBeGreaterThan(0);
+    expect(counts.formerr).toBeGreaterThan(0);
+  });
+});
