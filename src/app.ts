@@ -5,12 +5,12 @@ import cluster from 'node:cluster';
 import { performance } from 'node:perf_hooks';
 import { formatProblem, hasErrors, loadConfigFile, loadConfigText, type LoadResult } from './config/load';
 import type { Config, ListenAddress, Problem } from './config/types';
-import { ClientInfo, newDynamicAnswer } from './dns/dynamic';
+import { resolveInternally } from './dns/authority';
+import { ClientInfo } from './dns/dynamic';
 import { handleQuery, outcome } from './dns/handler';
 import { TcpListener } from './dns/server/tcp';
 import type { TransportEvents } from './dns/server/types';
 import { UdpListener } from './dns/server/udp';
-import { RRType } from './dns/wire/constants';
 import type { EventQuery, HealthEvent } from './health/events';
 import { HealthService } from './health/service';
 import { HealthStore } from './health/store';
@@ -341,22 +341,11 @@ function isLoopback(host: string): boolean {
   return host === '::1' || host.startsWith('127.');
 }
 
-/** Resolves a hostname endpoint that lives in our own zones, from our own data. */
+/** Resolves a hostname endpoint that lives in our own zones, from our own data, as a client of this PoP would. */
 function internalAddresses(rt: Runtime, name: string, family: 4 | 6): string[] | undefined {
   const key = name.toLowerCase().replace(/\.$/, '');
-  const zone = rt.zones.find(key, key.split('.').length);
-  if (!zone) return undefined;
-  const node = zone.nodes.get(key);
-  if (!node) return [];
-  const qtype = family === 4 ? RRType.A : RRType.AAAA;
-  if (node.dynamic && node.dynamic.serves(qtype)) {
-    // As a client of this PoP would see it.
-    const out = newDynamicAnswer();
-    node.dynamic.answer(qtype, key, new ClientInfo('127.0.0.1', null, 'udp'), out);
-    return out.status === 'answer' ? out.rdata.map((r) => formatIp({ family, bytes: r.head })) : [];
-  }
-  const set = node.rrsets.get(qtype);
-  return set ? set.rdata.map((r) => formatIp({ family, bytes: r.head })) : [];
+  const found = resolveInternally(rt.zones, key, family, new ClientInfo('127.0.0.1', null, 'udp'));
+  return found?.map((bytes) => formatIp({ family, bytes }));
 }
 
 /** `steerdns serve`: runs until SIGTERM/SIGINT. Returns -1 while running, or an exit code on failure. */

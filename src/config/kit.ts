@@ -239,6 +239,8 @@ export interface ObjectOptions {
   ignored?: Record<string, string>;
   /** Keys that are errors with a specific explanation. */
   rejected?: Record<string, string>;
+  /** Keys checked by a function of their own and left out of the value (e.g. `proxied`, which must be false). */
+  checked?: Record<string, (value: Node, ctx: Ctx) => void>;
   /** Checks that span fields, run when every field parsed. */
   check?: (value: Record<string, unknown>, node: YAMLMap, ctx: Ctx) => void;
   /** Absent optional keys stay absent instead of becoming null (rule overrides: "not overridden"). */
@@ -272,6 +274,10 @@ export function obj<T extends object>(fields: FieldsOf<T>, opts: ObjectOptions =
         if (opts.rejected && key in opts.rejected) {
           ctx.error(keyNode, opts.rejected[key]);
           bad = true;
+          continue;
+        }
+        if (opts.checked && key in opts.checked) {
+          if (pair.value) opts.checked[key](pair.value as Node, ctx);
           continue;
         }
         if (opts.ignored && key in opts.ignored) {

@@ -427,13 +427,13 @@ const loadBalancerSchema: Schema<LoadBalancerConfig> = obj<LoadBalancerConfig>({
     ...PROXIED_ONLY,
     networks: 'Cloudflare network placement',
     id: 'informational', zone_name: 'informational', created_on: 'informational', modified_on: 'informational',
-    proxied: 'DNS-only',
   },
-  check(_v, node, ctx) {
-    const pair = node.items.find((p) => isScalar(p.key) && p.key.value === 'proxied');
-    if (pair && isScalar(pair.value) && pair.value.value === true) {
-      ctx.error(pair.value as Node, 'proxied: true is not possible: steerdns is a DNS-only (gray-cloud) load balancer');
-    }
+  checked: {
+    proxied(value, ctx) {
+      if (isScalar(value) && (value.value === false || value.value === null)) return;
+      if (isScalar(value) && value.value === true) ctx.error(value, 'proxied: true is not possible: steerdns is a DNS-only (gray-cloud) load balancer');
+      else ctx.error(value, 'proxied must be false (steerdns is a DNS-only load balancer)');
+    },
   },
 });
 

@@ -2,8 +2,8 @@
 // delegation), static versus load-balanced data, CNAME chains inside our zones, and the negative answers.
 import { ClientInfo, DynamicAnswer, newDynamicAnswer } from './dynamic';
 import { Rcode, RRType } from './wire/constants';
-import type { Message, RData, RRset } from './wire/encode';
-import { parentKey, WireName } from './wire/name';
+import { Message, type RData, type RRset } from './wire/encode';
+import { isSubdomainKey, labelCountOfKey, parentKey, WireName } from './wire/name';
 import { rdataTxt } from './wire/rdata';
 import { Zone, ZoneNode, ZoneTable } from './zone';
 
@@ -148,8 +148,12 @@ function referral(zones: ZoneTable, cut: ZoneNode, msg: Message, client: ClientI
   const ns = cut.rrsets.get(RRType.NS);
   if (!ns) return;
   msg.authority.push(ns);
-  msg.additionalRequired = true;
-  for (const rd of ns.rdata) if (rd.name) addAddresses(zones, rd.name, msg, client);
+  for (const rd of ns.rdata) {
+    if (!rd.name) continue;
+    // In-domain glue is required (RFC 9471): when it does not fit, TC. Sibling glue is optional.
+    if (isSubdomainKey(rd.name.key, cut.name.key)) msg.additionalRequired = true;
+    addAddresses(zones, rd.name, msg, client);
+  }
 }
 
 /** A/AAAA for the names in NS, MX and SRV answers that live in our zones (RFC 1035 §3.3.9 additional processing). */
@@ -165,7 +169,8 @@ function additionalFor(zones: ZoneTable, msg: Message, client: ClientInfo): void
 function addAddresses(zones: ZoneTable, target: WireName, msg: Message, client: ClientInfo): void {
   const zone = zones.find(target.key, target.labelCount);
   if (!zone) return;
-  const node = zone.nodes.get(target.key);
+  // Glue below a cut is found by its exact name; other names may be covered by a wildcard.
+  const node = zone.nodes.get(target.key) ?? lookup(zone, target.key, RRType.A).node;
   if (!node) return;
   for (const t of [RRType.A, RRType.AAAA]) {
     if (msg.additional.some((s) => s.type === t && s.owner !== null && s.owner.key === target.key)) continue;
@@ -186,4 +191,21 @@ export function nodeFor(zones: ZoneTable, key: string): ZoneNode | null {
   if (!zone) return null;
   const f = lookup(zone, key, RRType.A);
   return f.node;
+}
+
+const internal = new Message();
+
+/**
+ * Addresses of `key` as our own zones answer it (wildcards and CNAME chains included), for hostname endpoints
+ * that live in our zones. undefined: not in our zones; []: the name has no such addresses.
+ */
+export function resolveInternally(zones: ZoneTable, key: string, family: 4 | 6, client: ClientInfo): Uint8Array[] | undefined {
+  const labels = key === '' ? 0 : labelCountOfKey(key);
+  if (!zones.find(key, labels)) return undefined;
+  const qtype = family === 4 ? RRType.A : RRType.AAAA;
+  internal.reset();
+  answerQuestion(zones, key, labels, qtype, client, internal);
+  const out: Uint8Array[] = [];
+  for (const set of internal.answer) if (set.type === qtype) for (const rd of set.rdata) out.push(rd.head);
+  return out;
 }

@@ -58,9 +58,9 @@ export function handleQuery(rt: DnsRuntime, pkt: Buffer, remoteAddress: string, 
     const rcode = q.status === 'notimp' ? Rcode.NOTIMP : Rcode.FORMERR;
     outcome.rcode = rcode;
     if (q.questionEnd === 0) return encodeHeaderOnly(q.id, q.flags, rcode, prefix);
-    // FORMERR: the OPT may be what was malformed, so none is echoed. NOTIMP: a well-formed OPT is answered
-    // with ours (RFC 6891 §7); the decoder leaves edns null when it was not well formed.
-    if (q.status === 'formerr') q.edns = null;
+    // FORMERR: a malformed OPT is not answered with one; an OPT whose only fault was its ECS option is (without
+    // ECS), as is a well-formed OPT on NOTIMP (RFC 6891 §7). The decoder leaves edns null when it was not well formed.
+    if (q.status === 'formerr' && !(q.edns && q.edns.badEcs)) q.edns = null;
     msg.rcode = rcode;
     return encode(rt, q, pkt, transport);
   }

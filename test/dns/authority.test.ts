@@ -485,8 +485,16 @@ describe('the question itself', () => {
     expect(n.nsid).toBe('nsid-1');
   });
 
-  test('FORMERR for a malformed OPT carries no OPT', async () => {
+  test('FORMERR for a malformed ECS option carries our OPT, without ECS (RFC 6891 §7)', async () => {
     const n = await ask('www.example.com', 'A', { opt: { options: [{ code: 8, data: Buffer.alloc(2) }] } });
+    expect(rcodeName(n)).toBe('FORMERR');
+    expect(n.opt).toEqual({ udpSize: 1232, version: 0, dnssecOk: false, extendedRcode: 0, ecs: null });
+  });
+
+  test('FORMERR for a structurally malformed OPT (an option overrunning it) carries no OPT', async () => {
+    // OPT with RDLENGTH 3: an option header cut in the middle.
+    const badOpt = Buffer.from([0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 3, 0, 8, 0]);
+    const n = await ask('www.example.com', 'A', { extraAdditional: [badOpt] });
     expect(rcodeName(n)).toBe('FORMERR');
     expect(n.opt).toBeNull();
   });

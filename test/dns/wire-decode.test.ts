@@ -64,7 +64,7 @@ describe('header and question', () => {
   test('opcode ≠ 0: the OPT record is still read (the NOTIMP answer carries one); a malformed rest is no OPT', () => {
     const q = dec(rawQuery({ flags: 4 << 11, opt: { udpSize: 4096, options: [NSID] } }));
     expect(q.status).toBe('notimp');
-    expect(q.edns).toEqual({ udpSize: 4096, version: 0, dnssecOk: false, nsid: true, ecs: null });
+    expect(q.edns).toEqual({ udpSize: 4096, version: 0, dnssecOk: false, nsid: true, ecs: null, badEcs: false });
     const bad = dec(rawQuery({ flags: 5 << 11, opt: { options: [ecsOption(9, 0, Buffer.alloc(0))] } }));
     expect(bad.status).toBe('notimp');
     expect(bad.edns).toBeNull();
@@ -143,7 +143,7 @@ describe('OPT record', () => {
   test('udp size, version, DO, extended rcode bits ignored in queries', () => {
     const q = dec(rawQuery({ opt: { udpSize: 4096, version: 0, do: true, extRcode: 0 } }));
     expect(q.status).toBe('ok');
-    expect(q.edns).toEqual({ udpSize: 4096, version: 0, dnssecOk: true, nsid: false, ecs: null });
+    expect(q.edns).toEqual({ udpSize: 4096, version: 0, dnssecOk: true, nsid: false, ecs: null, badEcs: false });
   });
 
   test('version 1 is decoded (the handler answers BADVERS)', () => {

@@ -21,6 +21,8 @@ export interface Edns {
   dnssecOk: boolean;
   nsid: boolean;
   ecs: Ecs | null;
+  /** The OPT record was well formed but its ECS option was not: the FORMERR still carries our OPT (RFC 6891 §7). */
+  badEcs: boolean;
 }
 
 /** What the decoder concluded. 'drop': no answer at all (too short for a header, or a response). */
@@ -97,27 +99,34 @@ export function decodeQuery(pkt: Buffer, q: Query = emptyQuery()): Query {
 
 /** Skips the answer/authority records and reads the additional section (the OPT record). Returns a problem or ''. */
 function readRecords(pkt: Buffer, off: number, end: number, anNs: number, ar: number, q: Query): string {
+  // Any structural fault leaves no OPT to answer with; a bad ECS option alone keeps it (see Edns.badEcs).
+  const structural = (problem: string): string => {
+    if (q.edns) q.edns.badEcs = false;
+    return problem;
+  };
   // Answer and authority records have no business in a query; skip them if present.
   for (let i = 0; i < anNs; i++) {
     off = skipRecord(pkt, off, end);
-    if (off < 0) return 'malformed record';
+    if (off < 0) return structural('malformed record');
   }
+  let ecsProblem = '';
   for (let i = 0; i < ar; i++) {
     const nameEnd = skipName(pkt, off, end);
-    if (nameEnd < 0 || nameEnd + 10 > end) return 'malformed additional record';
+    if (nameEnd < 0 || nameEnd + 10 > end) return structural('malformed additional record');
     const type = pkt.readUInt16BE(nameEnd);
     const rdlen = pkt.readUInt16BE(nameEnd + 8);
     const rdStart = nameEnd + 10;
-    if (rdStart + rdlen > end) return 'record overruns the packet';
+    if (rdStart + rdlen > end) return structural('record overruns the packet');
     if (type === RRType.OPT) {
-      if (q.edns !== null) return 'more than one OPT record';
-      if (nameEnd - off !== 1 || pkt[off] !== 0) return 'OPT owner is not the root';
+      if (q.edns !== null) return structural('more than one OPT record');
+      if (nameEnd - off !== 1 || pkt[off] !== 0) return structural('OPT owner is not the root');
       const problem = decodeOpt(pkt, nameEnd, rdStart, rdlen, q);
-      if (problem) return problem;
+      if (problem && !(q.edns as Edns | null)?.badEcs) return structural(problem);
+      ecsProblem = problem;
     }
     off = rdStart + rdlen;
   }
-  return '';
+  return ecsProblem;
 }
 
 function skipRecord(pkt: Buffer, off: number, end: number): number {
@@ -135,8 +144,10 @@ function decodeOpt(pkt: Buffer, fixed: number, rd: number, rdlen: number, q: Que
     dnssecOk: (pkt[fixed + 6] & 0x80) !== 0,
     nsid: false,
     ecs: null,
+    badEcs: false,
   };
   q.edns = edns;
+  let ecsProblem = '';
   const end = rd + rdlen;
   let off = rd;
   while (off < end) {
@@ -146,17 +157,20 @@ function decodeOpt(pkt: Buffer, fixed: number, rd: number, rdlen: number, q: Que
     const data = off + 4;
     if (data + len > end) return 'EDNS option overruns OPT';
     if (code === EdnsOption.ECS) {
-      if (edns.ecs !== null) return 'more than one ECS option';
-      const r = decodeEcs(pkt, data, len);
-      if (typeof r === 'string') return r;
-      edns.ecs = r;
+      const r = edns.ecs !== null || ecsProblem ? 'more than one ECS option' : decodeEcs(pkt, data, len);
+      if (typeof r === 'string') ecsProblem = r;
+      else edns.ecs = r;
     } else if (code === EdnsOption.NSID) {
       edns.nsid = true;
     }
     // COOKIE (RFC 7873) and unknown options are skipped by length: a server without cookie support ignores them.
     off = data + len;
   }
-  return '';
+  if (ecsProblem) {
+    edns.ecs = null;
+    edns.badEcs = true;
+  }
+  return ecsProblem;
 }
 
 function decodeEcs(pkt: Buffer, off: number, len: number): Ecs | string {
