@@ -91,6 +91,8 @@ describe('WebhookNotifier', () => {
     expect(srv.requests[0]['content-type']).toBe('application/json');
     expect(srv.requests[0].authorization).toBe('Bearer t');
     expect(srv.methods.every((m) => m === 'POST')).toBe(true);
+    // The server has the bodies before the client has read the responses: wait for the notifier to count them.
+    await waitFor(() => n.stats()[0].delivered === 2, 3000);
     expect(n.stats()).toEqual([{ name: 'ops', queued: 0, delivered: 2, failed: 0, dropped: 0 }]);
   });
 
