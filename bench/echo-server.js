@@ -1,0 +1,32 @@
+'use strict';
+// The Node ceiling for bench/run.js: a bare dgram UDP echo (no DNS work, the request bytes go straight back).
+// Same socket setup as steerdns's UDP listener (4 MB kernel buffers); sends without a callback, the
+// cheapest dgram path (uv_udp_try_send).
+// Usage: node bench/echo-server.js [host] [port]   → prints {"listen":"HOST:PORT"} on stdout once bound.
+const dgram = require('node:dgram');
+
+const host = process.argv[2] || '127.0.0.1';
+const port = Number(process.argv[3] || 0);
+const socket = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+
+socket.on('message', (msg, rinfo) => {
+  if (rinfo.port === 0) return;
+  socket.send(msg, rinfo.port, rinfo.address);
+});
+socket.on('error', (err) => {
+  process.stderr.write(`echo: ${err.message}\n`);
+});
+socket.bind({ address: host, port }, () => {
+  try {
+    socket.setRecvBufferSize(4 * 1024 * 1024);
+    socket.setSendBufferSize(4 * 1024 * 1024);
+  } catch {
+    // capped by net.core.rmem_max / wmem_max; not fatal
+  }
+  const a = socket.address();
+  process.stdout.write(`${JSON.stringify({ listen: `${a.address}:${a.port}` })}\n`);
+});
+
+const stop = () => socket.close(() => process.exit(0));
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);

@@ -1,0 +1,1197 @@
+#!/usr/bin/env node
+'use strict';
+// steerdns benchmark: dnsperf against a bare Node dgram echo (the Node ceiling) and against steerdns, one
+// query mix at a time, in the same run. Plain Node (CommonJS, no dependencies). See bench/README.md.
+//
+//   npm run bench                       # build, then: node bench/run.js
+//   node bench/run.js --pin -l 20       # server on CPU 0, dnsperf on CPU 1, 20 s per measurement
+//   node bench/run.js --mixes static,lb-geo-ecs --profile lb-geo-ecs
+//   node bench/run.js --help
+
+const { spawn, spawnSync } = require('node:child_process');
+const dgram = require('node:dgram');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { parseArgs } = require('node:util');
+
+const ROOT = path.resolve(__dirname, '..');
+const DIST = path.join(ROOT, 'dist');
+let CLI = path.join(DIST, 'cli.js'); // replaced by the snapshot's (see snapshotDist)
+let childEnv = process.env;
+let SNAPSHOT_ROOT = null;
+const CONFIG = path.join(__dirname, 'configs', 'bench.yaml');
+const ECHO = path.join(__dirname, 'echo-server.js');
+const RESULTS_DIR = path.join(__dirname, 'results');
+const TARGET_RATIO = 0.85; // design.md §4: a GSLB mix at ≥ 85 % of the echo rate on one core
+const P99_TARGET_MS = 2; // … and p99 < 2 ms at half of peak load
+
+// ---- options -------------------------------------------------------------------------------------------
+
+const USAGE = `usage: node bench/run.js [options]      (npm run bench -- [options])
+
+  -l, --duration S        seconds per measurement (default 10)
+      --warmup S          warm-up seconds before each measurement, discarded (default 2)
+  -c, --clients N         dnsperf -c (default 10)
+  -q, --outstanding N     dnsperf -q, queries in flight (default 100)
+  -T, --threads N         dnsperf -T (default: dnsperf's own, one sender/receiver pair)
+      --pin               taskset the server (and the echo) to CPU 0 and dnsperf to CPU 1
+      --workers N         sets server.workers in the bench config (default 1)
+      --mixes A,B,…       only these mixes (default: all): ${'${MIXES}'}
+      --ecs-mode M        how mixes with several ECS subnets run (dnsperf sends one option per process):
+                          sequential = one sub-run per subnet, duration split evenly (default);
+                          parallel   = one dnsperf per subnet at the same time, -c/-q split between them
+      --latency-duration S  seconds of the half-peak latency run (default 4; 0 disables it)
+      --rounds N          run the mixes N times, alternating the order, with an echo run between rounds;
+                          mix rows are medians over the rounds (default 1)
+      --profile A,B|all   after measuring, run these mixes (and/or "echo") again under node --cpu-prof and
+                          print where the time goes (profiles saved in bench/results/*.cpuprofile)
+      --out FILE          JSON results (default bench/results/latest.json)
+      --keep              keep the temp dir (query files, effective config, logs)
+      --no-install        do not try to apt-get install dnsperf when it is missing
+  -h, --help
+`;
+
+function parseOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      duration: { type: 'string', short: 'l', default: '10' },
+      warmup: { type: 'string', default: '2' },
+      clients: { type: 'string', short: 'c', default: '10' },
+      outstanding: { type: 'string', short: 'q', default: '100' },
+      threads: { type: 'string', short: 'T' },
+      pin: { type: 'boolean', default: false },
+      workers: { type: 'string', default: '1' },
+      mixes: { type: 'string' },
+      'ecs-mode': { type: 'string', default: 'sequential' },
+      'latency-duration': { type: 'string', default: '4' },
+      rounds: { type: 'string', default: '1' },
+      profile: { type: 'string' },
+      out: { type: 'string', default: path.join(RESULTS_DIR, 'latest.json') },
+      keep: { type: 'boolean', default: false },
+      'no-install': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE.replace('${MIXES}', MIXES.map((m) => m.name).join(', ')));
+    process.exit(0);
+  }
+  const num = (name, v, { min, int = false }) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || (int && !Number.isInteger(n))) fail(`--${name} must be ${int ? 'an integer' : 'a number'} ≥ ${min} (got "${v}")`);
+    return n;
+  };
+  const opts = {
+    duration: num('duration', values.duration, { min: 1 }),
+    warmup: num('warmup', values.warmup, { min: 0 }),
+    clients: num('clients', values.clients, { min: 1, int: true }),
+    outstanding: num('outstanding', values.outstanding, { min: 1, int: true }),
+    threads: values.threads === undefined ? null : num('threads', values.threads, { min: 1, int: true }),
+    pin: values.pin,
+    workers: num('workers', values.workers, { min: 1, int: true }),
+    ecsMode: values['ecs-mode'],
+    latencyDuration: num('latency-duration', values['latency-duration'], { min: 0 }),
+    rounds: num('rounds', values.rounds, { min: 1, int: true }),
+    out: path.resolve(values.out),
+    keep: values.keep,
+    install: !values['no-install'],
+    mixes: MIXES,
+    profile: new Set(),
+  };
+  if (opts.ecsMode !== 'sequential' && opts.ecsMode !== 'parallel') fail('--ecs-mode must be sequential or parallel');
+  const pickMixes = (list, flag) => {
+    const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const n of names) if (!MIXES.some((m) => m.name === n)) fail(`${flag}: unknown mix "${n}" (mixes: ${MIXES.map((m) => m.name).join(', ')})`);
+    return names;
+  };
+  if (values.mixes) {
+    const names = pickMixes(values.mixes, '--mixes');
+    opts.mixes = MIXES.filter((m) => names.includes(m.name));
+  }
+  if (values.profile) {
+    const list = values.profile.split(',').map((x) => x.trim());
+    const names = list.includes('all') ? ['echo', ...opts.mixes.map((m) => m.name)] : ['echo', ...pickMixes(list.filter((x) => x !== 'echo').join(','), '--profile')].filter((n) => n !== 'echo' || list.includes('echo'));
+    opts.profile = new Set(names);
+  }
+  return opts;
+}
+
+function fail(message, code = 2) {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(code);
+}
+
+// ---- query mixes ---------------------------------------------------------------------------------------
+
+/** ECS subnets from geoip/test/city.mmdb (geoip/README.md), with the pool each LB should pick for them. */
+const ECS_SUBNETS = [
+  { label: 'GB', cidr: '81.2.69.0/24', geo: 'eu', proximity: 'eu' },
+  { label: 'JP', cidr: '1.0.16.0/24', geo: 'ap', proximity: 'ap' },
+  { label: 'US-WA', cidr: '216.160.83.0/24', geo: 'us', proximity: 'us' },
+  { label: 'NL', cidr: '5.1.2.0/24', geo: 'eu', proximity: 'eu' },
+];
+
+/** Pool addresses in bench/configs/bench.yaml, for the answer checks. */
+const POOLS = {
+  eu: ['192.0.2.10', '192.0.2.11'],
+  us: ['198.51.100.10', '198.51.100.11'],
+  ap: ['203.0.113.10', '203.0.113.11'],
+  primary: ['192.0.2.20', '192.0.2.21'],
+  backup: ['198.51.100.20', '198.51.100.21'],
+};
+
+const STATIC_NAMES = ['www', 'api', 'cdn', 'img', 'mail', 'static', 'app.eu', 'app.us'].map((n) => `${n}.bench.test`);
+
+const MIXES = [
+  {
+    name: 'static',
+    description: 'static A hits, 8 names, no EDNS',
+    queries: STATIC_NAMES.map((n) => `${n} A`),
+    ecs: null,
+    expect: { rcode: 0, answers: true },
+  },
+  {
+    name: 'nxdomain',
+    description: 'A for 256 names that do not exist (NXDOMAIN with SOA), no EDNS',
+    queries: Array.from({ length: 256 }, (_, i) => `nx${i}.bench.test A`),
+    ecs: null,
+    expect: { rcode: 3, answers: false },
+  },
+  {
+    name: 'edns-ecs',
+    description: 'static A hits with EDNS and an ECS option (GB /24)',
+    queries: STATIC_NAMES.map((n) => `${n} A`),
+    ecs: [ECS_SUBNETS[0]],
+    expect: { rcode: 0, answers: true },
+  },
+  {
+    name: 'lb-failover',
+    description: 'LB, steering off: failover pool list, first pool 2 equal-weight endpoints; no EDNS',
+    queries: ['failover.bench.test A'],
+    ecs: null,
+    expect: { rcode: 0, pool: () => 'primary' },
+  },
+  {
+    name: 'lb-geo-ecs',
+    description: 'LB, geo steering, prefer_ecs always; ECS /24 from GB, JP, US-WA, NL',
+    queries: ['geo.bench.test A'],
+    ecs: ECS_SUBNETS,
+    expect: { rcode: 0, pool: (s) => s.geo },
+  },
+  {
+    name: 'lb-proximity',
+    description: 'LB, proximity steering from the ECS location; ECS /24 from GB, JP, US-WA, NL',
+    queries: ['near.bench.test A'],
+    ecs: ECS_SUBNETS,
+    expect: { rcode: 0, pool: (s) => s.proximity },
+  },
+  {
+    name: 'lb-rules',
+    description: 'LB with 2 rules evaluated per query (ip.src in {…} → no; qtype/name length → yes); no EDNS',
+    queries: ['rules.bench.test A'],
+    ecs: null,
+    expect: { rcode: 0, pool: () => 'eu', ttl: 20 },
+  },
+];
+
+/** The echo as a profiling target (--profile echo). */
+const ECHO_MIX = { name: 'echo', ecs: null };
+
+// ---- ECS option and a tiny DNS client (answer checks) ---------------------------------------------------
+
+function parseCidr(cidr) {
+  const [addr, len] = cidr.split('/');
+  const bytes = addr.split('.').map(Number);
+  return { bytes, prefix: Number(len) };
+}
+
+/** RFC 7871 option data: FAMILY(1) SOURCE PREFIX SCOPE(0) ADDRESS truncated to the prefix (masked). */
+function ecsOptionHex(cidr) {
+  const { bytes, prefix } = parseCidr(cidr);
+  const n = Math.ceil(prefix / 8);
+  const addr = bytes.slice(0, n);
+  if (prefix % 8 !== 0) addr[n - 1] &= (0xff << (8 - (prefix % 8))) & 0xff;
+  const buf = Buffer.from([0, 1, prefix, 0, ...addr]);
+  return buf.toString('hex');
+}
+
+const TYPES = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28, OPT: 41 };
+
+function buildQuery(id, line, ecsHex) {
+  const [name, type] = line.trim().split(/\s+/);
+  const labels = name.replace(/\.$/, '').split('.');
+  const parts = [];
+  const header = Buffer.alloc(12);
+  header.writeUInt16BE(id, 0);
+  header.writeUInt16BE(0, 2); // a plain query, RD off (authoritative), like dnsperf's
+  header.writeUInt16BE(1, 4);
+  header.writeUInt16BE(ecsHex !== null ? 1 : 0, 10);
+  parts.push(header);
+  for (const l of labels) parts.push(Buffer.from([l.length]), Buffer.from(l, 'ascii'));
+  parts.push(Buffer.from([0]));
+  const qt = Buffer.alloc(4);
+  qt.writeUInt16BE(TYPES[type.toUpperCase()] || 1, 0);
+  qt.writeUInt16BE(1, 2);
+  parts.push(qt);
+  if (ecsHex !== null) {
+    const data = Buffer.from(ecsHex, 'hex');
+    const opt = Buffer.alloc(11 + 4 + data.length);
+    opt.writeUInt8(0, 0);
+    opt.writeUInt16BE(41, 1);
+    opt.writeUInt16BE(1232, 3);
+    opt.writeUInt32BE(0, 5);
+    opt.writeUInt16BE(4 + data.length, 9);
+    opt.writeUInt16BE(8, 11);
+    opt.writeUInt16BE(data.length, 13);
+    data.copy(opt, 15);
+    parts.push(opt);
+  }
+  return Buffer.concat(parts);
+}
+
+function skipName(buf, off) {
+  for (;;) {
+    const len = buf[off];
+    if (len === undefined) throw new Error('truncated name');
+    if ((len & 0xc0) === 0xc0) return off + 2;
+    if (len === 0) return off + 1;
+    off += 1 + len;
+  }
+}
+
+/** Just enough of a response for the checks: rcode, A answers with TTLs, the ECS scope. */
+function parseResponse(buf) {
+  const out = { id: buf.readUInt16BE(0), rcode: buf[3] & 0x0f, a: [], ttl: null, answers: 0, ecsScope: null, edns: false };
+  const qd = buf.readUInt16BE(4);
+  const an = buf.readUInt16BE(6);
+  const ns = buf.readUInt16BE(8);
+  const ar = buf.readUInt16BE(10);
+  let off = 12;
+  for (let i = 0; i < qd; i++) off = skipName(buf, off) + 4;
+  for (let i = 0; i < an + ns + ar; i++) {
+    off = skipName(buf, off);
+    const type = buf.readUInt16BE(off);
+    const ttl = buf.readUInt32BE(off + 4);
+    const rdlen = buf.readUInt16BE(off + 8);
+    const rd = buf.subarray(off + 10, off + 10 + rdlen);
+    off += 10 + rdlen;
+    if (i < an) {
+      out.answers++;
+      if (type === TYPES.A) {
+        out.a.push(Array.from(rd).join('.'));
+        out.ttl = ttl;
+      }
+    } else if (type === TYPES.OPT) {
+      out.edns = true;
+      for (let p = 0; p + 4 <= rd.length;) {
+        const code = rd.readUInt16BE(p);
+        const len = rd.readUInt16BE(p + 2);
+        if (code === 8 && len >= 4) out.ecsScope = rd[p + 7];
+        p += 4 + len;
+      }
+    }
+  }
+  return out;
+}
+
+function queryOnce(port, packet, timeoutMs = 2000) {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    const timer = setTimeout(() => {
+      s.close();
+      reject(new Error('no answer within 2 s'));
+    }, timeoutMs);
+    s.on('message', (msg) => {
+      clearTimeout(timer);
+      s.close();
+      try {
+        resolve(parseResponse(msg));
+      } catch (err) {
+        reject(err);
+      }
+    });
+    s.send(packet, port, '127.0.0.1');
+  });
+}
+
+/** One query per (name, subnet) before measuring: the mix must exercise the path it claims to. */
+async function checkAnswers(mix, port) {
+  const problems = [];
+  const samples = [];
+  const subnets = mix.ecs || [null];
+  const lines = mix.queries.slice(0, 8);
+  let id = 1;
+  for (const s of subnets) {
+    for (const line of lines) {
+      const hex = s ? ecsOptionHex(s.cidr) : null;
+      let r;
+      try {
+        r = await queryOnce(port, buildQuery(id++, line, hex));
+      } catch (err) {
+        problems.push(`${line}${s ? ` ECS ${s.cidr}` : ''}: ${err.message}`);
+        continue;
+      }
+      const where = `${line}${s ? ` ECS ${s.cidr}` : ''}`;
+      if (samples.length < 4) samples.push({ query: where, rcode: r.rcode, a: r.a, ttl: r.ttl, ecs_scope: r.ecsScope });
+      if (r.rcode !== mix.expect.rcode) problems.push(`${where}: rcode ${r.rcode}, expected ${mix.expect.rcode}`);
+      if (mix.expect.answers === true && r.answers === 0) problems.push(`${where}: no answer records`);
+      if (mix.expect.answers === false && r.answers !== 0) problems.push(`${where}: unexpected answer records`);
+      if (mix.expect.pool) {
+        const pool = mix.expect.pool(s);
+        const want = POOLS[pool];
+        if (r.a.length === 0 || !r.a.every((a) => want.includes(a))) problems.push(`${where}: answered ${r.a.join(', ') || 'nothing'}, expected pool ${pool} (${want.join(', ')})`);
+      }
+      if (mix.expect.ttl !== undefined && r.ttl !== mix.expect.ttl) problems.push(`${where}: TTL ${r.ttl}, expected ${mix.expect.ttl} (rule override)`);
+      if (s && !r.edns) problems.push(`${where}: no OPT record in the response`);
+    }
+  }
+  return { ok: problems.length === 0, problems, samples };
+}
+
+// ---- processes -----------------------------------------------------------------------------------------
+
+const children = new Set();
+
+function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+function killChildren() {
+  for (const c of children) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+process.on('exit', killChildren);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    killChildren();
+    process.exit(130);
+  });
+}
+
+function which(cmd) {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+function ensureDnsperf(opts) {
+  if (which('dnsperf')) return;
+  if (!opts.install) fail('dnsperf is not installed (Debian/Ubuntu: apt-get install -y dnsperf)');
+  const apt = which('apt-get');
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!apt || !root) fail(`dnsperf is not installed and cannot be installed from here${!apt ? ' (no apt-get)' : ' (not root)'}: install the "dnsperf" package (it includes resperf) and re-run`);
+  process.stderr.write('bench: dnsperf is missing; apt-get install -y dnsperf\n');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  let r = spawnSync(apt, ['install', '-y', 'dnsperf'], { stdio: 'inherit', env });
+  if (r.status !== 0) {
+    spawnSync(apt, ['update'], { stdio: 'inherit', env });
+    r = spawnSync(apt, ['install', '-y', 'dnsperf'], { stdio: 'inherit', env });
+  }
+  if (r.status !== 0 || !which('dnsperf')) fail('could not install dnsperf (apt-get install -y dnsperf failed); install it and re-run');
+}
+
+/** `taskset -c CPU cmd …` when pinning, else the command itself. */
+function pinned(opts, cpu, cmd, args) {
+  return opts.pinCpus ? { cmd: 'taskset', args: ['-c', String(cpu), cmd, ...args] } : { cmd, args };
+}
+
+/** Starts a process and waits for a stdout/stderr line that `ready` turns into a port. */
+function startListener(name, cmd, args, ready, { stream = 'stderr', timeoutMs = 20000, cwd = ROOT } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = track(spawn(cmd, args, { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const log = [];
+    let done = false;
+    let buf = '';
+    const onData = (which) => (chunk) => {
+      const text = chunk.toString('utf8');
+      for (const line of text.split('\n')) if (line.trim()) log.push(line.length > 500 ? `${line.slice(0, 500)}…` : line);
+      if (log.length > 200) log.splice(0, log.length - 200);
+      if (done || which !== stream) return;
+      buf += text;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const port = ready(line);
+        if (port) {
+          done = true;
+          clearTimeout(timer);
+          resolve({ child, port, log, pid: child.pid });
+          return;
+        }
+      }
+    };
+    child.stdout.on('data', onData('stdout'));
+    child.stderr.on('data', onData('stderr'));
+    const timer = setTimeout(() => {
+      if (done) return;
+      done = true;
+      child.kill('SIGKILL');
+      reject(new Error(`${name} did not start within ${timeoutMs / 1000} s:\n${log.join('\n')}`));
+    }, timeoutMs);
+    child.once('exit', (code, sig) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      reject(new Error(`${name} exited before listening (code ${code}, signal ${sig}):\n${log.join('\n')}`));
+    });
+  });
+}
+
+function portFromListen(listen) {
+  const m = /:(\d+)$/.exec(String(listen));
+  return m ? Number(m[1]) : null;
+}
+
+function startEcho(opts, profileDir = null) {
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const { cmd, args } = pinned(opts, 0, process.execPath, [...nodeArgs, ECHO, '127.0.0.1', '0']);
+  return startListener('echo server', cmd, args, (line) => {
+    try {
+      return portFromListen(JSON.parse(line).listen);
+    } catch {
+      return null;
+    }
+  }, { stream: 'stdout' });
+}
+
+function startSteerdns(opts, configPath, profileDir) {
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const { cmd, args } = pinned(opts, 0, process.execPath, [...nodeArgs, CLI, 'serve', '-c', configPath]);
+  return startListener('steerdns', cmd, args, (line) => {
+    if (!line.includes('steerdns started')) return null;
+    try {
+      const j = JSON.parse(line);
+      return j.msg === 'steerdns started' && Array.isArray(j.listen) ? portFromListen(j.listen[0]) : null;
+    } catch {
+      return null;
+    }
+  });
+}
+
+function stopProcess(p, timeoutMs = 10000) {
+  return new Promise((resolve) => {
+    const { child } = p;
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/**
+ * Copies dist/ (and package.json) into the temp dir and runs the server from there (node_modules through
+ * NODE_PATH), so every mix
+ * runs the same build even if dist/ is rebuilt meanwhile. A copy taken mid-build fails `check`: retried.
+ */
+function snapshotDist(tmp, configPath) {
+  const snap = path.join(tmp, 'snapshot');
+  const dest = path.join(snap, 'dist');
+  fs.mkdirSync(snap, { recursive: true });
+  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(snap, 'package.json')); // dist/app.js reads ../package.json
+  const env = { ...process.env, NODE_PATH: [path.join(ROOT, 'node_modules'), process.env.NODE_PATH].filter(Boolean).join(path.delimiter) };
+  let last = '';
+  for (let attempt = 1; attempt <= 10; attempt++) {
+    fs.rmSync(dest, { recursive: true, force: true });
+    fs.cpSync(DIST, dest, { recursive: true });
+    const r = spawnSync(process.execPath, [path.join(dest, 'cli.js'), 'check', '-c', configPath], { env, encoding: 'utf8' });
+    if (r.status === 0) {
+      CLI = path.join(dest, 'cli.js');
+      childEnv = env;
+      SNAPSHOT_ROOT = snap;
+      return;
+    }
+    last = `${r.stdout}${r.stderr}`.trim().split('\n').slice(-5).join('\n');
+    spawnSync('sleep', ['2']);
+  }
+  fail(`the built server does not accept ${path.relative(process.cwd(), CONFIG)} (dist/ being rebuilt? stale?):\n${last}`);
+}
+
+// ---- CPU accounting (Linux /proc; null elsewhere) ------------------------------------------------------
+
+const CLK_TCK = (() => {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  const n = Number(r.stdout);
+  return r.status === 0 && n > 0 ? n : 100;
+})();
+
+/** utime + stime of a process and all its live descendants (cluster workers with --workers N). */
+function procTicks(pid) {
+  try {
+    const info = new Map();
+    for (const d of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const s = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+        const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+        info.set(Number(d), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) }); // fields 4, 14, 15
+      } catch {
+        // gone meanwhile
+      }
+    }
+    if (!info.has(pid)) return null;
+    let total = 0;
+    const todo = [pid];
+    const seen = new Set();
+    while (todo.length) {
+      const p = todo.pop();
+      if (seen.has(p)) continue;
+      seen.add(p);
+      total += info.get(p).ticks;
+      for (const [q, v] of info) if (v.ppid === p) todo.push(q);
+    }
+    return total;
+  } catch {
+    return null;
+  }
+}
+
+function hostTicks() {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0];
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = v[3] + (v[4] || 0);
+    const total = v.reduce((a, b) => a + b, 0);
+    return { idle, total, steal: v[7] || 0 };
+  } catch {
+    return null;
+  }
+}
+
+/** This process's own CPU ticks, and those of its children that have exited and been reaped (dnsperf). */
+function selfTicks() {
+  try {
+    const s = fs.readFileSync('/proc/self/stat', 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { self: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU over a measurement, in % of one CPU (like top): the server (or echo) process, dnsperf, everything busy
+ * on the host, and the rest ("other": other processes on the machine plus kernel time nobody is charged for).
+ */
+function cpuSampler(pid) {
+  const t0 = process.hrtime.bigint();
+  const p0 = procTicks(pid);
+  const h0 = hostTicks();
+  const s0 = selfTicks();
+  return () => {
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    const p1 = procTicks(pid);
+    const h1 = hostTicks();
+    const s1 = selfTicks();
+    const pct = (ticks) => round((ticks / CLK_TCK / secs) * 100, 1);
+    const out = { server_cpu_s: null, server_cpu_pct: null, dnsperf_cpu_pct: null, host_busy_pct: null, other_cpu_pct: null, host_steal_pct: null };
+    if (p0 !== null && p1 !== null && secs > 0) {
+      out.server_cpu_s = round((p1 - p0) / CLK_TCK, 2);
+      out.server_cpu_pct = pct(p1 - p0);
+    }
+    if (s0 && s1 && secs > 0) out.dnsperf_cpu_pct = pct(s1.children - s0.children);
+    if (h0 && h1 && h1.total > h0.total) {
+      const dt = h1.total - h0.total;
+      const n = os.cpus().length;
+      out.host_busy_pct = round((1 - (h1.idle - h0.idle) / dt) * 100 * n, 1);
+      out.host_steal_pct = round(((h1.steal - h0.steal) / dt) * 100 * n, 1);
+      if (out.server_cpu_pct !== null && out.dnsperf_cpu_pct !== null && s0 && s1) {
+        out.other_cpu_pct = round(Math.max(0, out.host_busy_pct - out.server_cpu_pct - out.dnsperf_cpu_pct - pct(s1.self - s0.self)), 1);
+      }
+    }
+    return out;
+  };
+}
+
+// ---- dnsperf -------------------------------------------------------------------------------------------
+
+function dnsperfArgs(opts, run) {
+  const a = ['-s', '127.0.0.1', '-p', String(run.port), '-d', run.file, '-l', String(run.duration), '-t', '2'];
+  a.push('-c', String(run.clients), '-q', String(run.outstanding));
+  if (opts.threads) a.push('-T', String(opts.threads));
+  if (run.ecsHex) a.push('-E', `8:${run.ecsHex}`);
+  if (run.qps) a.push('-Q', String(run.qps));
+  if (run.verbose) a.push('-v');
+  return a;
+}
+
+/**
+ * Runs dnsperf once. With `verbose` (-v) its stdout goes to a file that is read after it exits, so no
+ * process competes for the CPU while it runs; the per-query latencies (seconds) come from the "> " lines.
+ */
+let verboseSeq = 0;
+function runDnsperf(opts, run) {
+  const args = dnsperfArgs(opts, run);
+  const { cmd, args: full } = pinned(opts, 1, 'dnsperf', args);
+  return new Promise((resolve, reject) => {
+    const outFile = run.verbose ? path.join(opts.tmp, `dnsperf-v-${++verboseSeq}.txt`) : null;
+    const fd = outFile ? fs.openSync(outFile, 'w') : null;
+    const child = track(spawn(cmd, full, { stdio: ['ignore', fd === null ? 'pipe' : fd, 'pipe'] }));
+    if (fd !== null) fs.closeSync(fd);
+    let stdout = '';
+    let stderr = '';
+    if (child.stdout) child.stdout.on('data', (c) => {
+      stdout += c.toString('utf8');
+    });
+    child.stderr.on('data', (c) => {
+      stderr += c.toString('utf8');
+    });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const latencies = [];
+      if (outFile) {
+        const rest = [];
+        for (const line of fs.readFileSync(outFile, 'utf8').split('\n')) {
+          if (line.startsWith('> ')) {
+            const v = Number(line.slice(line.lastIndexOf(' ') + 1));
+            if (Number.isFinite(v)) latencies.push(v);
+          } else rest.push(line);
+        }
+        fs.rmSync(outFile, { force: true });
+        stdout = rest.join('\n');
+      }
+      const stats = parseDnsperf(stdout);
+      if (code !== 0 || stats === null) {
+        reject(new Error(`dnsperf failed (exit ${code}): ${[cmd, ...full].join(' ')}\n${stderr}${stdout.slice(-2000)}`));
+        return;
+      }
+      resolve({ stats, latencies, command: ['dnsperf', ...args].join(' ') });
+    });
+  });
+}
+
+function parseDnsperf(text) {
+  const num = (re) => {
+    const m = re.exec(text);
+    return m ? Number(m[1]) : null;
+  };
+  const qps = num(/Queries per second:\s+([\d.]+)/);
+  if (qps === null) return null;
+  const lat = /Average Latency \(s\):\s+([\d.]+) \(min ([\d.]+), max ([\d.]+)\)/.exec(text);
+  const rcodes = {};
+  const rc = /Response codes:\s+(.*)/.exec(text);
+  if (rc) for (const m of rc[1].matchAll(/([A-Z]+) (\d+)/g)) rcodes[m[1]] = Number(m[2]);
+  return {
+    sent: num(/Queries sent:\s+(\d+)/),
+    completed: num(/Queries completed:\s+(\d+)/),
+    lost: num(/Queries lost:\s+(\d+)/),
+    runtime: num(/Run time \(s\):\s+([\d.]+)/),
+    qps,
+    avg: lat ? Number(lat[1]) : null,
+    min: lat ? Number(lat[2]) : null,
+    max: lat ? Number(lat[3]) : null,
+    stddev: num(/Latency StdDev \(s\):\s+([\d.]+)/),
+    rcodes,
+  };
+}
+
+/** Adds up sub-runs: sequential ones (time adds up) or parallel ones (rates add up). */
+function combine(results, parallel) {
+  const s = results.map((r) => r.stats);
+  const sum = (k) => s.reduce((a, x) => a + (x[k] || 0), 0);
+  const completed = sum('completed');
+  const runtime = parallel ? Math.max(...s.map((x) => x.runtime)) : sum('runtime');
+  const qps = parallel ? sum('qps') : completed / runtime;
+  const wavg = (k) => (completed > 0 ? s.reduce((a, x) => a + (x[k] || 0) * (x.completed || 0), 0) / completed : null);
+  const rcodes = {};
+  for (const x of s) for (const [k, v] of Object.entries(x.rcodes)) rcodes[k] = (rcodes[k] || 0) + v;
+  return {
+    sent: sum('sent'),
+    completed,
+    lost: sum('lost'),
+    runtime,
+    qps,
+    avg: wavg('avg'),
+    stddev: wavg('stddev'), // an approximation across sub-runs
+    min: Math.min(...s.map((x) => x.min ?? Infinity)),
+    max: Math.max(...s.map((x) => x.max ?? 0)),
+    rcodes,
+  };
+}
+
+/**
+ * Runs one load pattern against `port`: one dnsperf per ECS subnet in turn (sequential) or all at once
+ * (parallel), or a single dnsperf without ECS. `qps` caps the total rate; `verbose` collects latencies.
+ */
+async function drive(opts, { port, file, ecs, edns, duration, qps = null, verbose = false }) {
+  const subnets = ecs && ecs.length ? ecs : [null];
+  const k = subnets.length;
+  const parallel = k > 1 && opts.ecsMode === 'parallel';
+  const make = (s) => ({
+    port,
+    file,
+    ecsHex: s ? ecsOptionHex(s.cidr) : null,
+    edns,
+    duration: parallel || k === 1 ? duration : round(Math.max(duration / k, 0.5), 2),
+    clients: parallel ? Math.max(1, Math.round(opts.clients / k)) : opts.clients,
+    outstanding: parallel ? Math.max(1, Math.round(opts.outstanding / k)) : opts.outstanding,
+    qps: qps === null ? null : Math.max(1, Math.round(parallel ? qps / k : qps)),
+    verbose,
+  });
+  let results;
+  if (parallel) results = await Promise.all(subnets.map((s) => runDnsperf(opts, make(s))));
+  else {
+    results = [];
+    for (const s of subnets) results.push(await runDnsperf(opts, make(s)));
+  }
+  const latencies = verbose ? results.flatMap((r) => r.latencies) : [];
+  return { stats: combine(results, parallel), latencies, commands: results.map((r) => r.command) };
+}
+
+function percentiles(values) {
+  if (values.length === 0) return null;
+  const v = Float64Array.from(values).sort();
+  const at = (p) => v[Math.min(v.length - 1, Math.max(0, Math.ceil((p / 100) * v.length) - 1))];
+  const avg = v.reduce((a, b) => a + b, 0) / v.length;
+  return { samples: v.length, avg_ms: ms(avg), p50_ms: ms(at(50)), p90_ms: ms(at(90)), p99_ms: ms(at(99)), p999_ms: ms(at(99.9)), max_ms: ms(v[v.length - 1]) };
+}
+
+/** Warm-up, the peak measurement (with server CPU), then the half-peak latency run. */
+async function measure(opts, target, { port, pid, file, ecs, edns }) {
+  if (opts.warmup > 0) await drive(opts, { port, file, ecs, edns, duration: opts.warmup });
+  const cpu = cpuSampler(pid);
+  const peak = await drive(opts, { port, file, ecs, edns, duration: opts.duration });
+  const usage = cpu();
+  const s = peak.stats;
+  const row = {
+    target,
+    qps: Math.round(s.qps),
+    sent: s.sent,
+    completed: s.completed,
+    lost: s.lost,
+    lost_pct: s.sent ? round((s.lost / s.sent) * 100, 3) : null,
+    rcodes: s.rcodes,
+    avg_ms: ms(s.avg),
+    stddev_ms: ms(s.stddev),
+    min_ms: ms(s.min),
+    max_ms: ms(s.max),
+    ...usage,
+    // Server CPU per answered query: robust against a noisy host (the qps ratio is not), see README.
+    cpu_us_per_query: usage.server_cpu_s !== null && s.completed > 0 ? round((usage.server_cpu_s * 1e6) / s.completed, 2) : null,
+    dnsperf: peak.commands,
+    latency: null,
+  };
+  if (opts.latencyDuration > 0 && s.qps > 0) {
+    const rate = Math.max(100, Math.round(s.qps / 2));
+    const lat = await drive(opts, { port, file, ecs, edns, duration: opts.latencyDuration, qps: rate, verbose: true });
+    row.latency = {
+      target_qps: rate,
+      achieved_qps: Math.round(lat.stats.qps),
+      lost: lat.stats.lost,
+      ...percentiles(lat.latencies),
+      dnsperf: lat.commands,
+    };
+  }
+  return row;
+}
+
+// ---- CPU profiles --------------------------------------------------------------------------------------
+
+/** Script URLs relative to the project (the snapshot's dist/ shows as dist/). */
+function shortUrl(url) {
+  if (!url) return '';
+  let u = url.startsWith('file://') ? url.slice(7) : url;
+  for (const prefix of [SNAPSHOT_ROOT, ROOT]) if (prefix && u.startsWith(`${prefix}/`)) u = u.slice(prefix.length + 1);
+  return u;
+}
+
+/** Where a profile node's self time goes, coarsely. */
+function category(cf) {
+  const url = cf.url || '';
+  if (cf.functionName === 'doSend' && url === 'node:dgram') return 'dgram send (sendmsg syscall incl. loopback delivery)';
+  if (cf.functionName === '(garbage collector)') return 'garbage collector';
+  if (cf.functionName === '(program)') return '(program): V8/libuv native, incl. recvmsg';
+  if (url.includes('/node_modules/')) return `node_modules/${url.split('/node_modules/')[1].split('/')[0]}`;
+  if (url.includes('/dist/')) return 'steerdns (dist/)';
+  if (url.startsWith('node:')) return 'node core JS';
+  return 'other (builtins, unattributed)';
+}
+
+/**
+ * Self time per function and per category from a .cpuprofile (V8 sampling profile). `queries`: queries the
+ * profiled process answered, to express the costs in µs per query.
+ */
+function summarizeProfile(file, queries, top = 20) {
+  const prof = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  const cats = new Map();
+  const files = new Map();
+  const deltas = prof.timeDeltas || [];
+  let total = 0;
+  let idle = 0;
+  for (let i = 0; i < prof.samples.length; i++) {
+    const dt = deltas[i + 1] !== undefined ? deltas[i + 1] : 0; // the time until the next sample
+    const n = byId.get(prof.samples[i]);
+    if (!n) continue;
+    total += dt;
+    const cf = n.callFrame;
+    if (cf.functionName === '(idle)') {
+      idle += dt;
+      continue;
+    }
+    const url = shortUrl(cf.url);
+    const key = `${cf.functionName || '(anonymous)'}  ${url ? `${url}:${cf.lineNumber + 1}` : ''}`.trim();
+    self.set(key, (self.get(key) || 0) + dt);
+    const c = category(cf);
+    cats.set(c, (cats.get(c) || 0) + dt);
+    if (url.startsWith('dist/')) files.set(url, (files.get(url) || 0) + dt);
+  }
+  const busy = total - idle;
+  const perQuery = (us) => (queries > 0 ? round(us / queries, 3) : null);
+  const rows = (m, n) => [...m.entries()].sort((x, y) => y[1] - x[1]).slice(0, n);
+  return {
+    total_ms: round(total / 1000, 0),
+    idle_pct: round((idle / total) * 100, 1),
+    queries,
+    busy_us_per_query: perQuery(busy),
+    categories: rows(cats, 20).map(([name, us]) => ({ category: name, pct_of_busy: round((us / busy) * 100, 1), us_per_query: perQuery(us) })),
+    steerdns_files: rows(files, 12).map(([name, us]) => ({ file: name, pct_of_busy: round((us / busy) * 100, 1), us_per_query: perQuery(us) })),
+    top: rows(self, top).map(([fn, us]) => ({ function: fn, self_ms: round(us / 1000, 1), pct_of_busy: round((us / busy) * 100, 1) })),
+  };
+}
+
+// ---- output --------------------------------------------------------------------------------------------
+
+function round(x, d) {
+  if (x === null || x === undefined || !Number.isFinite(x)) return null;
+  const f = 10 ** d;
+  return Math.round(x * f) / f;
+}
+
+function ms(seconds) {
+  return seconds === null || seconds === undefined || !Number.isFinite(seconds) ? null : round(seconds * 1000, 3);
+}
+
+function median(values) {
+  if (values.length === 0) return null;
+  const v = [...values].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+function fmt(v, d = 0) {
+  if (v === null || v === undefined) return '-';
+  return typeof v === 'number' ? v.toFixed(d) : String(v);
+}
+
+function table(rows) {
+  const head = ['target', 'qps', 'ratio', 'µs/q', 'cpu ratio', 'lost', 'avg ms', 'srv%', 'other%', '½-peak qps', 'p50 ms', 'p99 ms', 'answers'];
+  const lines = rows.map((r) => [
+    r.target,
+    fmt(r.qps),
+    r.ratio === null || r.ratio === undefined ? '-' : r.ratio.toFixed(2),
+    fmt(r.cpu_us_per_query, 2),
+    r.cpu_ratio === null || r.cpu_ratio === undefined ? '-' : r.cpu_ratio.toFixed(2),
+    r.lost === null ? '-' : `${r.lost}${r.lost_pct ? ` (${r.lost_pct.toFixed(2)}%)` : ''}`,
+    fmt(r.avg_ms, 2),
+    fmt(r.server_cpu_pct, 0),
+    fmt(r.other_cpu_pct, 0),
+    r.latency ? fmt(r.latency.achieved_qps) : '-',
+    r.latency ? fmt(r.latency.p50_ms, 3) : '-',
+    r.latency ? fmt(r.latency.p99_ms, 3) : '-',
+    r.check === undefined ? '' : r.check.ok ? 'ok' : 'WRONG',
+  ]);
+  const all = [head, ...lines];
+  const w = head.map((_, i) => Math.max(...all.map((l) => String(l[i]).length)));
+  return all.map((l, li) => l.map((c, i) => (i === 0 || i === l.length - 1 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join('  ').trimEnd() + (li === 0 ? `\n${w.map((n) => '-'.repeat(n)).join('  ')}` : '')).join('\n');
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    loadavg: os.loadavg().map((x) => round(x, 2)),
+    cpus: cpus.length,
+    cpu_model: cpus[0] ? cpus[0].model.trim() : null,
+    cpu_mhz: cpus[0] ? cpus[0].speed : null,
+    time: new Date().toISOString(),
+  };
+}
+
+function versionOf(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  const text = `${r.stdout || ''}${r.stderr || ''}`;
+  const m = /Version\s+([\w.-]+)/.exec(text);
+  return m ? m[1] : null;
+}
+
+function gitState() {
+  const rev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+  if (rev.status !== 0) return null;
+  const st = spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' });
+  return { commit: rev.stdout.trim(), src_dirty: st.status === 0 ? st.stdout.trim().length > 0 : null };
+}
+
+const log = (s) => process.stderr.write(`${s}\n`);
+
+// ---- main ----------------------------------------------------------------------------------------------
+
+async function main() {
+  const opts = parseOptions(process.argv.slice(2));
+  ensureDnsperf(opts);
+  if (!fs.existsSync(CLI)) fail(`${path.relative(process.cwd(), CLI)} is missing: run "npm run build" (or "npm run bench", which builds first)`);
+
+  opts.pinCpus = false;
+  const notes = [];
+  if (opts.pin) {
+    if (!which('taskset')) notes.push('--pin ignored: taskset not found (util-linux)');
+    else if (os.cpus().length < 2) notes.push('--pin ignored: fewer than 2 CPUs');
+    else opts.pinCpus = true;
+  }
+  for (const n of notes) log(`bench: ${n}`);
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'steerdns-bench-'));
+  opts.tmp = tmp;
+  // Effective config: the GeoIP path made absolute, server.workers from --workers.
+  let yaml = fs.readFileSync(CONFIG, 'utf8');
+  const geoAbs = path.resolve(path.dirname(CONFIG), '../../geoip/test/city.mmdb');
+  if (!fs.existsSync(geoAbs)) fail(`${geoAbs} is missing (the test GeoIP database)`);
+  yaml = yaml.replace('database: ../../geoip/test/city.mmdb', `database: ${JSON.stringify(geoAbs)}`);
+  if (!/^ {2}workers: \d+/m.test(yaml)) fail(`${CONFIG}: expected a "  workers: N" line under server`);
+  yaml = yaml.replace(/^ {2}workers: \d+/m, `  workers: ${opts.workers}`);
+  const configPath = path.join(tmp, 'bench.yaml');
+  fs.writeFileSync(configPath, yaml);
+  snapshotDist(tmp, configPath);
+
+  const files = {};
+  for (const mix of opts.mixes) {
+    files[mix.name] = path.join(tmp, `${mix.name}.txt`);
+    fs.writeFileSync(files[mix.name], `${mix.queries.join('\n')}\n`);
+  }
+  // The echo gets the static mix's queries (the bytes do not matter to it; dnsperf only matches ids).
+  const echoFile = path.join(tmp, 'echo.txt');
+  fs.writeFileSync(echoFile, `${MIXES[0].queries.join('\n')}\n`);
+
+  const startMachine = machine();
+  const perfVersion = versionOf('dnsperf', ['-h']);
+  log(`bench: ${startMachine.cpus} × ${startMachine.cpu_model}, load ${startMachine.loadavg.join(' ')}, node ${process.version}, dnsperf ${perfVersion}`);
+  log(`bench: dnsperf -c ${opts.clients} -q ${opts.outstanding}${opts.threads ? ` -T ${opts.threads}` : ''} -l ${opts.duration} (warm-up ${opts.warmup} s), ${opts.pinCpus ? 'pinned: server CPU 0, dnsperf CPU 1' : 'not pinned'}, workers ${opts.workers}, ecs-mode ${opts.ecsMode}`);
+  if (startMachine.loadavg[0] > 0.5 * startMachine.cpus) log(`bench: warning: the machine is busy (load ${startMachine.loadavg[0]}); numbers will be noisy`);
+
+  const runEcho = async (label) => {
+    log(`bench: ${label} …`);
+    const echo = await startEcho(opts);
+    try {
+      return await measure(opts, label, { port: echo.port, pid: echo.pid, file: echoFile, ecs: null, edns: false });
+    } finally {
+      await stopProcess(echo);
+    }
+  };
+
+  let failedChecks = 0;
+  const runMix = async (mix, round) => {
+    log(`bench: ${mix.name}${opts.rounds > 1 ? ` (round ${round})` : ''} …`);
+    const server = await startSteerdns(opts, configPath, null);
+    try {
+      const check = await checkAnswers(mix, server.port);
+      if (!check.ok) {
+        failedChecks++;
+        log(`bench: ${mix.name}: the answers are not what the mix is meant to exercise:\n  ${check.problems.slice(0, 6).join('\n  ')}`);
+      }
+      const row = await measure(opts, mix.name, { port: server.port, pid: server.pid, file: files[mix.name], ecs: mix.ecs, edns: Boolean(mix.ecs) });
+      row.check = check;
+      return row;
+    } finally {
+      await stopProcess(server);
+      fs.writeFileSync(path.join(tmp, `${mix.name}.r${round}.server.log`), `${server.log.join('\n')}\n`);
+      const bad = server.log.filter((l) => /"level":"(error|warn)"/.test(l));
+      if (bad.length) notes.push(`${mix.name}: the server logged ${bad.length} warning/error line(s), e.g. ${bad[0].slice(0, 300)}`);
+    }
+  };
+
+  // echo, the mixes, echo; with --rounds N the mixes run N times (every other round in reverse order) with an
+  // echo between rounds, and each round's ratios use the mean of the two echo runs around it.
+  const echoRuns = [];
+  const label = (i) => (opts.rounds === 1 ? (i === 0 ? 'echo (start)' : 'echo (end)') : `echo ${i + 1}`);
+  echoRuns.push(await runEcho(label(0)));
+  const perMix = new Map(opts.mixes.map((m) => [m.name, []]));
+  for (let r = 1; r <= opts.rounds; r++) {
+    const order = r % 2 === 1 ? opts.mixes : [...opts.mixes].reverse();
+    const got = [];
+    for (const mix of order) got.push(await runMix(mix, r));
+    echoRuns.push(await runEcho(label(r)));
+    const base = (echoRuns[r - 1].qps + echoRuns[r].qps) / 2;
+    for (const row of got) {
+      row.round = r;
+      row.echo_qps = Math.round(base);
+      row.ratio = base > 0 ? round(row.qps / base, 3) : null;
+      perMix.get(row.target).push(row);
+    }
+  }
+  const echoQps = echoRuns.reduce((a, r) => a + r.qps, 0) / echoRuns.length;
+  for (const r of echoRuns) r.ratio = echoQps > 0 ? round(r.qps / echoQps, 3) : null;
+  const echoSpread = (Math.max(...echoRuns.map((r) => r.qps)) - Math.min(...echoRuns.map((r) => r.qps))) / echoQps;
+
+  // One row per mix: medians over the rounds (the round's own row when there is one round).
+  const mixRows = opts.mixes.map((mix) => {
+    const runs = perMix.get(mix.name);
+    const med = (f) => median(runs.map(f).filter((x) => x !== null && x !== undefined));
+    const first = runs[0];
+    const row = {
+      target: mix.name,
+      description: mix.description,
+      ecs: mix.ecs ? mix.ecs.map((s) => `${s.label} ${s.cidr} (option 8:${ecsOptionHex(s.cidr)})`) : null,
+      query_names: new Set(mix.queries.map((q) => q.split(/\s+/)[0])).size,
+      qps: Math.round(med((x) => x.qps)),
+      ratio: round(med((x) => x.ratio), 3),
+      lost: runs.reduce((a, x) => a + (x.lost || 0), 0),
+      lost_pct: round(med((x) => x.lost_pct), 3),
+      rcodes: first.rcodes,
+      avg_ms: round(med((x) => x.avg_ms), 3),
+      stddev_ms: round(med((x) => x.stddev_ms), 3),
+      cpu_us_per_query: round(med((x) => x.cpu_us_per_query), 2),
+      cpu_ratio: null,
+      server_cpu_pct: round(med((x) => x.server_cpu_pct), 1),
+      dnsperf_cpu_pct: round(med((x) => x.dnsperf_cpu_pct), 1),
+      other_cpu_pct: round(med((x) => x.other_cpu_pct), 1),
+      host_busy_pct: round(med((x) => x.host_busy_pct), 1),
+      latency: first.latency
+        ? {
+            target_qps: Math.round(med((x) => x.latency && x.latency.target_qps)),
+            achieved_qps: Math.round(med((x) => x.latency && x.latency.achieved_qps)),
+            lost: runs.reduce((a, x) => a + (x.latency ? x.latency.lost || 0 : 0), 0),
+            avg_ms: round(med((x) => x.latency && x.latency.avg_ms), 3),
+            p50_ms: round(med((x) => x.latency && x.latency.p50_ms), 3),
+            p90_ms: round(med((x) => x.latency && x.latency.p90_ms), 3),
+            p99_ms: round(med((x) => x.latency && x.latency.p99_ms), 3),
+            p999_ms: round(med((x) => x.latency && x.latency.p999_ms), 3),
+            max_ms: round(Math.max(...runs.map((x) => (x.latency ? x.latency.max_ms : 0))), 3),
+            dnsperf: first.latency.dnsperf,
+          }
+        : null,
+      check: { ok: runs.every((x) => x.check.ok), problems: [...new Set(runs.flatMap((x) => x.check.problems))], samples: first.check.samples },
+      dnsperf: first.dnsperf,
+      rounds: runs.map((x) => ({ round: x.round, qps: x.qps, ratio: x.ratio, echo_qps: x.echo_qps, lost: x.lost, server_cpu_pct: x.server_cpu_pct, other_cpu_pct: x.other_cpu_pct, p99_ms: x.latency ? x.latency.p99_ms : null })),
+    };
+    return row;
+  });
+  const rows = [echoRuns[0], ...mixRows, ...echoRuns.slice(1)];
+  const echoUs = median(echoRuns.map((r) => r.cpu_us_per_query).filter((x) => x !== null));
+  for (const r of rows) r.cpu_ratio = echoUs !== null && r.cpu_us_per_query ? round(echoUs / r.cpu_us_per_query, 3) : null;
+
+  if (echoSpread > 0.1) notes.push(`the echo runs spread ${(echoSpread * 100).toFixed(0)} % (${echoRuns.map((r) => r.qps).join(', ')} qps): the machine's load changed during the run, ratios are uncertain${opts.rounds === 1 ? ' (try --rounds 3)' : ''}`);
+  for (const r of echoRuns) {
+    if (r.server_cpu_pct !== null && r.server_cpu_pct < 90) notes.push(`${r.target}: the echo process used ${r.server_cpu_pct} % of a CPU (dnsperf ${r.dnsperf_cpu_pct} %, other ${r.other_cpu_pct} %): the client or the rest of the host limits it, not the echo`);
+  }
+  for (const r of [...echoRuns, ...[...perMix.values()].flat()]) {
+    const name = r.round ? `${r.target}${opts.rounds > 1 ? ` (round ${r.round})` : ''}` : r.target;
+    if (r.other_cpu_pct !== null && r.other_cpu_pct > 25) notes.push(`${name}: other processes/kernel used ${r.other_cpu_pct} % of a CPU during the measurement: noisy`);
+    if (r.latency && r.latency.achieved_qps < 0.95 * r.latency.target_qps) notes.push(`${name}: the latency run reached ${r.latency.achieved_qps} of ${r.latency.target_qps} qps (dnsperf -v is the limit?)`);
+  }
+
+  // Profiles: a separate run per mix under --cpu-prof (its qps is not comparable and not reported as a result).
+  const profiles = {};
+  const profiled = [...(opts.profile.has('echo') ? [ECHO_MIX] : []), ...opts.mixes.filter((m) => opts.profile.has(m.name))];
+  for (const mix of profiled) {
+    log(`bench: profiling ${mix.name} …`);
+    const dir = path.join(tmp, `prof-${mix.name}`);
+    const file = mix === ECHO_MIX ? echoFile : files[mix.name];
+    const server = mix === ECHO_MIX ? await startEcho(opts, dir) : await startSteerdns(opts, configPath, dir);
+    let run;
+    let warm = null;
+    try {
+      if (opts.warmup > 0) warm = await drive(opts, { port: server.port, file, ecs: mix.ecs, edns: Boolean(mix.ecs), duration: opts.warmup });
+      run = await drive(opts, { port: server.port, file, ecs: mix.ecs, edns: Boolean(mix.ecs), duration: opts.duration });
+    } finally {
+      await stopProcess(server);
+    }
+    const found = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')) : [];
+    if (found.length === 0) {
+      notes.push(`${mix.name}: no .cpuprofile was written`);
+      continue;
+    }
+    fs.mkdirSync(RESULTS_DIR, { recursive: true });
+    const saved = path.join(RESULTS_DIR, `${mix.name}.cpuprofile`);
+    fs.copyFileSync(path.join(dir, found[0]), saved);
+    const answered = run.stats.completed + (warm ? warm.stats.completed : 0);
+    profiles[mix.name] = { file: path.relative(ROOT, saved), qps_under_profiler: Math.round(run.stats.qps), ...summarizeProfile(saved, answered) };
+  }
+
+  const endMachine = machine();
+  const result = {
+    tool: 'bench/run.js',
+    settings: {
+      duration_s: opts.duration,
+      warmup_s: opts.warmup,
+      clients: opts.clients,
+      outstanding: opts.outstanding,
+      threads: opts.threads,
+      pinned: opts.pinCpus,
+      workers: opts.workers,
+      ecs_mode: opts.ecsMode,
+      rounds: opts.rounds,
+      latency_run_s: opts.latencyDuration,
+      dnsperf_timeout_s: 2,
+    },
+    versions: { node: process.version, dnsperf: perfVersion, steerdns: gitState() },
+    machine: { start: startMachine, end: endMachine },
+    echo_qps: Math.round(echoQps),
+    echo_cpu_us_per_query: echoUs,
+    echo_runs: echoRuns.map((r) => r.qps),
+    echo_spread_pct: round(echoSpread * 100, 1),
+    target_ratio: TARGET_RATIO,
+    p99_target_ms: P99_TARGET_MS,
+    results: rows,
+    profiles,
+    notes,
+  };
+  fs.mkdirSync(path.dirname(opts.out), { recursive: true });
+  fs.writeFileSync(opts.out, `${JSON.stringify(result, null, 2)}\n`);
+
+  // ---- report ----
+  const out = [];
+  out.push('');
+  out.push(`steerdns bench — ${startMachine.cpus} × ${startMachine.cpu_model}, node ${process.version}, dnsperf ${perfVersion}`);
+  out.push(`dnsperf -c ${opts.clients} -q ${opts.outstanding}${opts.threads ? ` -T ${opts.threads}` : ''} -l ${opts.duration} -t 2 (warm-up ${opts.warmup} s); ${opts.pinCpus ? 'server/echo on CPU 0, dnsperf on CPU 1' : 'not pinned'}; server.workers ${opts.workers}; ECS mixes: ${opts.ecsMode}`);
+  out.push(`load average: start ${startMachine.loadavg.join(' ')}, end ${endMachine.loadavg.join(' ')}`);
+  out.push('');
+  out.push(table(rows));
+  out.push('');
+  out.push(opts.rounds === 1
+    ? `ratio = qps / mean of the two echo runs (${Math.round(echoQps)} qps). Target ≥ ${TARGET_RATIO} for a GSLB mix; p99 < ${P99_TARGET_MS} ms at half of peak.`
+    : `${opts.rounds} rounds: mix rows are medians; ratio = median over rounds of qps / mean of the echo runs around the round (echo ${echoRuns.map((r) => r.qps).join(', ')}). Target ≥ ${TARGET_RATIO}; p99 < ${P99_TARGET_MS} ms at half of peak.`);
+  out.push('µs/q = server (or echo) CPU time per answered query at peak; cpu ratio = echo µs/q ÷ this µs/q (less sensitive to a busy host than the qps ratio).');
+  out.push('srv% = the server/echo process, other% = the host minus server, dnsperf and this script (other processes, unattributed kernel time); 100 = one CPU.');
+  const below = rows.filter((r) => !r.target.startsWith('echo') && r.ratio !== null && r.ratio < TARGET_RATIO).map((r) => `${r.target} ${r.ratio.toFixed(3)}`);
+  if (below.length) out.push(`below ${TARGET_RATIO}: ${below.join(', ')}`);
+  const slow = rows.filter((r) => !r.target.startsWith('echo') && r.latency && r.latency.p99_ms !== null && r.latency.p99_ms >= P99_TARGET_MS).map((r) => `${r.target} ${r.latency.p99_ms} ms`);
+  if (slow.length) out.push(`p99 ≥ ${P99_TARGET_MS} ms at half peak: ${slow.join(', ')}`);
+  for (const [name, p] of Object.entries(profiles)) {
+    out.push('');
+    out.push(`profile ${name} (${p.file}; ${p.qps_under_profiler} qps under the profiler, idle ${p.idle_pct} %, ${p.busy_us_per_query} µs busy per query):`);
+    for (const c of p.categories) out.push(`  ${c.pct_of_busy.toFixed(1).padStart(5)} %  ${String(c.us_per_query).padStart(6)} µs/q  ${c.category}`);
+    out.push('  steerdns files:');
+    for (const f of p.steerdns_files.slice(0, 8)) out.push(`  ${f.pct_of_busy.toFixed(1).padStart(5)} %  ${String(f.us_per_query).padStart(6)} µs/q  ${f.file}`);
+    out.push('  top self time:');
+    for (const t of p.top.slice(0, 15)) out.push(`  ${t.pct_of_busy.toFixed(1).padStart(5)} %  ${t.function}`);
+  }
+  for (const n of notes) out.push(`note: ${n}`);
+  out.push('');
+  out.push(`results: ${path.relative(process.cwd(), opts.out) || opts.out}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  if (opts.keep) log(`bench: temp dir kept: ${tmp}`);
+  else fs.rmSync(tmp, { recursive: true, force: true });
+  if (failedChecks > 0) {
+    log(`bench: ${failedChecks} mix(es) did not answer as expected (see "answers" column and results JSON)`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${err && err.stack ? err.stack : err}\n`);
+  killChildren();
+  process.exit(1);
+});
