@@ -85,12 +85,15 @@ export class SteerDnsServer {
 
   /** The answer function the listeners call: always the current runtime. */
   private readonly respond = (pkt: Buffer, remote: string, transport: 'udp' | 'tcp'): Buffer | null => {
-    const t0 = performance.now();
+    // Every 8th query is timed for the latency histogram: two clock reads cost ~0.1 µs of a ~10 µs budget.
+    const timed = (++this.sampleTick & 7) === 0;
+    const t0 = timed ? performance.now() : 0;
     const out = handleQuery(this.runtime, pkt, remote, transport);
     if (out === null) return null;
-    this.queryStats.record(transport, outcome.rcode, outcome.qtype, outcome.truncated, (performance.now() - t0) / 1000);
+    this.queryStats.record(transport, outcome.rcode, outcome.qtype, outcome.truncated, timed ? (performance.now() - t0) / 1000 : -1);
     return out;
   };
+  private sampleTick = 0;
 
   /** DNS ports actually bound, per configured address (port 0 in the config picks a free one). */
   get boundPorts(): { address: string; port: number }[] {

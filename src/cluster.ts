@@ -120,6 +120,8 @@ class ClusterPrimary {
   private readonly pending = new Map<number, (m: FromWorker) => void>();
   private seq = 0;
   private http: StatusHttpServer | null = null;
+  /** The status API's bound port (server.http may say port 0), 0 when disabled. */
+  private httpPort = 0;
   private stopping = false;
   private readonly restarts: number[] = [];
   private dirty = new Set<string>();
@@ -193,7 +195,7 @@ class ClusterPrimary {
         token: () => this.config.server.http_token,
         log: this.log.child({ component: 'http' }),
       });
-      await this.http.start(this.config.server.http);
+      this.httpPort = await this.http.start(this.config.server.http);
     }
     process.on('SIGHUP', () => {
       this.log.info('SIGHUP: reloading');
@@ -205,6 +207,7 @@ class ClusterPrimary {
       role: 'primary',
       workers: this.config.server.workers,
       listen: this.config.server.listen.map((a) => `${a.family === 6 ? `[${a.host}]` : a.host}:${a.port}`),
+      http: this.httpPort ? `${this.config.server.http?.host}:${this.httpPort}` : null,
       zones: this.config.zones.map((z) => z.name),
       load_balancers: this.config.load_balancers.length,
     });

@@ -4,6 +4,20 @@ import { parseIp, unmapIpv4, type IpAddr } from '../util/ip';
 import type { Ecs } from './wire/decode';
 import type { RData } from './wire/encode';
 
+// Resolvers are few and ask often: their parsed addresses are kept (bounded; cleared when full).
+const parsedResolvers = new Map<string, IpAddr>();
+const MAX_PARSED_RESOLVERS = 65536;
+
+function resolverAddress(text: string): IpAddr {
+  let ip = parsedResolvers.get(text);
+  if (ip === undefined) {
+    ip = unmapIpv4(parseIp(text) ?? { family: 4, bytes: new Uint8Array(4) });
+    if (parsedResolvers.size >= MAX_PARSED_RESOLVERS) parsedResolvers.clear();
+    parsedResolvers.set(text, ip);
+  }
+  return ip;
+}
+
 /** Who asked: the resolver's address (parsed on first use) and its ECS option. */
 export class ClientInfo {
   private parsed: IpAddr | null = null;
@@ -16,7 +30,7 @@ export class ClientInfo {
   ) {}
 
   get resolver(): IpAddr {
-    if (this.parsed === null) this.parsed = unmapIpv4(parseIp(this.remoteAddress) ?? { family: 4, bytes: new Uint8Array(4) });
+    if (this.parsed === null) this.parsed = resolverAddress(this.remoteAddress);
     return this.parsed;
   }
 

@@ -7,7 +7,7 @@ import { fmix32, formatIp, hashIp, type IpAddr } from '../util/ip';
 import { chooseEndpoints, EndpointChoice, newEndpointChoice } from './endpoint-steering';
 import { locate, type Location, type Pop } from './location';
 import { familyOf, type Pool } from './pool';
-import { byDistanceCached, byRtt, firstUsable, weightedPools } from './pool-steering';
+import { byDistanceCached, byRtt, firstUsable, weightedPools, type UsableCheck } from './pool-steering';
 import type { CompiledCondition, RuleInput } from './rules/condition';
 import { newTrace, type PoolVerdict, type Trace } from './trace';
 import type { LbCounters, LbStatsRegistry } from './stats';
@@ -54,10 +54,51 @@ export function effectivePolicy(s: Steering): Exclude<SteeringPolicy, ''> {
 }
 
 const choice: EndpointChoice = newEndpointChoice();
-const ruleInput: RuleInput = { qname: '', qtype: 0, ecs: null, resolver: { family: 4, bytes: new Uint8Array(4) }, lbName: '', region: null };
+
+/** What rules read about a query; dns.qry.name is built only when a condition asks for it. */
+class QueryFields implements RuleInput {
+  name = '';
+  private fqdn: string | null = null;
+  qtype = 0;
+  ecs: IpAddr | null = null;
+  resolver: IpAddr = { family: 4, bytes: new Uint8Array(4) };
+  lbName = '';
+  region: string | null = null;
+
+  get qname(): string {
+    if (this.fqdn === null) this.fqdn = `${this.name}.`;
+    return this.fqdn;
+  }
+
+  reset(name: string): void {
+    this.name = name;
+    this.fqdn = null;
+  }
+}
+const ruleInput = new QueryFields();
+
+/** Per-query state shared by the steering steps (reused: the query path is synchronous and never nested). */
+interface QueryState {
+  qtype: number;
+  client: ClientInfo;
+  out: DynamicAnswer;
+  /** The client key is the ECS address (ECS decided the location). */
+  keyIsEcs: boolean;
+  clientHash: number;
+  trace: Trace | undefined;
+}
 
 export class LoadBalancer implements DynamicName {
   private readonly counters: LbCounters;
+  /** Steering after rules, memoized by the set of rules that matched (bit i = rules[i]). */
+  private readonly merged = new Map<number, Steering>();
+  private readonly q: QueryState;
+  /** Bound once, so that steering helpers take no per-query closure. */
+  private readonly usableFn: UsableCheck = (p) => this.usable(p);
+  private readonly weightFn = (p: Pool): number => this.current.poolWeights.get(p) ?? this.current.defaultWeight;
+  private readonly rttFn = (p: Pool): number | null => this.env.health.poolRtt(p.config);
+  private readonly hashFn = (): number => this.clientHash();
+  private current: Steering;
 
   constructor(
     readonly name: string,
@@ -67,6 +108,8 @@ export class LoadBalancer implements DynamicName {
     private readonly env: SteeringEnv,
   ) {
     this.counters = env.stats.forLb(name);
+    this.current = base;
+    this.q = { qtype: 0, client: null as unknown as ClientInfo, out: null as unknown as DynamicAnswer, keyIsEcs: false, clientHash: -1, trace: undefined };
   }
 
   serves(qtype: number): boolean {
@@ -88,26 +131,16 @@ export class LoadBalancer implements DynamicName {
     const env = this.env;
     this.counters.queries++;
     const ecs = client.usableEcs;
+    const q = this.q;
+    q.qtype = qtype;
+    q.client = client;
+    q.out = out;
+    q.clientHash = -1;
+    q.trace = trace;
 
     // 1. Custom rules (seed §6.4): ordered by priority, later matches win per field, `terminates` stops.
-    let s = this.base;
-    if (this.rules.length > 0) {
-      ruleInput.qname = `${qname}.`;
-      ruleInput.qtype = qtype;
-      ruleInput.ecs = ecs ? ecs.address : null;
-      ruleInput.resolver = client.resolver;
-      ruleInput.lbName = this.name;
-      ruleInput.region = env.pop.region;
-      for (const r of this.rules) {
-        const matched = r.condition.test(ruleInput);
-        if (r.condition.readsClientAddress && ecs) out.ecsScope = ecs.sourcePrefix;
-        if (trace) trace.rules.push({ name: r.name, priority: r.priority, matched, terminates: r.terminates, overrides: r.overrideNames });
-        if (!matched) continue;
-        if (s === this.base) s = { ...this.base };
-        Object.assign(s, r.overrides);
-        if (r.terminates) break;
-      }
-    }
+    const s = this.rules.length > 0 ? this.applyRules(qtype, qname, client, out, trace) : this.base;
+    this.current = s;
     out.ttl = s.ttl;
 
     // 2. Location, for the policies that use one.
@@ -122,52 +155,34 @@ export class LoadBalancer implements DynamicName {
       if (s.policy === '') trace.policyNote = `steering_policy "" runs as ${policy}`;
       if (loc) trace.location = { source: loc.source, country: loc.country, subdivision: loc.subdivision, region: loc.region, latitude: loc.latitude, longitude: loc.longitude, note: loc.note };
     }
-
     // The client key for hash steering and IP-hash shedding: the ECS address when ECS decided the location.
-    const keyIsEcs = loc !== null && loc.source === 'ecs' && ecs !== null;
-    let clientHash = -1;
-    const hashOfClient = (): number => {
-      if (clientHash < 0) {
-        const ip: IpAddr = keyIsEcs ? (ecs as NonNullable<typeof ecs>).address : client.resolver;
-        clientHash = hashIp(ip);
-        if (keyIsEcs && out.ecsScope < (ecs as NonNullable<typeof ecs>).sourcePrefix) out.ecsScope = (ecs as NonNullable<typeof ecs>).sourcePrefix;
-        if (trace) trace.clientKey = `${formatIp(ip)} (${keyIsEcs ? 'ECS address' : 'resolver address'})`;
-      }
-      return clientHash;
-    };
+    q.keyIsEcs = loc !== null && loc.source === 'ecs' && ecs !== null;
 
     // 3. Pool steering.
-    const usable = (p: Pool): PoolVerdict => {
-      const v = this.check(p, qtype, hashOfClient);
-      if (trace) trace.candidates.push({ pool: p.name, verdict: v, detail: verdictDetail(p, v) });
-      return v;
-    };
     let pool: Pool | null;
     switch (policy) {
       case 'off':
         if (trace) trace.candidateSource = 'default_pools (failover order)';
-        pool = firstUsable(s.defaultPools, usable);
+        pool = firstUsable(s.defaultPools, this.usableFn);
         break;
       case 'random':
       case 'least_outstanding_requests':
       case 'least_connections':
         if (trace) trace.candidateSource = 'default_pools (weighted random)';
-        pool = weightedPools(s.defaultPools, (p) => s.poolWeights.get(p) ?? s.defaultWeight, usable, (p, v) => {
-          if (trace) trace.candidates.push({ pool: p.name, verdict: v, detail: 'random_steering weight is 0' });
-        });
+        pool = weightedPools(s.defaultPools, this.weightFn, this.usableFn, noteZeroWeight, trace);
         break;
       case 'geo': {
         const area = this.geoArea(s, loc as Location, trace);
-        pool = firstUsable(area, usable);
+        pool = firstUsable(area, this.usableFn);
         break;
       }
       case 'proximity':
         if (trace) trace.candidateSource = 'default_pools by distance';
-        pool = firstUsable(byDistanceCached(s.defaultPools, loc as Location), usable);
+        pool = firstUsable(byDistanceCached(s.defaultPools, loc as Location), this.usableFn);
         break;
       case 'dynamic_latency':
         if (trace) trace.candidateSource = 'default_pools by RTT';
-        pool = firstUsable(byRtt(s.defaultPools, (p) => env.health.poolRtt(p.config)), usable);
+        pool = firstUsable(byRtt(s.defaultPools, this.rttFn), this.usableFn);
         break;
     }
 
@@ -192,7 +207,7 @@ export class LoadBalancer implements DynamicName {
     }
 
     // 5. Endpoints and answer shape.
-    if (!chooseEndpoints(pool, qtype, ignoreHealth, hashOfClient, env.hostnames, choice)) {
+    if (!chooseEndpoints(pool, qtype, ignoreHealth, this.hashFn, env.hostnames, choice)) {
       if (trace) {
         trace.chosenPool = pool.name;
         trace.outcome = `pool "${pool.name}" has no endpoint for ${qtype === RRType.AAAA ? 'AAAA' : qtype === RRType.A ? 'A' : 'this type'}: NODATA with the zone SOA`;
@@ -202,7 +217,7 @@ export class LoadBalancer implements DynamicName {
       return;
     }
     this.counters.selected(pool.name);
-    for (const r of choice.rdata) out.rdata.push(r);
+    for (let i = 0; i < choice.rdata.length; i++) out.rdata.push(choice.rdata[i]);
     out.status = 'answer';
     if (trace) {
       trace.chosenPool = pool.name;
@@ -213,8 +228,57 @@ export class LoadBalancer implements DynamicName {
     }
   }
 
+  /** Evaluates the rules; the merged steering is computed once per combination of matching rules. */
+  private applyRules(qtype: number, qname: string, client: ClientInfo, out: DynamicAnswer, trace: Trace | undefined): Steering {
+    const ecs = client.usableEcs;
+    ruleInput.reset(qname);
+    ruleInput.qtype = qtype;
+    ruleInput.ecs = ecs ? ecs.address : null;
+    ruleInput.resolver = client.resolver;
+    ruleInput.lbName = this.name;
+    ruleInput.region = this.env.pop.region;
+    let mask = 0;
+    const rules = this.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i];
+      const matched = r.condition.test(ruleInput);
+      if (r.condition.readsClientAddress && ecs) out.ecsScope = ecs.sourcePrefix;
+      if (trace) trace.rules.push({ name: r.name, priority: r.priority, matched, terminates: r.terminates, overrides: r.overrideNames });
+      if (!matched) continue;
+      mask |= 1 << (i & 31);
+      if (r.terminates) break;
+    }
+    if (mask === 0) return this.base;
+    let s = rules.length <= 31 ? this.merged.get(mask) : undefined;
+    if (!s) {
+      s = { ...this.base };
+      for (let i = 0; i < rules.length; i++) if (mask & (1 << (i & 31))) Object.assign(s, rules[i].overrides);
+      if (rules.length <= 31) this.merged.set(mask, s);
+    }
+    return s;
+  }
+
+  /** The client key's hash, computed on first use in a query. */
+  private clientHash(): number {
+    const q = this.q;
+    if (q.clientHash < 0) {
+      const ecs = q.client.usableEcs;
+      const ip: IpAddr = q.keyIsEcs && ecs ? ecs.address : q.client.resolver;
+      q.clientHash = hashIp(ip);
+      if (q.keyIsEcs && ecs && q.out.ecsScope < ecs.sourcePrefix) q.out.ecsScope = ecs.sourcePrefix;
+      if (q.trace) q.trace.clientKey = `${formatIp(ip)} (${q.keyIsEcs ? 'ECS address' : 'resolver address'})`;
+    }
+    return q.clientHash;
+  }
+
+  private usable(p: Pool): PoolVerdict {
+    const v = this.check(p, this.q.qtype);
+    if (this.q.trace) this.q.trace.candidates.push({ pool: p.name, verdict: v, detail: verdictDetail(p, v) });
+    return v;
+  }
+
   /** Whether a candidate pool can take this query. */
-  private check(p: Pool, qtype: number, clientHash: () => number): PoolVerdict {
+  private check(p: Pool, qtype: number): PoolVerdict {
     if (!p.enabled) return 'disabled';
     p.refresh(this.env.health, this.env.hostnames);
     if (!p.isHealthy) return 'unhealthy';
@@ -222,7 +286,7 @@ export class LoadBalancer implements DynamicName {
     const shed = p.config.load_shedding;
     if (shed && shed.default_percent > 0) {
       // Load shedding (seed §7.1): random per query, or by the client key's place in the hash space.
-      const x = shed.default_policy === 'hash' ? (fmix32(clientHash() ^ p.shedSeed) % 10000) / 100 : Math.random() * 100;
+      const x = shed.default_policy === 'hash' ? (fmix32(this.clientHash() ^ p.shedSeed) % 10000) / 100 : Math.random() * 100;
       if (x < shed.default_percent) return 'shed';
     }
     return 'chosen';
@@ -261,6 +325,10 @@ export class LoadBalancer implements DynamicName {
     // An area list that exists but has no usable pool goes to the fallback pool, not to default_pools (L7870).
     return s.defaultPools;
   }
+}
+
+function noteZeroWeight(p: Pool, trace: Trace | undefined): void {
+  if (trace) trace.candidates.push({ pool: p.name, verdict: 'weight 0', detail: 'random_steering weight is 0' });
 }
 
 function verdictDetail(p: Pool, v: PoolVerdict): string {

@@ -55,11 +55,11 @@ export function chooseEndpoints(
     }
     out.endpoints.push(chosen);
   }
-  for (const e of out.endpoints) appendRData(e, qtype, hostnames, out.rdata);
+  for (const e of out.endpoints) appendRData(e, qtype, hostnames, out.rdata, pool.hasHostnames);
   return out.rdata.length > 0;
 }
 
-function appendRData(e: Endpoint, qtype: number, hostnames: HostnameView, out: RData[]): void {
+function appendRData(e: Endpoint, qtype: number, hostnames: HostnameView, out: RData[], dedupe: boolean): void {
   if (qtype === RRType.MX) {
     if (e.mx) out.push(e.mx);
     return;
@@ -69,7 +69,9 @@ function appendRData(e: Endpoint, qtype: number, hostnames: HostnameView, out: R
     return;
   }
   if (e.rdata) {
-    pushAddress(out, e.rdata);
+    // Address endpoints of one pool are distinct (config check); only hostnames can repeat an address.
+    if (dedupe) pushAddress(out, e.rdata);
+    else out.push(e.rdata);
     return;
   }
   // A hostname endpoint answers with its resolved addresses, never a CNAME (design §2.6).

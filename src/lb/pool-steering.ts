@@ -22,14 +22,14 @@ const scratchWeights: number[] = [];
  * over the ones left (T23). Also least_outstanding_requests / least_connections, whose counts are zero for
  * DNS-only load balancers (seed L7921). A pool that sheds this client is removed and the draw repeated.
  */
-export function weightedPools(pools: readonly Pool[], weightOf: (p: Pool) => number, usable: UsableCheck, note: (p: Pool, v: PoolVerdict) => void): Pool | null {
+export function weightedPools<C>(pools: readonly Pool[], weightOf: (p: Pool) => number, usable: UsableCheck, noteZero: (p: Pool, ctx: C) => void, ctx: C): Pool | null {
   scratch.length = 0;
   scratchWeights.length = 0;
   for (const p of pools) {
     if (scratch.includes(p)) continue;
     const w = weightOf(p);
     if (w <= 0) {
-      note(p, 'weight 0');
+      noteZero(p, ctx);
       continue;
     }
     scratch.push(p);

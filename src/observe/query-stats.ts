@@ -30,11 +30,13 @@ export class QueryStats {
   latencySum = 0;
   latencyCount = 0;
 
+  /** `seconds` < 0: the query was not timed. */
   record(transport: Transport, rcode: number, qtype: number, truncated: boolean, seconds: number): void {
     const t = transport === 'udp' ? 0 : 1;
     const q = QTYPE_INDEX.get(qtype) ?? QTYPE_LABELS.length - 1;
     this.queries[(t * RCODE_LABELS.length + rcodeIndex(rcode)) * QTYPE_LABELS.length + q]++;
     if (truncated) this.truncated[t]++;
+    if (seconds < 0) return; // not timed (the histogram samples queries)
     let b = 0;
     while (b < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[b]) b++;
     this.latencyBuckets[b]++;
