@@ -2,7 +2,8 @@
 // primary runs the monitors and the status API, pushes health to the workers, and coordinates reloads.
 //
 // Messages (primary ⇄ worker, over the cluster IPC channel):
-//   → {type:'start'|'reload', seq, text}   config text the primary validated; the worker builds from it
+//   → {type:'start'|'reload', seq, text[, snapshot]}   config text the primary validated; the worker builds from
+//                                          it (a reload carries the health of the new targets, see reload())
 //   ← {type:'started'|'reloaded', seq, ok}
 //   → {type:'health', snapshot}            states of targets that changed (or all, for a new worker)
 //   → {type:'targets', keys}               the configured targets (workers drop the rest)
@@ -37,7 +38,7 @@ interface SerializedStats {
 }
 
 type ToWorker =
-  | { type: 'start' | 'reload'; seq: number; text: string }
+  | { type: 'start' | 'reload'; seq: number; text: string; snapshot?: HealthSnapshot }
   | { type: 'health'; snapshot: HealthSnapshot }
   | { type: 'targets'; keys: string[] }
   | { type: 'stats'; seq: number }
@@ -83,6 +84,8 @@ export function runWorker(configPath: string, logger: Logger): number {
         );
         break;
       case 'reload':
+        // Health of the new config's targets first (state carried over to changed keys), then the new runtime.
+        if (m.snapshot) server.store.restore(m.snapshot, new Set(m.snapshot.targets.map((t) => t.key)));
         void server.reload(m.text).then((ok) => send({ type: 'reloaded', seq: m.seq, ok }));
         break;
       case 'health':
@@ -307,7 +310,11 @@ class ClusterPrimary {
     this.config = v.config;
     this.runtime = v.runtime;
     await this.health.reload(v.config);
-    const results = await Promise.all([...this.workers.values()].map((s) => this.request(s.worker, (seq) => ({ type: 'reload', seq, text }), 10000)));
+    // The snapshot goes with the reload: a target whose key changed only in scheduling fields (interval, timeout,
+    // retries, consecutive_*) carried its state over in this store, and a worker that swapped in the new runtime
+    // before the broadcast below would otherwise answer from the fallback pool for that target meanwhile.
+    const snapshot = this.health.store.snapshot();
+    const results = await Promise.all([...this.workers.values()].map((s) => this.request(s.worker, (seq) => ({ type: 'reload', seq, text, snapshot }), 10000)));
     this.broadcast({ type: 'targets', keys: buildTargets(v.config).map((t) => t.key) });
     this.broadcast({ type: 'health', snapshot: this.health.store.snapshot() });
     const failed = results.filter((r) => !r || r.type !== 'reloaded' || !r.ok).length;
