@@ -1,13 +1,18 @@
 'use strict';
 // The Node ceiling for bench/run.js: a bare dgram UDP echo (no DNS work, the request bytes go straight back).
-// Same socket setup as steerdns's UDP listener (4 MB kernel buffers); sends without a callback, the
-// cheapest dgram path (uv_udp_try_send).
+// Same socket setup as steerdns's UDP listener (4 MB kernel buffers, literal-address lookup); sends without a
+// callback, the cheapest dgram path (uv_udp_try_send).
 // Usage: node bench/echo-server.js [host] [port]   → prints {"listen":"HOST:PORT"} on stdout once bound.
 const dgram = require('node:dgram');
 
 const host = process.argv[2] || '127.0.0.1';
 const port = Number(process.argv[3] || 0);
-const socket = dgram.createSocket({ type: host.includes(':') ? 'udp6' : 'udp4' });
+const family = host.includes(':') ? 6 : 4;
+// The same send path as steerdns's UDP listener: destinations are address literals, passed through without
+// dns.lookup (which costs a nextTick and a regex per datagram). The ceiling must not be slower than the server's
+// own socket handling, or the ratio would credit the server with a faster send path.
+const lookup = (address, _options, callback) => callback(null, address, family);
+const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup });
 
 socket.on('message', (msg, rinfo) => {
   if (rinfo.port === 0) return;

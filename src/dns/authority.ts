@@ -17,6 +17,13 @@ const dyn: DynamicAnswer = newDynamicAnswer();
 /** Names already followed in the current CNAME chain (entries past the current hop are stale). */
 const chain: string[] = [];
 
+/** The dynamic answer's records move into the message; the next dynamic answer gets a fresh array. */
+function takeRData(): RData[] {
+  const r = dyn.rdata;
+  dyn.rdata = [];
+  return r;
+}
+
 interface Found {
   zone: Zone;
   /** The node that answers: exact match, or the wildcard that synthesizes it. */
@@ -128,7 +135,7 @@ function answerAtNode(zone: Zone, node: ZoneNode, key: string, owner: WireName |
     dynamic.answer(qtype, key, client, dyn);
     if (dyn.ecsScope > msg.ecsScope) msg.ecsScope = dyn.ecsScope;
     if (dyn.status === 'answer' && dyn.rdata.length > 0) {
-      msg.answer.push({ owner, type: qtype, ttl: dyn.ttl, rdata: dyn.rdata.slice() });
+      msg.answer.push({ owner, type: qtype, ttl: dyn.ttl, rdata: takeRData() });
     } else {
       msg.authority.push(zone.negativeSoa);
     }
@@ -177,7 +184,7 @@ function addAddresses(zones: ZoneTable, target: WireName, msg: Message, client: 
     if (node.dynamic && node.dynamic.serves(t)) {
       node.dynamic.answer(t, target.key, client, dyn);
       if (dyn.ecsScope > msg.ecsScope) msg.ecsScope = dyn.ecsScope;
-      if (dyn.status === 'answer' && dyn.rdata.length > 0) msg.additional.push({ owner: target, type: t, ttl: dyn.ttl, rdata: dyn.rdata.slice() });
+      if (dyn.status === 'answer' && dyn.rdata.length > 0) msg.additional.push({ owner: target, type: t, ttl: dyn.ttl, rdata: takeRData() });
       continue;
     }
     const set = node.rrsets.get(t);

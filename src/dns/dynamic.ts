@@ -22,12 +22,22 @@ function resolverAddress(text: string): IpAddr {
 export class ClientInfo {
   private parsed: IpAddr | null = null;
   constructor(
-    readonly remoteAddress: string,
-    readonly ecs: Ecs | null,
-    readonly transport: 'udp' | 'tcp',
+    public remoteAddress: string,
+    public ecs: Ecs | null,
+    public transport: 'udp' | 'tcp',
     /** When set (explain), dynamic names append a record of their decision here. Opaque to the DNS layer. */
-    readonly traces: unknown[] | null = null,
+    public traces: unknown[] | null = null,
   ) {}
+
+  /** Reuses this object for the next query (the handler keeps one: the query path is synchronous). */
+  reset(remoteAddress: string, ecs: Ecs | null, transport: 'udp' | 'tcp', traces: unknown[] | null): this {
+    this.remoteAddress = remoteAddress;
+    this.ecs = ecs;
+    this.transport = transport;
+    this.traces = traces;
+    this.parsed = null;
+    return this;
+  }
 
   get resolver(): IpAddr {
     if (this.parsed === null) this.parsed = resolverAddress(this.remoteAddress);

@@ -34,6 +34,7 @@ export interface QueryOutcome {
 
 const query: Query = emptyQuery();
 const msg = new Message();
+const clientInfo = new ClientInfo('', null, 'udp');
 export const outcome: QueryOutcome = { status: 'dropped', rcode: 0, qtype: 0, qname: '', truncated: false, problem: '' };
 
 /**
@@ -79,7 +80,7 @@ export function handleQuery(rt: DnsRuntime, pkt: Buffer, remoteAddress: string, 
     // OPT is not a question (RFC 6891 §6.1.1); MAILA/MAILB/… meta types are not implemented.
     msg.rcode = q.qtype === RRType.OPT ? Rcode.FORMERR : Rcode.NOTIMP;
   } else {
-    const client = new ClientInfo(remoteAddress, q.edns ? q.edns.ecs : null, transport, traces);
+    const client = clientInfo.reset(remoteAddress, q.edns ? q.edns.ecs : null, transport, traces);
     if (!answerQuestion(rt.zones, q.qname, q.qnameLabels, q.qtype, client, msg)) msg.rcode = Rcode.REFUSED;
   }
   return encode(rt, q, pkt, transport);

@@ -47,15 +47,36 @@ export class ZoneTable {
   /** Label counts of the configured zones, deepest first, so lookups try only plausible suffixes. */
   private depths: number[] = [];
 
+  /** With few zones, suffix tests on the key beat slicing it into candidate origins: deepest first. */
+  private few: { zone: Zone; key: string; dotted: string }[] | null = [];
+
   add(zone: Zone): void {
     this.zones.set(zone.origin.key, zone);
     const depth = zone.origin.labelCount;
     if (!this.depths.includes(depth)) this.depths.push(depth);
     this.depths.sort((a, b) => b - a);
+    if (this.zones.size > 8) this.few = null;
+    else if (this.few) {
+      this.few.push({ zone, key: zone.origin.key, dotted: `.${zone.origin.key}` });
+      this.few.sort((a, b) => b.zone.origin.labelCount - a.zone.origin.labelCount);
+    }
   }
 
   /** The zone that holds `key` (longest matching origin), or null. */
   find(key: string, labels: number): Zone | null {
+    const few = this.few;
+    if (few !== null) {
+      let i = 0;
+      for (; i < few.length; i++) {
+        const f = few[i];
+        if (key === f.key) return f.zone;
+        if (!key.endsWith(f.dotted)) continue;
+        // A backslash before the dot may escape it (a dot inside a label): the slow path below decides.
+        if (key.charCodeAt(key.length - f.dotted.length - 1) === 0x5c) break;
+        return f.zone;
+      }
+      if (i === few.length) return null;
+    }
     for (const depth of this.depths) {
       if (depth > labels) continue;
       const suffix = suffixWithLabels(key, labels, depth);

@@ -126,7 +126,7 @@ export class LoadBalancer implements DynamicName {
       trace = newTrace(this.name);
       client.traces.push(trace);
     }
-    out.rdata.length = 0;
+    if (out.rdata.length !== 0) out.rdata.length = 0;
     out.ecsScope = 0;
     const env = this.env;
     this.counters.queries++;

@@ -31,8 +31,8 @@ export function chooseEndpoints(
   hostnames: HostnameView,
   out: EndpointChoice,
 ): boolean {
-  out.endpoints.length = 0;
-  out.rdata.length = 0;
+  if (out.endpoints.length !== 0) out.endpoints.length = 0;
+  if (out.rdata.length !== 0) out.rdata.length = 0;
   out.usedClientKey = false;
   const list = pool.eligibleFor(qtype, ignoreHealth);
   const n = list.length;

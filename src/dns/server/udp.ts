@@ -5,6 +5,17 @@ import type { ListenAddress } from '../../config/types';
 import type { Logger } from '../../observe/log';
 import type { Responder, TransportEvents } from './types';
 
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+
+/**
+ * dgram resolves every destination through dns.lookup, which for an address literal still costs a nextTick and a
+ * regex per datagram. Replies only ever go to the literal address a query came from, so they pass straight through.
+ */
+function literalLookup(family: 4 | 6): dgram.SocketOptions['lookup'] {
+  const lookup = (address: string, _options: unknown, callback: LookupCallback): void => callback(null, address, family);
+  return lookup as unknown as dgram.SocketOptions['lookup'];
+}
+
 export class UdpListener {
   private socket: dgram.Socket | null = null;
 
@@ -17,7 +28,8 @@ export class UdpListener {
 
   /** Binds; `exclusive: false` lets cluster workers share the socket through the primary. */
   start(exclusive = true): Promise<void> {
-    const socket = dgram.createSocket({ type: this.address.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.address.family === 6, reuseAddr: false });
+    const family = this.address.family;
+    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6, reuseAddr: false, lookup: literalLookup(family) });
     this.socket = socket;
     socket.on('message', (msg, rinfo) => this.onMessage(socket, msg, rinfo));
     return new Promise((resolve, reject) => {
@@ -25,7 +37,15 @@ export class UdpListener {
       socket.once('error', onError);
       socket.bind({ address: this.address.host, port: this.address.port, exclusive }, () => {
         socket.off('error', onError);
-        socket.on('error', (err) => this.log.error('udp socket error', { listen: this.label, err }));
+        socket.on('error', (err: NodeJS.ErrnoException) => {
+          // Sends carry no callback (the cheapest dgram path); their failures arrive here.
+          if (err.syscall === 'send') {
+            this.events.dropped('udp', 'send failed');
+            this.log.debug('udp send failed', { listen: this.label, err: err.message });
+          } else {
+            this.log.error('udp socket error', { listen: this.label, err });
+          }
+        });
         // Bigger kernel buffers absorb bursts while the event loop is busy.
         try {
           socket.setRecvBufferSize(4 * 1024 * 1024);
@@ -67,12 +87,7 @@ export class UdpListener {
       return;
     }
     try {
-      socket.send(out, rinfo.port, rinfo.address, (err) => {
-        if (err) {
-          this.events.dropped('udp', 'send failed');
-          this.log.debug('udp send failed', { to: rinfo.address, err });
-        }
-      });
+      socket.send(out, rinfo.port, rinfo.address);
     } catch (err) {
       this.events.dropped('udp', 'send failed');
       this.log.debug('udp send threw', { to: rinfo.address, err });

@@ -48,9 +48,10 @@ export class Message {
   reset(): this {
     this.rcode = 0;
     this.aa = false;
-    this.answer.length = 0;
-    this.authority.length = 0;
-    this.additional.length = 0;
+    // Writing `length` is a runtime call even on an empty array: only when there is something to clear.
+    if (this.answer.length !== 0) this.answer.length = 0;
+    if (this.authority.length !== 0) this.authority.length = 0;
+    if (this.additional.length !== 0) this.additional.length = 0;
     this.additionalRequired = false;
     this.ecsScope = 0;
     return this;
@@ -88,7 +89,7 @@ export function encodeResponse(q: Query, req: Buffer, msg: Message, opts: Encode
   dictLen = 0;
   qname = q.qname;
   qnameLabels = q.qnameLabels;
-  questionLabelOffsets.length = 0;
+  if (questionLabelOffsets.length !== 0) questionLabelOffsets.length = 0;
 
   let flags = FLAG_QR | (q.flags & (0x7800 | FLAG_RD | FLAG_CD));
   if (msg.aa) flags |= FLAG_AA;
@@ -194,9 +195,17 @@ function writeRRset(set: RRset, end: number): number {
       return rollback(start, dictMark);
     }
     if (pos + 10 > end) return rollback(start, dictMark);
-    buf.writeUInt16BE(set.type, pos);
-    buf.writeUInt16BE(klass, pos + 2);
-    buf.writeUInt32BE(set.ttl >>> 0, pos + 4);
+    // Plain byte stores: Buffer#writeUInt*BE check their arguments on every call.
+    const type = set.type;
+    const ttl = set.ttl >>> 0;
+    buf[pos] = type >>> 8;
+    buf[pos + 1] = type & 0xff;
+    buf[pos + 2] = klass >>> 8;
+    buf[pos + 3] = klass & 0xff;
+    buf[pos + 4] = ttl >>> 24;
+    buf[pos + 5] = (ttl >>> 16) & 0xff;
+    buf[pos + 6] = (ttl >>> 8) & 0xff;
+    buf[pos + 7] = ttl & 0xff;
     const rdlenAt = pos + 8;
     pos += 10;
     if (pos + rd.head.length > end) return rollback(start, dictMark);
@@ -209,7 +218,9 @@ function writeRRset(set: RRset, end: number): number {
       copyBytes(rd.tail, 0, rd.tail.length, buf, pos);
       pos += rd.tail.length;
     }
-    buf.writeUInt16BE(pos - rdlenAt - 2, rdlenAt);
+    const rdlen = pos - rdlenAt - 2;
+    buf[rdlenAt] = rdlen >>> 8;
+    buf[rdlenAt + 1] = rdlen & 0xff;
   }
   return rdata.length;
 }
