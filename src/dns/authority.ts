@@ -167,7 +167,7 @@ function referral(zones: ZoneTable, cut: ZoneNode, msg: Message, client: ClientI
 function additionalFor(zones: ZoneTable, msg: Message, client: ClientInfo): void {
   const n = msg.answer.length;
   for (let i = 0; i < n; i++) {
-    const set = msg.answer[i];
+    const set = msg.answer.at(i);
     if (set.type !== RRType.MX && set.type !== RRType.SRV && set.type !== RRType.NS) continue;
     for (const rd of set.rdata) if (rd.name) addAddresses(zones, rd.name, msg, client);
   }
@@ -213,6 +213,6 @@ export function resolveInternally(zones: ZoneTable, key: string, family: 4 | 6, 
   internal.reset();
   answerQuestion(zones, key, labels, qtype, client, internal);
   const out: Uint8Array[] = [];
-  for (const set of internal.answer) if (set.type === qtype) for (const rd of set.rdata) out.push(rd.head);
+  for (const set of internal.answer.toArray()) if (set.type === qtype) for (const rd of set.rdata) out.push(rd.head);
   return out;
 }

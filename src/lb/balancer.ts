@@ -4,9 +4,9 @@ import type { LocationStrategyConfig, SteeringPolicy } from '../config/types';
 import type { ClientInfo, DynamicAnswer, DynamicName } from '../dns/dynamic';
 import { RRType } from '../dns/wire/constants';
 import { fmix32, formatIp, hashIp, type IpAddr } from '../util/ip';
-import { chooseEndpoints, EndpointChoice, newEndpointChoice } from './endpoint-steering';
+import { chooseEndpoints } from './endpoint-steering';
 import { locate, type Location, type Pop } from './location';
-import { familyOf, type Pool } from './pool';
+import { familyOf, type Endpoint, type Pool } from './pool';
 import { byDistanceCached, byRtt, firstUsable, weightedPools, type UsableCheck } from './pool-steering';
 import type { CompiledCondition, RuleInput } from './rules/condition';
 import { newTrace, type PoolVerdict, type Trace } from './trace';
@@ -53,7 +53,6 @@ export function effectivePolicy(s: Steering): Exclude<SteeringPolicy, ''> {
   return s.regionPools.size > 0 || s.countryPools.size > 0 || s.popPools.size > 0 ? 'geo' : 'off';
 }
 
-const choice: EndpointChoice = newEndpointChoice();
 
 /** What rules read about a query; dns.qry.name is built only when a condition asks for it. */
 class QueryFields implements RuleInput {
@@ -126,7 +125,7 @@ export class LoadBalancer implements DynamicName {
       trace = newTrace(this.name);
       client.traces.push(trace);
     }
-    if (out.rdata.length !== 0) out.rdata.length = 0;
+    if (out.rdata.length !== 0) out.rdata = []; // the authority hands over a fresh array; others may not
     out.ecsScope = 0;
     const env = this.env;
     this.counters.queries++;
@@ -206,8 +205,10 @@ export class LoadBalancer implements DynamicName {
       if (trace) trace.fallback = { pool: fb.name, used: true, detail: 'no usable pool: fallback pool, health ignored' };
     }
 
-    // 5. Endpoints and answer shape.
-    if (!chooseEndpoints(pool, qtype, ignoreHealth, this.hashFn, env.hostnames, choice)) {
+    // 5. Endpoints and answer shape, straight into the answer.
+    const chosen: Endpoint[] | null = trace ? [] : null;
+    const added = chooseEndpoints(pool, qtype, ignoreHealth, this.hashFn, env.hostnames, out.rdata, chosen);
+    if (added === 0) {
       if (trace) {
         trace.chosenPool = pool.name;
         trace.outcome = `pool "${pool.name}" has no endpoint for ${qtype === RRType.AAAA ? 'AAAA' : qtype === RRType.A ? 'A' : 'this type'}: NODATA with the zone SOA`;
@@ -217,14 +218,13 @@ export class LoadBalancer implements DynamicName {
       return;
     }
     this.counters.selected(pool.name);
-    for (let i = 0; i < choice.rdata.length; i++) out.rdata.push(choice.rdata[i]);
     out.status = 'answer';
-    if (trace) {
+    if (trace && chosen) {
       trace.chosenPool = pool.name;
-      trace.endpoints = choice.endpoints.map((e) => `${e.name} (${e.config.address})`);
+      trace.endpoints = chosen.map((e) => `${e.name} (${e.config.address})`);
       trace.ttl = out.ttl;
       trace.ecsScope = out.ecsScope;
-      trace.outcome = `${choice.rdata.length} record${choice.rdata.length === 1 ? '' : 's'} from pool "${pool.name}"${ignoreHealth ? ' (fallback)' : ''}${pool.equalWeights ? ' (equal weights: all eligible endpoints)' : ` (one endpoint by ${pool.config.origin_steering.policy})`}`;
+      trace.outcome = `${added} record${added === 1 ? '' : 's'} from pool "${pool.name}"${ignoreHealth ? ' (fallback)' : ''}${pool.equalWeights ? ' (equal weights: all eligible endpoints)' : ` (one endpoint by ${pool.config.origin_steering.policy})`}`;
     }
   }
 

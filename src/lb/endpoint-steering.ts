@@ -7,21 +7,10 @@ import { fmix32 } from '../util/ip';
 import type { Endpoint, Pool } from './pool';
 import type { HostnameView } from './views';
 
-export interface EndpointChoice {
-  /** Chosen endpoints, in answer order. */
-  endpoints: Endpoint[];
-  rdata: RData[];
-  /** The choice depended on the client key (hash steering). */
-  usedClientKey: boolean;
-}
-
-export function newEndpointChoice(): EndpointChoice {
-  return { endpoints: [], rdata: [], usedClientKey: false };
-}
-
 /**
- * Picks what `pool` answers for `qtype`. `clientHash` is read only for hash steering. Returns false (and leaves
- * `out` empty) when the pool has no eligible endpoint for this type.
+ * Appends to `out` what `pool` answers for `qtype` and returns how many records it added (0: the pool has no
+ * eligible endpoint for this type). `clientHash` is read only for hash steering; `chosen`, when given (explain),
+ * receives the endpoints in answer order.
  */
 export function chooseEndpoints(
   pool: Pool,
@@ -29,34 +18,37 @@ export function chooseEndpoints(
   ignoreHealth: boolean,
   clientHash: () => number,
   hostnames: HostnameView,
-  out: EndpointChoice,
-): boolean {
-  if (out.endpoints.length !== 0) out.endpoints.length = 0;
-  if (out.rdata.length !== 0) out.rdata.length = 0;
-  out.usedClientKey = false;
+  out: RData[],
+  chosen: Endpoint[] | null,
+): number {
+  const before = out.length;
   const list = pool.eligibleFor(qtype, ignoreHealth);
   const n = list.length;
-  if (n === 0) return false;
+  if (n === 0) return 0;
+  const dedupe = pool.hasHostnames;
   if (pool.equalWeights) {
     const start = pool.rotation++ % n;
     if (pool.rotation > 0x3fffffff) pool.rotation = 0;
-    for (let i = 0; i < n; i++) out.endpoints.push(list[(start + i) % n]);
+    for (let i = 0; i < n; i++) {
+      const e = list[(start + i) % n];
+      appendRData(e, qtype, hostnames, out, dedupe);
+      if (chosen) chosen.push(e);
+    }
   } else {
-    let chosen: Endpoint;
+    let e: Endpoint;
     switch (pool.config.origin_steering.policy) {
       case 'hash':
-        chosen = rendezvous(list, clientHash());
-        out.usedClientKey = true;
+        e = rendezvous(list, clientHash());
         break;
       default:
         // random, and least_outstanding_requests / least_connections, whose counts are always zero for
         // DNS-only load balancers (seed L7594): weighted random.
-        chosen = weightedRandom(list);
+        e = weightedRandom(list);
     }
-    out.endpoints.push(chosen);
+    appendRData(e, qtype, hostnames, out, dedupe);
+    if (chosen) chosen.push(e);
   }
-  for (const e of out.endpoints) appendRData(e, qtype, hostnames, out.rdata, pool.hasHostnames);
-  return out.rdata.length > 0;
+  return out.length - before;
 }
 
 function appendRData(e: Endpoint, qtype: number, hostnames: HostnameView, out: RData[], dedupe: boolean): void {

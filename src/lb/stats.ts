@@ -10,9 +10,24 @@ export class LbCounters {
   nodata = 0;
   /** Answers per chosen pool. */
   readonly pools = new Map<string, number>();
+  // Most queries of a load balancer pick the same pool as the one before: count those without a map lookup.
+  private lastPool = '';
+  private lastCount = 0;
 
   selected(pool: string): void {
-    this.pools.set(pool, (this.pools.get(pool) ?? 0) + 1);
+    if (pool === this.lastPool) {
+      this.lastCount++;
+      return;
+    }
+    this.flush();
+    this.lastPool = pool;
+    this.lastCount = 1;
+  }
+
+  /** Moves the run of the last pool into `pools` (read `pools` after calling this). */
+  flush(): void {
+    if (this.lastCount > 0) this.pools.set(this.lastPool, (this.pools.get(this.lastPool) ?? 0) + this.lastCount);
+    this.lastCount = 0;
   }
 }
 
@@ -28,7 +43,9 @@ export class LbStatsRegistry {
     return c;
   }
 
+  /** Counters by load balancer, with every pending count settled. */
   entries(): IterableIterator<[string, LbCounters]> {
+    for (const c of this.byName.values()) c.flush();
     return this.byName.entries();
   }
 }

@@ -226,8 +226,8 @@ describe('ECS (RFC 7871)', () => {
     expect(e.family).toBe(addr.length === 4 ? 1 : 2);
     expect(e.sourcePrefix).toBe(prefix);
     expect(e.scopePrefix).toBe(0);
-    expect(e.raw.length).toBe((prefix + 7) >> 3);
-    expect(Buffer.from(e.raw)).toEqual(opt.data.subarray(4));
+    expect(e.octets).toBe((prefix + 7) >> 3);
+    expect(Buffer.from(e.address.bytes.subarray(0, e.octets))).toEqual(opt.data.subarray(4));
     expect(e.address.family).toBe(addr.length === 4 ? 4 : 6);
     expect(e.address.bytes.length).toBe(addr.length);
     // The full-width address: the prefix bits of the input, zeros after.

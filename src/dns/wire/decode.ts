@@ -11,8 +11,8 @@ export interface Ecs {
   scopePrefix: number;
   /** Full-width address (4 or 16 bytes), bits past sourcePrefix zero. */
   address: IpAddr;
-  /** The ADDRESS octets as received, echoed in the response. */
-  raw: Buffer;
+  /** ADDRESS octets in the option (ceil(sourcePrefix / 8)): the first `octets` bytes of `address` are echoed. */
+  octets: number;
 }
 
 export interface Edns {
@@ -51,6 +51,11 @@ export function emptyQuery(): Query {
 
 const nameOut = { key: '', labels: 0 };
 
+/** Big-endian 16 bits; callers have checked the bounds (Buffer#readUInt16BE would check them again). */
+function u16(pkt: Buffer, at: number): number {
+  return (pkt[at] << 8) | pkt[at + 1];
+}
+
 function fail(q: Query, status: DecodeStatus, problem: string): Query {
   q.status = status;
   q.problem = problem;
@@ -63,14 +68,14 @@ export function decodeQuery(pkt: Buffer, q: Query = emptyQuery()): Query {
   q.questionEnd = 0;
   q.problem = '';
   if (end < HEADER_SIZE) return fail(q, 'drop', 'shorter than a header');
-  q.id = pkt.readUInt16BE(0);
-  q.flags = pkt.readUInt16BE(2);
+  q.id = u16(pkt, 0);
+  q.flags = u16(pkt, 2);
   if (q.flags & 0x8000) return fail(q, 'drop', 'a response');
   q.opcode = (q.flags >> 11) & 0xf;
-  const qd = pkt.readUInt16BE(4);
-  const an = pkt.readUInt16BE(6);
-  const ns = pkt.readUInt16BE(8);
-  const ar = pkt.readUInt16BE(10);
+  const qd = u16(pkt, 4);
+  const an = u16(pkt, 6);
+  const ns = u16(pkt, 8);
+  const ar = u16(pkt, 10);
 
   if (qd !== 1) {
     // RFC 9619: QDCOUNT must be 1 (an opcode we don't implement with no question is NOTIMP all the same).
@@ -80,8 +85,8 @@ export function decodeQuery(pkt: Buffer, q: Query = emptyQuery()): Query {
   if (off < 0 || off + 4 > end) return fail(q, q.opcode !== 0 ? 'notimp' : 'formerr', 'malformed question');
   q.qname = nameOut.key;
   q.qnameLabels = nameOut.labels;
-  q.qtype = pkt.readUInt16BE(off);
-  q.qclass = pkt.readUInt16BE(off + 2);
+  q.qtype = u16(pkt, off);
+  q.qclass = u16(pkt, off + 2);
   off += 4;
   q.questionEnd = off;
   // An opcode we do not implement is NOTIMP whatever follows; the rest is still read for its OPT record, which
@@ -113,8 +118,8 @@ function readRecords(pkt: Buffer, off: number, end: number, anNs: number, ar: nu
   for (let i = 0; i < ar; i++) {
     const nameEnd = skipName(pkt, off, end);
     if (nameEnd < 0 || nameEnd + 10 > end) return structural('malformed additional record');
-    const type = pkt.readUInt16BE(nameEnd);
-    const rdlen = pkt.readUInt16BE(nameEnd + 8);
+    const type = u16(pkt, nameEnd);
+    const rdlen = u16(pkt, nameEnd + 8);
     const rdStart = nameEnd + 10;
     if (rdStart + rdlen > end) return structural('record overruns the packet');
     if (type === RRType.OPT) {
@@ -132,14 +137,14 @@ function readRecords(pkt: Buffer, off: number, end: number, anNs: number, ar: nu
 function skipRecord(pkt: Buffer, off: number, end: number): number {
   const nameEnd = skipName(pkt, off, end);
   if (nameEnd < 0 || nameEnd + 10 > end) return -1;
-  const rdEnd = nameEnd + 10 + pkt.readUInt16BE(nameEnd + 8);
+  const rdEnd = nameEnd + 10 + u16(pkt, nameEnd + 8);
   return rdEnd > end ? -1 : rdEnd;
 }
 
 /** Returns a problem description, or '' when the OPT record is well formed. */
 function decodeOpt(pkt: Buffer, fixed: number, rd: number, rdlen: number, q: Query): string {
   const edns: Edns = {
-    udpSize: pkt.readUInt16BE(fixed + 2),
+    udpSize: u16(pkt, fixed + 2),
     version: pkt[fixed + 5],
     dnssecOk: (pkt[fixed + 6] & 0x80) !== 0,
     nsid: false,
@@ -152,8 +157,8 @@ function decodeOpt(pkt: Buffer, fixed: number, rd: number, rdlen: number, q: Que
   let off = rd;
   while (off < end) {
     if (off + 4 > end) return 'truncated EDNS option';
-    const code = pkt.readUInt16BE(off);
-    const len = pkt.readUInt16BE(off + 2);
+    const code = u16(pkt, off);
+    const len = u16(pkt, off + 2);
     const data = off + 4;
     if (data + len > end) return 'EDNS option overruns OPT';
     if (code === EdnsOption.ECS) {
@@ -175,7 +180,7 @@ function decodeOpt(pkt: Buffer, fixed: number, rd: number, rdlen: number, q: Que
 
 function decodeEcs(pkt: Buffer, off: number, len: number): Ecs | string {
   if (len < 4) return 'ECS option shorter than 4 bytes';
-  const family = pkt.readUInt16BE(off);
+  const family = u16(pkt, off);
   const source = pkt[off + 2];
   const scope = pkt[off + 3];
   let width: number;
@@ -194,6 +199,6 @@ function decodeEcs(pkt: Buffer, off: number, len: number): Ecs | string {
     sourcePrefix: source,
     scopePrefix: scope,
     address: { family: family === 1 ? 4 : 6, bytes },
-    raw: pkt.subarray(off + 4, off + 4 + octets),
+    octets,
   };
 }

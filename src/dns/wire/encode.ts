@@ -33,13 +33,41 @@ export interface RRset {
   rdata: readonly RData[];
 }
 
+/** The RRsets of one section: a reusable list whose clear() is a counter reset, not an array truncation. */
+export class Section {
+  private items: RRset[] = [];
+  length = 0;
+
+  push(set: RRset): void {
+    this.items[this.length++] = set;
+  }
+
+  at(i: number): RRset {
+    return this.items[i];
+  }
+
+  clear(): void {
+    this.length = 0;
+  }
+
+  some(fn: (set: RRset) => boolean): boolean {
+    for (let i = 0; i < this.length; i++) if (fn(this.items[i])) return true;
+    return false;
+  }
+
+  /** A copy of the RRsets (tests, internal resolution). */
+  toArray(): RRset[] {
+    return this.items.slice(0, this.length);
+  }
+}
+
 /** The response being built for one query. One instance is reused: the query path is synchronous. */
 export class Message {
   rcode = 0;
   aa = false;
-  answer: RRset[] = [];
-  authority: RRset[] = [];
-  additional: RRset[] = [];
+  readonly answer = new Section();
+  readonly authority = new Section();
+  readonly additional = new Section();
   /** Additional RRsets that must not be dropped silently (referral glue, RFC 9471): TC if they don't fit. */
   additionalRequired = false;
   /** ECS SCOPE PREFIX-LENGTH to return; the answer logic raises it when the answer depended on the ECS address. */
@@ -48,10 +76,9 @@ export class Message {
   reset(): this {
     this.rcode = 0;
     this.aa = false;
-    // Writing `length` is a runtime call even on an empty array: only when there is something to clear.
-    if (this.answer.length !== 0) this.answer.length = 0;
-    if (this.authority.length !== 0) this.authority.length = 0;
-    if (this.additional.length !== 0) this.additional.length = 0;
+    this.answer.clear();
+    this.authority.clear();
+    this.additional.clear();
     this.additionalRequired = false;
     this.ecsScope = 0;
     return this;
@@ -69,27 +96,44 @@ export interface EncodeOptions {
   prefix: 0 | 2;
 }
 
-const buf = Buffer.alloc(65535 + 2);
+// Responses are written straight into a slab and handed out as views of it (no copy); a new slab starts when
+// the rest of the current one could not hold a maximal message. Old slabs live as long as a send holds a view.
+const SLAB_SIZE = 256 * 1024;
+let buf = Buffer.allocUnsafe(SLAB_SIZE);
+let slabUsed = 0;
 // Compression dictionary for the message being written: key → offset (relative to the message start).
 const dictKeys: string[] = [];
 const dictOffs: number[] = [];
 let dictLen = 0;
-let base = 0; // = prefix
+/** Where the message (after any TCP prefix) starts in the slab. */
+let base = 0;
 let pos = 0;
-let questionLabelOffsets: number[] = [];
+const questionLabelOffsets: number[] = [];
+let questionIndexed = false;
 let qname = '';
 let qnameLabels = 0;
 
 /** Whether the last encoded message was truncated (for metrics). */
 export let lastTruncated = false;
 
+function put16(at: number, v: number): void {
+  buf[at] = v >>> 8;
+  buf[at + 1] = v & 0xff;
+}
+
 export function encodeResponse(q: Query, req: Buffer, msg: Message, opts: EncodeOptions): Buffer {
-  base = opts.prefix;
+  const limit = Math.max(opts.limit, HEADER_SIZE);
+  if (slabUsed + limit + opts.prefix > SLAB_SIZE) {
+    buf = Buffer.allocUnsafe(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const start = slabUsed;
+  base = start + opts.prefix;
   pos = base + HEADER_SIZE;
   dictLen = 0;
   qname = q.qname;
   qnameLabels = q.qnameLabels;
-  if (questionLabelOffsets.length !== 0) questionLabelOffsets.length = 0;
+  questionIndexed = false;
 
   let flags = FLAG_QR | (q.flags & (0x7800 | FLAG_RD | FLAG_CD));
   if (msg.aa) flags |= FLAG_AA;
@@ -107,26 +151,26 @@ export function encodeResponse(q: Query, req: Buffer, msg: Message, opts: Encode
   if (edns) {
     optSize = 11;
     if (edns.nsid && opts.nsid) optSize += 4 + opts.nsid.length;
-    if (edns.ecs) optSize += 8 + edns.ecs.raw.length;
+    if (edns.ecs) optSize += 8 + edns.ecs.octets;
   }
-  const end = base + Math.max(opts.limit, HEADER_SIZE) - optSize;
+  const end = base + limit - optSize;
 
   let truncated = false;
   let an = 0;
   let ns = 0;
   let ar = 0;
   for (let i = 0; i < msg.answer.length && !truncated; i++) {
-    const n = writeRRset(msg.answer[i], end);
+    const n = writeRRset(msg.answer.at(i), end);
     if (n < 0) truncated = true;
     else an += n;
   }
   for (let i = 0; i < msg.authority.length && !truncated; i++) {
-    const n = writeRRset(msg.authority[i], end);
+    const n = writeRRset(msg.authority.at(i), end);
     if (n < 0) truncated = true;
     else ns += n;
   }
   for (let i = 0; i < msg.additional.length && !truncated; i++) {
-    const n = writeRRset(msg.additional[i], end);
+    const n = writeRRset(msg.additional.at(i), end);
     if (n < 0) {
       if (msg.additionalRequired) truncated = true;
       break;
@@ -138,44 +182,43 @@ export function encodeResponse(q: Query, req: Buffer, msg: Message, opts: Encode
 
   if (edns) {
     buf[pos++] = 0; // root owner
-    buf.writeUInt16BE(RRType.OPT, pos);
-    buf.writeUInt16BE(opts.ednsUdpSize, pos + 2);
+    put16(pos, RRType.OPT);
+    put16(pos + 2, opts.ednsUdpSize);
     buf[pos + 4] = (msg.rcode >> 4) & 0xff; // extended RCODE
     buf[pos + 5] = 0; // version
-    buf.writeUInt16BE(edns.dnssecOk ? 0x8000 : 0, pos + 6);
+    put16(pos + 6, edns.dnssecOk ? 0x8000 : 0);
     const rdlenAt = pos + 8;
     pos += 10;
     if (edns.nsid && opts.nsid) {
-      buf.writeUInt16BE(3, pos);
-      buf.writeUInt16BE(opts.nsid.length, pos + 2);
+      put16(pos, 3);
+      put16(pos + 2, opts.nsid.length);
       copyBytes(opts.nsid, 0, opts.nsid.length, buf, pos + 4);
       pos += 4 + opts.nsid.length;
     }
     if (edns.ecs) {
       const e = edns.ecs;
-      buf.writeUInt16BE(8, pos);
-      buf.writeUInt16BE(4 + e.raw.length, pos + 2);
-      buf.writeUInt16BE(e.family, pos + 4);
+      put16(pos, 8);
+      put16(pos + 2, 4 + e.octets);
+      put16(pos + 4, e.family);
       buf[pos + 6] = e.sourcePrefix;
       buf[pos + 7] = Math.min(msg.ecsScope, e.family === 1 ? 32 : 128);
-      copyBytes(e.raw, 0, e.raw.length, buf, pos + 8);
-      pos += 8 + e.raw.length;
+      copyBytes(e.address.bytes, 0, e.octets, buf, pos + 8);
+      pos += 8 + e.octets;
     }
-    buf.writeUInt16BE(pos - rdlenAt - 2, rdlenAt);
+    put16(rdlenAt, pos - rdlenAt - 2);
     ar += 1;
   }
 
-  buf.writeUInt16BE(q.id, base);
-  buf.writeUInt16BE(flags, base + 2);
-  buf.writeUInt16BE(qd, base + 4);
-  buf.writeUInt16BE(an, base + 6);
-  buf.writeUInt16BE(ns, base + 8);
-  buf.writeUInt16BE(ar, base + 10);
-  if (base === 2) buf.writeUInt16BE(pos - 2, 0);
+  put16(base, q.id);
+  put16(base + 2, flags);
+  put16(base + 4, qd);
+  put16(base + 6, an);
+  put16(base + 8, ns);
+  put16(base + 10, ar);
+  if (opts.prefix === 2) put16(start, pos - base);
 
-  const out = Buffer.allocUnsafe(pos);
-  copyBytes(buf, 0, pos, out, 0);
-  return out;
+  slabUsed = (pos + 7) & ~7;
+  return buf.subarray(start, pos);
 }
 
 /** Writes an RRset; returns its record count, or -1 (and writes nothing) when it does not fit before `end`. */
@@ -277,16 +320,19 @@ function findSuffix(key: string, labels: number): number {
   // A real label boundary: the dot before the suffix must not be an escaped one ("x.a\\.b.example" does not end
   // in the name "b.example").
   if (!isSubdomainKey(qname, key)) return -1;
-  if (questionLabelOffsets.length === 0) indexQuestion();
+  if (!questionIndexed) indexQuestion();
   return questionLabelOffsets[qnameLabels - labels] ?? -1;
 }
 
 function indexQuestion(): void {
   let off = base + HEADER_SIZE;
-  while (buf[off] !== 0 && questionLabelOffsets.length < 128) {
-    questionLabelOffsets.push(off - base);
+  let n = 0;
+  while (buf[off] !== 0 && n < 128) {
+    questionLabelOffsets[n++] = off - base;
     off += buf[off] + 1;
   }
+  questionLabelOffsets.length = n;
+  questionIndexed = true;
 }
 
 /** The smallest useful reply when a packet cannot be parsed past its header: FORMERR, no question. */

@@ -183,6 +183,12 @@ function keyChar(b: number): string {
 
 const scratch = Buffer.alloc(MAX_NAME_WIRE);
 
+// Buffer#toString('latin1') dispatches on the encoding name first; the underlying method is Node's own.
+type Latin1 = { latin1Slice(start: number, end: number): string };
+const latin1 = typeof (scratch as unknown as Partial<Latin1>).latin1Slice === 'function'
+  ? (b: Buffer, end: number): string => (b as unknown as Latin1).latin1Slice(0, end)
+  : (b: Buffer, end: number): string => b.toString('latin1', 0, end);
+
 /**
  * Reads an uncompressed name at `off` in a received packet. Returns the offset after it, or -1 if malformed
  * (pointer, reserved label type, overrun, > 255 bytes). The key is left in `nameOut.key`, the label count in
@@ -215,7 +221,7 @@ export function readQuestionName(pkt: Buffer, off: number, end: number, nameOut:
     off += len + 1;
   }
   nameOut.labels = labels;
-  nameOut.key = plain ? scratch.toString('latin1', 0, w) : keyOfWire(pkt, start);
+  nameOut.key = plain ? latin1(scratch, w) : keyOfWire(pkt, start);
   return off;
 }
 
