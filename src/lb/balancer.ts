@@ -54,6 +54,9 @@ export function effectivePolicy(s: Steering): Exclude<SteeringPolicy, ''> {
 }
 
 
+/** Geo candidate lists by location object (a shared GeoIP result or the PoP) and steering object. */
+const geoAreas = new WeakMap<object, WeakMap<Steering, Pool[]>>();
+
 /** What rules read about a query; dns.qry.name is built only when a condition asks for it. */
 class QueryFields implements RuleInput {
   name = '';
@@ -294,6 +297,22 @@ export class LoadBalancer implements DynamicName {
 
   /** Geo steering's candidate list (seed L7862, L7854, L7747): PoP → subdivision/country → region → default. */
   private geoArea(s: Steering, loc: Location, trace?: Trace): Pool[] {
+    if (trace) return this.findGeoArea(s, loc, trace);
+    // The list depends only on the location and the steering in force: kept per (location object, steering).
+    let perLocation = geoAreas.get(loc.key);
+    if (!perLocation) {
+      perLocation = new WeakMap();
+      geoAreas.set(loc.key, perLocation);
+    }
+    let list = perLocation.get(s);
+    if (!list) {
+      list = this.findGeoArea(s, loc);
+      perLocation.set(s, list);
+    }
+    return list;
+  }
+
+  private findGeoArea(s: Steering, loc: Location, trace?: Trace): Pool[] {
     const pop = this.env.pop.code;
     let list = s.popPools.get(pop);
     if (list) {

@@ -49,6 +49,24 @@ export function emptyQuery(): Query {
   return { status: 'drop', id: 0, flags: 0, opcode: 0, questionEnd: 0, qname: '', qnameLabels: 0, qtype: 0, qclass: 0, edns: null, problem: '' };
 }
 
+/**
+ * The OPT and ECS objects of a Query are reused by the next decode into the same Query (the server decodes into
+ * one Query per process: allocation-light); a Query decoded afresh gets fresh ones.
+ */
+const spares = new WeakMap<Query, { edns: Edns; ecs: Ecs }>();
+
+function sparesOf(q: Query): { edns: Edns; ecs: Ecs } {
+  let s = spares.get(q);
+  if (!s) {
+    s = {
+      edns: { udpSize: 0, version: 0, dnssecOk: false, nsid: false, ecs: null, badEcs: false },
+      ecs: { family: 1, sourcePrefix: 0, scopePrefix: 0, address: { family: 4, bytes: new Uint8Array(4) }, octets: 0 },
+    };
+    spares.set(q, s);
+  }
+  return s;
+}
+
 const nameOut = { key: '', labels: 0 };
 
 /** Big-endian 16 bits; callers have checked the bounds (Buffer#readUInt16BE would check them again). */
@@ -143,14 +161,14 @@ function skipRecord(pkt: Buffer, off: number, end: number): number {
 
 /** Returns a problem description, or '' when the OPT record is well formed. */
 function decodeOpt(pkt: Buffer, fixed: number, rd: number, rdlen: number, q: Query): string {
-  const edns: Edns = {
-    udpSize: u16(pkt, fixed + 2),
-    version: pkt[fixed + 5],
-    dnssecOk: (pkt[fixed + 6] & 0x80) !== 0,
-    nsid: false,
-    ecs: null,
-    badEcs: false,
-  };
+  const spare = sparesOf(q);
+  const edns = spare.edns;
+  edns.udpSize = u16(pkt, fixed + 2);
+  edns.version = pkt[fixed + 5];
+  edns.dnssecOk = (pkt[fixed + 6] & 0x80) !== 0;
+  edns.nsid = false;
+  edns.ecs = null;
+  edns.badEcs = false;
   q.edns = edns;
   let ecsProblem = '';
   const end = rd + rdlen;
@@ -162,7 +180,7 @@ function decodeOpt(pkt: Buffer, fixed: number, rd: number, rdlen: number, q: Que
     const data = off + 4;
     if (data + len > end) return 'EDNS option overruns OPT';
     if (code === EdnsOption.ECS) {
-      const r = edns.ecs !== null || ecsProblem ? 'more than one ECS option' : decodeEcs(pkt, data, len);
+      const r: Ecs | string = edns.ecs !== null || ecsProblem ? 'more than one ECS option' : decodeEcs(pkt, data, len, spare.ecs);
       if (typeof r === 'string') ecsProblem = r;
       else edns.ecs = r;
     } else if (code === EdnsOption.NSID) {
@@ -178,7 +196,7 @@ function decodeOpt(pkt: Buffer, fixed: number, rd: number, rdlen: number, q: Que
   return ecsProblem;
 }
 
-function decodeEcs(pkt: Buffer, off: number, len: number): Ecs | string {
+function decodeEcs(pkt: Buffer, off: number, len: number, into: Ecs): Ecs | string {
   if (len < 4) return 'ECS option shorter than 4 bytes';
   const family = u16(pkt, off);
   const source = pkt[off + 2];
@@ -190,15 +208,15 @@ function decodeEcs(pkt: Buffer, off: number, len: number): Ecs | string {
   if (source > width * 8) return `ECS source prefix /${source} is too long for the family`;
   const octets = (source + 7) >> 3;
   if (len - 4 !== octets) return `ECS address has ${len - 4} octets, /${source} needs ${octets}`;
+  const rem = source & 7;
+  if (rem && (pkt[off + 4 + octets - 1] & (0xff >> rem)) !== 0) return 'ECS address has bits set past the source prefix';
+  // The address object is replaced, not written into: a GeoIP result or rule input of the last query may hold it.
   const bytes = new Uint8Array(width);
   for (let i = 0; i < octets; i++) bytes[i] = pkt[off + 4 + i];
-  const rem = source & 7;
-  if (rem && (bytes[octets - 1] & (0xff >> rem)) !== 0) return 'ECS address has bits set past the source prefix';
-  return {
-    family: family as 1 | 2,
-    sourcePrefix: source,
-    scopePrefix: scope,
-    address: { family: family === 1 ? 4 : 6, bytes },
-    octets,
-  };
+  into.family = family as 1 | 2;
+  into.sourcePrefix = source;
+  into.scopePrefix = scope;
+  into.address = { family: family === 1 ? 4 : 6, bytes };
+  into.octets = octets;
+  return into;
 }
