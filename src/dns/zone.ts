@@ -5,7 +5,7 @@ import { posOf } from '../config/kit';
 import type { Config, Pos, Problem, ZoneConfig } from '../config/types';
 import type { DynamicName } from './dynamic';
 import { RRType, TYPE_NAMES } from './wire/constants';
-import type { RData, RRset } from './wire/encode';
+import { apexTemplate, type RData, type RRset } from './wire/encode';
 import { isSubdomainKey, nameOf, parentKey, parseName, WireName } from './wire/name';
 import { parseRData, rdataName, rdataSoa } from './wire/rdata';
 
@@ -189,6 +189,8 @@ function compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: R
   const soaData = rdataSoa(mname, rname, s.serial ?? serialDefault, s.refresh, s.retry, s.expire, s.minimum);
   const soa: RRset = { owner: origin, type: RRType.SOA, ttl: s.ttl, rdata: [soaData] };
   const negativeSoa: RRset = { owner: origin, type: RRType.SOA, ttl: Math.min(s.ttl, s.minimum), rdata: [soaData] };
+  soa.template = apexTemplate(soa, origin);
+  negativeSoa.template = apexTemplate(negativeSoa, origin);
 
   const nsData: RData[] = [];
   zc.ns.forEach((n, i) => {

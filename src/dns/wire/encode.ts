@@ -31,6 +31,53 @@ export interface RRset {
   klass?: number;
   ttl: number;
   rdata: readonly RData[];
+  /** A one-record RRset pre-encoded around its zone apex (see apexTemplate): written by copying. */
+  template?: ApexTemplate;
+}
+
+/**
+ * A one-record RRset encoded once with every name at or below `apex` ending in a pointer to the apex, whose
+ * offset is filled in per response (the apex is nearly always a suffix of the question). The zone SOA of every
+ * negative answer is written this way.
+ */
+export interface ApexTemplate {
+  apexKey: string;
+  apexLabels: number;
+  bytes: Buffer;
+  /** Offsets in `bytes` of the 2-byte pointers to the apex. */
+  pointers: number[];
+}
+
+export function apexTemplate(set: RRset, apex: WireName): ApexTemplate | undefined {
+  if (set.rdata.length !== 1 || set.owner === null || set.owner.key !== apex.key) return undefined;
+  const rd = set.rdata[0];
+  const parts: number[] = [];
+  const pointers: number[] = [];
+  const pushName = (n: WireName, compress: boolean) => {
+    const i = compress ? n.suffixKeys.indexOf(apex.key) : -1;
+    if (i < 0) {
+      parts.push(...n.wire);
+      return;
+    }
+    parts.push(...n.wire.subarray(0, n.suffixOffsets[i]));
+    pointers.push(parts.length);
+    parts.push(0xc0, 0);
+  };
+  pointers.push(0);
+  parts.push(0xc0, 0);
+  const klass = set.klass ?? RRClass.IN;
+  parts.push(set.type >> 8, set.type & 0xff, klass >> 8, klass & 0xff);
+  const ttl = set.ttl >>> 0;
+  parts.push(ttl >>> 24, (ttl >>> 16) & 0xff, (ttl >>> 8) & 0xff, ttl & 0xff, 0, 0);
+  const rdStart = parts.length;
+  parts.push(...rd.head);
+  if (rd.name) pushName(rd.name, rd.compress);
+  if (rd.name2) pushName(rd.name2, rd.compress);
+  if (rd.tail) parts.push(...rd.tail);
+  const rdlen = parts.length - rdStart;
+  parts[rdStart - 2] = rdlen >> 8;
+  parts[rdStart - 1] = rdlen & 0xff;
+  return { apexKey: apex.key, apexLabels: apex.labelCount, bytes: Buffer.from(parts), pointers };
 }
 
 /** The RRsets of one section: a reusable list whose clear() is a counter reset, not an array truncation. */
@@ -223,6 +270,21 @@ export function encodeResponse(q: Query, req: Buffer, msg: Message, opts: Encode
 
 /** Writes an RRset; returns its record count, or -1 (and writes nothing) when it does not fit before `end`. */
 function writeRRset(set: RRset, end: number): number {
+  const t = set.template;
+  if (t !== undefined) {
+    const apex = findSuffix(t.apexKey, t.apexLabels);
+    if (apex >= 0 && apex <= 0x3fff) {
+      const len = t.bytes.length;
+      if (pos + len > end) return -1;
+      copyBytes(t.bytes, 0, len, buf, pos);
+      for (let i = 0; i < t.pointers.length; i++) {
+        buf[pos + t.pointers[i]] = 0xc0 | (apex >> 8);
+        buf[pos + t.pointers[i] + 1] = apex & 0xff;
+      }
+      pos += len;
+      return 1;
+    }
+  }
   const start = pos;
   const dictMark = dictLen;
   const klass = set.klass ?? RRClass.IN;
