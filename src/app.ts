@@ -20,7 +20,7 @@ import { StatusHttpServer } from './observe/http';
 import { createLogger, type Logger } from './observe/log';
 import { createMetrics, ProbeStats, type MetricsSource, type ReloadStats } from './observe/metrics';
 import { QueryStats } from './observe/query-stats';
-import type { StatusDeps } from './observe/status';
+import { statusSummary, type StatusDeps } from './observe/status';
 import { buildRuntime, GeoCache, type Runtime } from './runtime';
 import { formatIp } from './util/ip';
 
@@ -217,27 +217,14 @@ export class SteerDnsServer {
   }
 
   summary(): Record<string, unknown> {
-    const rt = this.runtime;
     return {
-      version: VERSION,
-      role: this.role,
-      config: rt.config.file,
-      started_at: new Date(this.startedAt).toISOString(),
-      config_loaded_at: new Date(this.reloads.lastReloadAt).toISOString(),
-      reloads: this.reloads.reloads,
-      reload_failures: this.reloads.reloadFailures,
-      last_reload_successful: this.reloads.lastReloadSuccess,
-      pop: rt.pop,
+      ...statusSummary({ role: this.role, runtime: this.runtime, reloads: this.reloads, startedAt: this.startedAt, ready: this.readiness().ready, version: VERSION }),
       listen: this.boundPorts,
-      zones: rt.config.zones.map((z) => z.name),
-      load_balancers: rt.config.load_balancers.length,
-      pools: rt.config.pools.size,
-      monitors: rt.config.monitors.size,
       probe_targets: this.health ? this.health.scheduler.stats().targets : 0,
       queries: this.queryStats.total,
-      ready: this.readiness().ready,
     };
   }
+
 
   /** Re-reads the config (or takes `text`, as cluster workers do). Resolves true when the new config serves. */
   reload(text?: string): Promise<boolean> {

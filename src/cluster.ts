@@ -23,6 +23,7 @@ import { StatusHttpServer } from './observe/http';
 import type { Logger } from './observe/log';
 import { createMetrics, ProbeStats, type ReloadStats } from './observe/metrics';
 import { QueryStats } from './observe/query-stats';
+import { statusSummary } from './observe/status';
 import { buildRuntime, GeoCache, type Runtime } from './runtime';
 
 interface SerializedStats {
@@ -367,22 +368,12 @@ class ClusterPrimary {
 
   private summary(): Record<string, unknown> {
     return {
-      version: VERSION,
-      role: 'primary',
+      ...statusSummary({ role: 'primary', runtime: this.runtime, reloads: this.reloads, startedAt: this.startedAt, ready: this.readiness().ready, version: VERSION }),
       workers: [...this.workers.values()].map((w) => ({ id: w.worker.id, pid: w.worker.process.pid, listening: w.listening })),
-      config: this.config.file,
-      started_at: new Date(this.startedAt).toISOString(),
-      config_loaded_at: new Date(this.reloads.lastReloadAt).toISOString(),
-      reloads: this.reloads.reloads,
-      reload_failures: this.reloads.reloadFailures,
-      last_reload_successful: this.reloads.lastReloadSuccess,
-      pop: this.runtime.pop,
-      zones: this.config.zones.map((z) => z.name),
-      load_balancers: this.config.load_balancers.length,
       probe_targets: this.health.scheduler.stats().targets,
-      ready: this.readiness().ready,
     };
   }
+
 
   private async shutdown(sig: string): Promise<void> {
     if (this.stopping) return;

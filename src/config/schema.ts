@@ -7,7 +7,7 @@ import {
   bool, Ctx, dict, int, INVALID, list, maybe, num, obj, oneOf, oneOrMany, opt, posOf, refine, req, Schema, str,
 } from './kit';
 import type {
-  ListenAddress, LoadBalancerConfig, LoadSheddingConfig, LocationStrategyConfig, MonitorConfig,
+  Config, ListenAddress, LoadBalancerConfig, LoadSheddingConfig, LocationStrategyConfig, MonitorConfig,
   MonitorGroupConfig, MonitorGroupMember, MonitorType, NotificationFilterConfig, NotificationsConfig, OriginConfig,
   PoolConfig, PopConfig, RandomSteeringConfig, RecordConfig, RuleConfig, RuleOverrides, ServerConfig, SoaConfig,
   SteeringPolicy, WebhookConfig, ZoneConfig,
@@ -457,15 +457,8 @@ const notificationsSchema: Schema<NotificationsConfig> = obj<NotificationsConfig
 
 // ---- top level ---------------------------------------------------------------------------------------
 
-export interface ParsedConfig {
-  server: ServerConfig;
-  zones: ZoneConfig[];
-  monitors: Map<string, MonitorConfig>;
-  monitor_groups: Map<string, MonitorGroupConfig>;
-  pools: Map<string, PoolConfig>;
-  load_balancers: LoadBalancerConfig[];
-  notifications: NotificationsConfig;
-}
+/** The file's content; load.ts adds where it came from. */
+export type ParsedConfig = Omit<Config, 'file'>;
 
 export const configSchema: Schema<ParsedConfig> = obj<ParsedConfig>({
   server: opt(serverSchema, () => serverSchema.parse(new YAMLMap(), new Ctx('', new LineCounter())) as ServerConfig),

@@ -5,7 +5,7 @@ import type { ClientInfo, DynamicAnswer, DynamicName } from '../dns/dynamic';
 import { RRType } from '../dns/wire/constants';
 import { fmix32, formatIp, hashIp, type IpAddr } from '../util/ip';
 import { chooseEndpoints } from './endpoint-steering';
-import { locate, type Location, type Pop } from './location';
+import { locate, PerLocation, type Location, type Pop } from './location';
 import { familyOf, type Endpoint, type Pool } from './pool';
 import { byDistanceCached, byRtt, firstUsable, weightedPools, type UsableCheck } from './pool-steering';
 import type { CompiledCondition, RuleInput } from './rules/condition';
@@ -55,7 +55,7 @@ export function effectivePolicy(s: Steering): Exclude<SteeringPolicy, ''> {
 
 
 /** Geo candidate lists by location object (a shared GeoIP result or the PoP) and steering object. */
-const geoAreas = new WeakMap<object, WeakMap<Steering, Pool[]>>();
+const geoAreas = new PerLocation<Steering, Pool[]>();
 
 /** What rules read about a query; dns.qry.name is built only when a condition asks for it. */
 class QueryFields implements RuleInput {
@@ -298,18 +298,8 @@ export class LoadBalancer implements DynamicName {
   /** Geo steering's candidate list (seed L7862, L7854, L7747): PoP → subdivision/country → region → default. */
   private geoArea(s: Steering, loc: Location, trace?: Trace): Pool[] {
     if (trace) return this.findGeoArea(s, loc, trace);
-    // The list depends only on the location and the steering in force: kept per (location object, steering).
-    let perLocation = geoAreas.get(loc.key);
-    if (!perLocation) {
-      perLocation = new WeakMap();
-      geoAreas.set(loc.key, perLocation);
-    }
-    let list = perLocation.get(s);
-    if (!list) {
-      list = this.findGeoArea(s, loc);
-      perLocation.set(s, list);
-    }
-    return list;
+    // The list depends only on the location and the steering in force.
+    return geoAreas.get(loc, s) ?? geoAreas.set(loc, s, this.findGeoArea(s, loc));
   }
 
   private findGeoArea(s: Steering, loc: Location, trace?: Trace): Pool[] {

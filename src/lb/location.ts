@@ -67,13 +67,7 @@ export function locate(pop: Pop, geo: GeoView | null, strategy: LocationStrategy
   if (ecs !== null && ecsPreferred(strategy, policy)) {
     const g = geo ? geo.lookup(ecs.address) : null;
     if (g) {
-      loc.source = 'ecs';
-      loc.key = g;
-      loc.country = g.country;
-      loc.subdivision = g.subdivision;
-      loc.region = g.region;
-      loc.latitude = g.latitude;
-      loc.longitude = g.longitude;
+      setPlace('ecs', g);
       loc.ecsScope = Math.min(g.prefixLength, ecs.sourcePrefix);
       return loc;
     }
@@ -87,23 +81,46 @@ export function locate(pop: Pop, geo: GeoView | null, strategy: LocationStrategy
   if (strategy.mode === 'resolver_ip') {
     const g = geo ? geo.lookup(client.resolver) : null;
     if (g) {
-      loc.source = 'resolver';
-      loc.key = g;
-      loc.country = g.country;
-      loc.subdivision = g.subdivision;
-      loc.region = g.region;
-      loc.latitude = g.latitude;
-      loc.longitude = g.longitude;
+      setPlace('resolver', g);
       return loc;
     }
     loc.note = loc.note ? `${loc.note}; resolver address not in the GeoIP database` : 'resolver address not in the GeoIP database';
   }
-  loc.source = 'pop';
-  loc.key = pop;
-  loc.country = pop.country;
-  loc.subdivision = pop.subdivision;
-  loc.region = pop.region;
-  loc.latitude = pop.latitude;
-  loc.longitude = pop.longitude;
+  setPlace('pop', pop);
   return loc;
+}
+
+/** A place: a GeoIP result or the PoP (the object itself is the memo key for per-location work). */
+type Place = Pick<Location, 'country' | 'subdivision' | 'region' | 'latitude' | 'longitude'>;
+
+function setPlace(source: LocationSource, p: Place): void {
+  loc.source = source;
+  loc.key = p;
+  loc.country = p.country;
+  loc.subdivision = p.subdivision;
+  loc.region = p.region;
+  loc.latitude = p.latitude;
+  loc.longitude = p.longitude;
+}
+
+/**
+ * Work that depends only on a location and a second object (a pool list, a steering table), kept as long as the
+ * location object lives: GeoIP results are cached and shared, the PoP lives with the runtime.
+ */
+export class PerLocation<K extends object, V> {
+  private readonly byPlace = new WeakMap<object, WeakMap<K, V>>();
+
+  get(place: Location, key: K): V | undefined {
+    return this.byPlace.get(place.key)?.get(key);
+  }
+
+  set(place: Location, key: K, value: V): V {
+    let inner = this.byPlace.get(place.key);
+    if (!inner) {
+      inner = new WeakMap();
+      this.byPlace.set(place.key, inner);
+    }
+    inner.set(key, value);
+    return value;
+  }
 }

@@ -1,7 +1,7 @@
 // Pool ("global") steering: one function per policy, each ordering or picking among the candidate pools
 // (design §2.5). `usable` decides per pool (enabled, healthy, has an endpoint of the type, not shed).
 import { distanceKm } from '../geo/distance';
-import type { Location } from './location';
+import { PerLocation, type Location } from './location';
 import type { Pool } from './pool';
 import type { PoolVerdict } from './trace';
 
@@ -57,22 +57,11 @@ export function weightedPools<C>(pools: readonly Pool[], weightOf: (p: Pool) => 
  * coordinates; pools without coordinates after the others, in config order. Without a client location the
  * config order stands.
  */
-// Great-circle distances cost ~2 µs each (geolib): the order is computed once per (location, pool list) and kept
-// as long as the location object lives (GeoIP results are cached and shared; the PoP lives with the runtime).
-const proximityOrders = new WeakMap<object, WeakMap<readonly Pool[], Pool[]>>();
+// Great-circle distances cost ~2 µs each (geolib): the order is computed once per (location, pool list).
+const proximityOrders = new PerLocation<readonly Pool[], Pool[]>();
 
 export function byDistanceCached(pools: readonly Pool[], loc: Location): Pool[] {
-  let perLocation = proximityOrders.get(loc.key);
-  if (!perLocation) {
-    perLocation = new WeakMap();
-    proximityOrders.set(loc.key, perLocation);
-  }
-  let order = perLocation.get(pools);
-  if (!order) {
-    order = byDistance(pools, loc);
-    perLocation.set(pools, order);
-  }
-  return order;
+  return proximityOrders.get(loc, pools) ?? proximityOrders.set(loc, pools, byDistance(pools, loc));
 }
 
 export function byDistance(pools: readonly Pool[], loc: Location | null): Pool[] {

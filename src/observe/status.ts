@@ -6,6 +6,7 @@ import type { HealthStore } from '../health/store';
 import { buildTargets } from '../health/targets';
 import { effectivePolicy } from '../lb/balancer';
 import type { Runtime } from '../runtime';
+import type { ReloadStats } from './metrics';
 
 export type LbHealth = 'healthy' | 'degraded' | 'critical';
 
@@ -133,4 +134,25 @@ export function monitorView(deps: StatusDeps, name: string): Record<string, unkn
       };
     });
   return { id: name, ...m, targets };
+}
+
+/** The part of /api/status that single-process servers and cluster primaries share. */
+export function statusSummary(o: { role: string; runtime: Runtime; reloads: ReloadStats; startedAt: number; ready: boolean; version: string }): Record<string, unknown> {
+  const config = o.runtime.config;
+  return {
+    version: o.version,
+    role: o.role,
+    config: config.file,
+    started_at: new Date(o.startedAt).toISOString(),
+    config_loaded_at: new Date(o.reloads.lastReloadAt).toISOString(),
+    reloads: o.reloads.reloads,
+    reload_failures: o.reloads.reloadFailures,
+    last_reload_successful: o.reloads.lastReloadSuccess,
+    pop: o.runtime.pop,
+    zones: config.zones.map((z) => z.name),
+    load_balancers: config.load_balancers.length,
+    pools: config.pools.size,
+    monitors: config.monitors.size,
+    ready: o.ready,
+  };
 }
