@@ -8,133 +8,11 @@
 //   - state_file across a restart of the CLI process: restored health answers from the primary pool at once,
 //     without a state file the same immediate query gets the fallback (unknown = down).
 // The restart test runs `node dist/cli.js` (`npm test` builds first).
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { answers, query, sleep, spawnServer, startServer, tmpDir, writeConfig, type TestServer } from '../helpers/server';
+import { aOf, FALLBACK, openEndpoints, waitAnswer, waitFor, wwwPoolYaml, ZONE, type Endpoint } from '../helpers/endpoints';
+import { sleep, spawnServer, startServer, tmpDir, writeConfig, type TestServer } from '../helpers/server';
 
-// ---- endpoints: one HTTP server per address, all on the same port (the monitor's `port`) -----------------------
-
-interface Answered {
-  path: string;
-  status: number;
-  /** When the request arrived, and when the answer was sent. */
-  receivedAt: number;
-  at: number;
-}
-
-class Endpoint {
-  /** Status code of the next answers. */
-  status = 200;
-  /** Delay before answering, per path (ms). */
-  readonly delay = new Map<string, number>();
-  /** Every request received (path and time), and every answer sent. */
-  readonly received: { path: string; at: number }[] = [];
-  readonly answered: Answered[] = [];
-  private server: http.Server | null = null;
-
-  constructor(
-    readonly address: string,
-    public port: number,
-  ) {}
-
-  async start(): Promise<void> {
-    const server = http.createServer((req, res) => {
-      const p = req.url ?? '/';
-      const receivedAt = Date.now();
-      this.received.push({ path: p, at: receivedAt });
-      const status = this.status;
-      const reply = (): void => {
-        if (res.destroyed) return;
-        res.writeHead(status, { 'content-type': 'text/plain', connection: 'close' });
-        res.end(status === 200 ? 'ok\n' : 'broken\n');
-        this.answered.push({ path: p, status, receivedAt, at: Date.now() });
-      };
-      const d = this.delay.get(p) ?? 0;
-      if (d > 0) setTimeout(reply, d);
-      else reply();
-    });
-    server.on('clientError', (_e, sock) => sock.destroy());
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, this.address, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    this.port = (server.address() as AddressInfo).port;
-    this.server = server;
-  }
-
-  async stop(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-  }
-
-  answeredWith(status: number, since = 0): number {
-    return this.answered.filter((a) => a.status === status && a.at >= since).length;
-  }
-}
-
-/** Starts one endpoint per address on a common free port. */
-async function openEndpoints(addresses: string[]): Promise<Endpoint[]> {
-  for (let attempt = 0; ; attempt++) {
-    const first = new Endpoint(addresses[0], 0);
-    await first.start();
-    const all = [first];
-    try {
-      for (const a of addresses.slice(1)) {
-        const e = new Endpoint(a, first.port);
-        await e.start();
-        all.push(e);
-      }
-      return all;
-    } catch (err) {
-      await Promise.all(all.map((e) => e.stop()));
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw err;
-    }
-  }
-}
-
-// ---- DNS helpers ------------------------------------------------------------------------------------------------
-
-async function aOf(port: number, name: string): Promise<string[]> {
-  return answers((await query(port, name, { timeoutMs: 1500 })).packet, 'A');
-}
-
-/** Polls `name` until its A answer equals `want`; returns the ms it took (throws with the last answer on timeout). */
-async function waitAnswer(port: number, name: string, want: string[], timeoutMs: number): Promise<number> {
-  const t0 = Date.now();
-  const expected = [...want].sort().join(',');
-  let last = '';
-  for (;;) {
-    last = (await aOf(port, name)).join(',');
-    if (last === expected) return Date.now() - t0;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`${name}: wanted [${expected}] within ${timeoutMs} ms, still [${last}]`);
-    await sleep(20);
-  }
-}
-
-async function waitFor(what: string, fn: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-const ZONE = `
-zones:
-  - name: example.com
-    ns: [ns1.example.com]
-    records:
-      - { name: ns1, type: A, value: 192.0.2.53 }`;
-
-const FALLBACK = '192.0.2.99';
 // interval 1 s, timeout 1 s, retries 0: a change must show within one interval plus the probe time (≤ timeout).
 const INTERVAL_MS = 1000;
 const WITHIN_MS = INTERVAL_MS + 1000;
@@ -155,18 +33,7 @@ describe('DNS answers follow health (in-process server, HTTP monitors on 127.0.1
     srv = await startServer(`
 server: { listen: ["127.0.0.1:0"], http: null }
 ${ZONE}
-monitors:
-  web: { type: http, port: ${e1.port}, path: /health, interval: 1, timeout: 1, retries: 0 }
-pools:
-  P1:
-    monitor: web
-    origins:
-      - { name: e1, address: ${e1.address} }
-      - { name: e2, address: ${e2.address} }
-  FB: { origins: [ { name: fb, address: ${FALLBACK} } ] }
-load_balancers:
-  - { name: www.example.com, default_pools: [P1], fallback_pool: FB }
-`);
+${wwwPoolYaml(e1.port, [e1.address, e2.address], { interval: 1, timeout: 1 })}`);
     const port = srv.port;
     // Start-up: the first probes run at once (spread over ≤ 1 s).
     await waitAnswer(port, 'www.example.com', [e1.address, e2.address], 1000 + WITHIN_MS);
@@ -306,18 +173,7 @@ describe('state_file across a restart of the CLI process', () => {
     const cfg = (withState: boolean): string => `
 server: { listen: ["127.0.0.1:0"], http: null${withState ? `, state_file: ${JSON.stringify(stateFile)}` : ''} }
 ${ZONE}
-monitors:
-  web: { type: http, port: ${e1.port}, path: /health, interval: 5, timeout: 5, retries: 0 }
-pools:
-  P1:
-    monitor: web
-    origins:
-      - { name: e1, address: ${e1.address} }
-      - { name: e2, address: ${e2.address} }
-  FB: { origins: [ { name: fb, address: ${FALLBACK} } ] }
-load_balancers:
-  - { name: www.example.com, default_pools: [P1], fallback_pool: FB }
-`;
+${wwwPoolYaml(e1.port, [e1.address, e2.address], { interval: 5, timeout: 5 })}`;
     const withState = writeConfig(cfg(true), dir);
     const without = writeConfig(cfg(false), tmpDir('steerdns-nostate-'));
     const primary = [e1.address, e2.address];

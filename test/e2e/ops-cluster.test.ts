@@ -7,68 +7,13 @@
 //   - a health change made by the primary's monitors reaches both workers within one interval (+ probe time);
 //   - two SIGHUPs with a changed file under ~2000 queries/s (each query with a timeout and one retry): every
 //     query is answered, the answers switch, and load-balanced answers never drop to the fallback pool.
-import * as dgram from 'node:dgram';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import * as dnsPacket from 'dns-packet';
-import { answers, buildQuery, query, sleep, spawnServer, tcpExchange, writeConfig, type ProcessServer } from '../helpers/server';
-import { rawQuery } from '../dns/packets';
-
-// ---- endpoints ------------------------------------------------------------------------------------------------
-
-class Endpoint {
-  status = 200;
-  private server: http.Server | null = null;
-
-  constructor(
-    readonly address: string,
-    public port: number,
-  ) {}
-
-  async start(): Promise<void> {
-    const server = http.createServer((_req, res) => {
-      res.writeHead(this.status, { connection: 'close' });
-      res.end();
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, this.address, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    this.port = (server.address() as net.AddressInfo).port;
-    this.server = server;
-  }
-
-  async stop(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-  }
-}
-
-async function openEndpoints(addresses: string[]): Promise<Endpoint[]> {
-  for (let attempt = 0; ; attempt++) {
-    const first = new Endpoint(addresses[0], 0);
-    await first.start();
-    const all = [first];
-    try {
-      for (const a of addresses.slice(1)) {
-        const e = new Endpoint(a, first.port);
-        await e.start();
-        all.push(e);
-      }
-      return all;
-    } catch (err) {
-      await Promise.all(all.map((e) => e.stop()));
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw err;
-    }
-  }
-}
+import { aOf, openEndpoints, until, wwwPoolYaml, ZONE } from '../helpers/endpoints';
+import { QueryStream } from '../helpers/query-stream';
+import { answers, buildQuery, rcodeOf, spawnServer, tcpExchange, writeConfig, type ProcessServer } from '../helpers/server';
 
 // ---- processes and sockets through /proc -----------------------------------------------------------------------
 
@@ -205,51 +150,13 @@ async function metric(port: number, name: string, labels: Record<string, string>
     .reduce((n, s) => n + s.value, 0);
 }
 
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: T;
-  for (;;) {
-    last = await fn();
-    if (ok(last)) return last;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await sleep(25);
-  }
-}
-
-async function aOf(port: number, name: string): Promise<string[]> {
-  return answers((await query(port, name, { timeoutMs: 1500 })).packet, 'A');
-}
-
-const FALLBACK = '192.0.2.99';
 const WITHIN_MS = 2000; // interval 1 s + probe time (timeout 1 s)
 
 const config = (port: number, a: string, b: string, ver: string, interval = 1): string => `
 server: { listen: ["127.0.0.1:0"], http: "127.0.0.1:0", workers: 2 }
-zones:
-  - name: example.com
-    ns: [ns1.example.com]
-    records:
-      - { name: ns1, type: A, value: 192.0.2.53 }
+${ZONE}
       - { name: ver, type: A, value: ${ver} }
-monitors:
-  web: { type: http, port: ${port}, path: /health, interval: ${interval}, timeout: 1, retries: 0 }
-pools:
-  P1:
-    monitor: web
-    origins:
-      - { name: e1, address: ${a} }
-      - { name: e2, address: ${b} }
-  FB: { origins: [ { name: fb, address: ${FALLBACK} } ] }
-load_balancers:
-  - { name: www.example.com, default_pools: [P1], fallback_pool: FB }
-`;
-
-interface Pending {
-  sentAt: number;
-  retried: boolean;
-  answer: string | null;
-  name: string;
-}
+${wwwPoolYaml(port, [a, b], { interval, timeout: 1 })}`;
 
 test('server.workers: 2 — UDP/TCP answers, /metrics sums both workers, health reaches both, reload under load loses nothing', async () => {
   const endpoints = await openEndpoints(['127.0.13.2', '127.0.13.3']);
@@ -320,74 +227,41 @@ test('server.workers: 2 — UDP/TCP answers, /metrics sums both workers, health 
     // Reload under load: ~2000 queries/s for 4 s, alternating ver (a static record the reloads change) and www
     // (load-balanced: must stay on P1 through the reloads); SIGHUP at 1.2 s and 2.6 s. The second reload also
     // changes the monitor's interval: a new target key whose state is carried over, in the workers too.
-    const sock = dgram.createSocket('udp4');
-    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
-    try {
-      sock.setRecvBufferSize(4 * 1024 * 1024); // a resolver-sized buffer: a stall of this process must not drop answers
-    } catch {
-      // capped by net.core.rmem_max
-    }
+    const stream = await QueryStream.open({
+      port: dns,
+      nameOf: (id) => (id % 2 === 0 ? 'www.example.com' : 'ver.example.com'),
+      // Like a resolver: retry after 500 ms without an answer; lost after a further 1000 ms.
+      retryAfterMs: 500,
+      lostAfterMs: 1000,
+      answerOf: (p) => answers(p, 'A').join(','),
+      check: (p, name, answer) => {
+        const problems: string[] = [];
+        if (rcodeOf(p) !== 'NOERROR') problems.push(`id ${p.id}: ${rcodeOf(p)}`);
+        if (name === 'ver.example.com') {
+          if (!['192.0.2.1', '192.0.2.2', '192.0.2.3'].includes(answer)) problems.push(`ver: ${answer}`);
+        } else if (answer !== both.join(',')) problems.push(`www: ${answer}`);
+        return problems;
+      },
+      recvBufferSize: 4 * 1024 * 1024, // a resolver-sized buffer: a stall of this process must not drop answers
+    });
+    const reloadTo = (ver: string, interval: number) => (): void => {
+      writeFileSync(configPath, config(e1.port, e1.address, e2.address, ver, interval));
+      s.child.kill('SIGHUP');
+    };
     const rcv0 = udpRcvbufErrors();
     try {
-      const pending = new Map<number, Pending>();
-      const verArrivals: string[] = [];
-      const bad: string[] = [];
-      sock.on('message', (m) => {
-        const p = dnsPacket.decode(m);
-        const q = pending.get(p.id ?? -1);
-        if (!q || q.answer !== null) return; // a late duplicate after a retry
-        q.answer = answers(p, 'A').join(',');
-        if ((p as unknown as { rcode: string }).rcode !== 'NOERROR') bad.push(`id ${p.id}: ${(p as unknown as { rcode: string }).rcode}`);
-        if (q.name === 'ver.example.com') {
-          if (!['192.0.2.1', '192.0.2.2', '192.0.2.3'].includes(q.answer)) bad.push(`ver: ${q.answer}`);
-          verArrivals.push(q.answer);
-        } else if (q.answer !== both.join(',')) bad.push(`www: ${q.answer}`);
+      const { sent, lost, unanswered, retries } = await stream.run({
+        durationMs: 4000,
+        drainMs: 3000,
+        phases: [
+          { at: 1200, action: reloadTo('192.0.2.2', 1) },
+          { at: 2600, action: reloadTo('192.0.2.3', 2) },
+        ],
       });
-      const send = (id: number) => sock.send(rawQuery({ id, questions: [{ name: pending.get(id)!.name, type: 1 }] }), dns, '127.0.0.1');
-      const lost: number[] = [];
-      let retries = 0;
-      // Like a resolver: retry after 500 ms without an answer; lost after a further 1000 ms.
-      const watchdog = setInterval(() => {
-        const now = Date.now();
-        for (const [id, q] of pending) {
-          if (q.answer !== null) continue;
-          if (!q.retried && now - q.sentAt > 500) {
-            q.retried = true;
-            q.sentAt = now;
-            retries++;
-            send(id);
-          } else if (q.retried && now - q.sentAt > 1000 && !lost.includes(id)) lost.push(id);
-        }
-      }, 20);
-      const phases = [
-        { at: 1200, ver: '192.0.2.2', interval: 1, done: false },
-        { at: 2600, ver: '192.0.2.3', interval: 2, done: false },
-      ];
-      let nextId = 1;
-      const t0 = Date.now();
-      while (Date.now() - t0 < 4000) {
-        const elapsed = Date.now() - t0;
-        for (const ph of phases) {
-          if (ph.done || elapsed < ph.at) continue;
-          ph.done = true;
-          writeFileSync(configPath, config(e1.port, e1.address, e2.address, ph.ver, ph.interval));
-          s.child.kill('SIGHUP');
-        }
-        const due = Math.min(Math.floor(elapsed * 2), nextId - 1 + 200);
-        while (nextId - 1 < due) {
-          const id = nextId++;
-          pending.set(id, { sentAt: Date.now(), retried: false, answer: null, name: id % 2 === 0 ? 'www.example.com' : 'ver.example.com' });
-          send(id);
-        }
-        await sleep(4);
-      }
-      const sent = nextId - 1;
-      for (let i = 0; i < 150 && [...pending.values()].some((q) => q.answer === null) && lost.length === 0; i++) await sleep(20);
-      clearInterval(watchdog);
-      const unanswered = [...pending.entries()].filter(([, q]) => q.answer === null).map(([id]) => id);
+      const verArrivals = stream.arrivals.filter((a) => a.name === 'ver.example.com').map((a) => a.answer);
 
       expect(sent).toBeGreaterThan(7000);
-      expect(bad).toEqual([]);
+      expect(stream.bad).toEqual([]);
       // On failure the diagnostics tell a server drop (dropped counter) from a full socket buffer on this host.
       const diagnostics = { sent, retries, rcvbufErrors: udpRcvbufErrors() - rcv0, serverDropped: await metric(hp, 'steerdns_dropped_packets_total'), loadavg: readFileSync('/proc/loadavg', 'utf8').trim() };
       expect({ lost, unanswered, ...diagnostics }).toEqual({ lost: [], unanswered: [], ...diagnostics });
@@ -403,7 +277,7 @@ test('server.workers: 2 — UDP/TCP answers, /metrics sums both workers, health 
       expect(verArrivals.slice(first3 + 300).every((a) => a === '192.0.2.3')).toBe(true);
       await until('both reloads logged', () => Promise.resolve(s.stderr().split('\n').filter((l) => l.includes('"config reloaded"') && l.includes('"workers":2')).length), (n) => n === 2, 5000);
     } finally {
-      sock.close();
+      stream.close();
     }
     for (let i = 0; i < 10; i++) expect(await aOf(dns, 'ver.example.com')).toEqual(['192.0.2.3']);
     const final = await openConns(dns, 'ver.example.com', 6);

@@ -13,73 +13,8 @@
 //     what it should.
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { answers, query, sleep, startServer, type TestServer } from '../helpers/server';
-
-// ---- endpoints: one HTTP server per address, all on the same port (the monitor's `port`) -----------------------
-
-class Endpoint {
-  status = 200;
-  /** While set, answers wait for it (holds the first probe round). */
-  hold: Promise<void> | null = null;
-  readonly answered: { status: number; at: number }[] = [];
-  private server: http.Server | null = null;
-
-  constructor(
-    readonly address: string,
-    public port: number,
-  ) {}
-
-  async start(): Promise<void> {
-    const server = http.createServer((_req, res) => {
-      const reply = (): void => {
-        if (res.destroyed) return;
-        const status = this.status;
-        res.writeHead(status, { 'content-type': 'text/plain', connection: 'close' });
-        res.end(status === 200 ? 'ok\n' : 'broken\n');
-        this.answered.push({ status, at: Date.now() });
-      };
-      if (this.hold) void this.hold.then(reply);
-      else reply();
-    });
-    server.on('clientError', (_e, sock) => sock.destroy());
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, this.address, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    this.port = (server.address() as AddressInfo).port;
-    this.server = server;
-  }
-
-  async stop(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-  }
-}
-
-async function openEndpoints(addresses: string[]): Promise<Endpoint[]> {
-  for (let attempt = 0; ; attempt++) {
-    const first = new Endpoint(addresses[0], 0);
-    await first.start();
-    const all = [first];
-    try {
-      for (const a of addresses.slice(1)) {
-        const e = new Endpoint(a, first.port);
-        await e.start();
-        all.push(e);
-      }
-      return all;
-    } catch (err) {
-      await Promise.all(all.map((e) => e.stop()));
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw err;
-    }
-  }
-}
+import { aOf, FALLBACK, openEndpoints, until, ZONE, type Endpoint } from '../helpers/endpoints';
+import { query, sleep, startServer, type TestServer } from '../helpers/server';
 
 // ---- HTTP client --------------------------------------------------------------------------------------------------
 
@@ -303,30 +238,6 @@ async function scrape(port: number, token?: string): Promise<Sample[]> {
   return parseProm(r.body);
 }
 
-// ---- helpers --------------------------------------------------------------------------------------------------
-
-async function aOf(port: number, name: string): Promise<string[]> {
-  return answers((await query(port, name, { timeoutMs: 1500 })).packet, 'A');
-}
-
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: T;
-  for (;;) {
-    last = await fn();
-    if (ok(last)) return last;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await sleep(25);
-  }
-}
-
-const ZONE = `
-zones:
-  - name: example.com
-    ns: [ns1.example.com]
-    records:
-      - { name: ns1, type: A, value: 192.0.2.53 }`;
-const FALLBACK = '192.0.2.99';
 const TOKEN = 's3cret-Token';
 // interval 1 s, timeout 1 s: a change shows within one interval plus the probe time.
 const WITHIN_MS = 2000;

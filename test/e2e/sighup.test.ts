@@ -2,11 +2,11 @@
 // timeout and one retry); a good changed file is applied (the answer switches once, atomically), a broken file
 // is rejected with file:line:col in the log while the previous config keeps serving; no query is lost.
 // SIGTERM exits 0. Needs dist/ (`npm test` builds first).
-import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as dnsPacket from 'dns-packet';
-import { sleep, spawnServer, writeConfig } from '../helpers/server';
+import { QueryStream } from '../helpers/query-stream';
+import { rcodeOf, spawnServer, writeConfig } from '../helpers/server';
 import { rawQuery } from '../dns/packets';
 
 const config = (value: string, extra = ''): string => `
@@ -29,84 +29,34 @@ function rssKb(pid: number): number {
   return m ? Number(m[1]) : 0;
 }
 
-interface Pending {
-  sentAt: number;
-  retried: boolean;
-  answer: string | null;
-}
-
 test('SIGHUP with a good file, then a broken one, under 2000 queries/s: nothing lost, one atomic switch', async () => {
   const configPath = writeConfig(GOOD_OLD);
   const srv = await spawnServer(configPath);
   const pid = srv.child.pid!;
-  const sock = dgram.createSocket('udp4');
-  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
-  try {
-    const pending = new Map<number, Pending>();
-    const arrivals: string[] = []; // answers in arrival order (first answer per query only)
-    const bad: string[] = [];
-    sock.on('message', (m) => {
-      let p: dnsPacket.DecodedPacket;
-      try {
-        p = dnsPacket.decode(m);
-      } catch (e) {
-        bad.push(`undecodable: ${(e as Error).message}`);
-        return;
-      }
-      const q = pending.get(p.id ?? -1);
-      if (!q || q.answer !== null) return; // a late duplicate after a retry
-      const answers = (p.answers ?? []).map((a) => `${a.type} ${String((a as { data: unknown }).data)}`);
-      if ((p as unknown as { rcode: string }).rcode !== 'NOERROR' || answers.length !== 1) bad.push(`id ${p.id}: ${(p as unknown as { rcode: string }).rcode} ${answers.join(',')}`);
-      q.answer = answers.join(',');
-      arrivals.push(q.answer);
-    });
-
-    const send = (id: number) => sock.send(rawQuery({ id, questions: [{ name: 'www.example.com', type: 1 }] }), srv.port, '127.0.0.1');
-    let nextId = 1;
-    const rssBefore = rssKb(pid);
-    const t0 = Date.now();
-    const lost: number[] = [];
-    let retries = 0;
+  const stream = await QueryStream.open({
+    port: srv.port,
+    nameOf: () => 'www.example.com',
     // Retry after 300 ms without an answer; lost after a further 700 ms.
-    const watchdog = setInterval(() => {
-      const now = Date.now();
-      for (const [id, q] of pending) {
-        if (q.answer !== null) continue;
-        if (!q.retried && now - q.sentAt > 300) {
-          q.retried = true;
-          q.sentAt = now;
-          retries++;
-          send(id);
-        } else if (q.retried && now - q.sentAt > 700 && !lost.includes(id)) {
-          lost.push(id);
-        }
-      }
-    }, 20);
-
-    const phases: { at: number; action: () => void; done: boolean }[] = [
-      { at: 1200, action: () => { writeFileSync(configPath, GOOD_NEW); srv.child.kill('SIGHUP'); }, done: false },
-      { at: 2400, action: () => { writeFileSync(configPath, BROKEN); srv.child.kill('SIGHUP'); }, done: false },
-    ];
+    retryAfterMs: 300,
+    lostAfterMs: 700,
+    answerOf: (p) => (p.answers ?? []).map((a) => `${a.type} ${String((a as { data: unknown }).data)}`).join(','),
+    check: (p, _name, answer) => (rcodeOf(p) !== 'NOERROR' || (p.answers ?? []).length !== 1 ? [`id ${p.id}: ${rcodeOf(p)} ${answer}`] : []),
+  });
+  try {
+    const rssBefore = rssKb(pid);
     // 2000 queries/s for 3.6 s, paced by the clock (a slow timer tick sends a bigger batch).
-    while (Date.now() - t0 < 3600) {
-      const elapsed = Date.now() - t0;
-      for (const ph of phases) if (!ph.done && elapsed >= ph.at) { ph.done = true; ph.action(); }
-      const due = Math.min(Math.floor(elapsed * 2), nextId - 1 + 200);
-      while (nextId - 1 < due) {
-        const id = nextId++;
-        pending.set(id, { sentAt: Date.now(), retried: false, answer: null });
-        send(id);
-      }
-      await sleep(4);
-    }
-    const sent = nextId - 1;
-    // Let the last queries (and their retries) finish.
-    for (let i = 0; i < 100 && [...pending.values()].some((q) => q.answer === null) && lost.length === 0; i++) await sleep(20);
-    clearInterval(watchdog);
-    const unanswered = [...pending.entries()].filter(([, q]) => q.answer === null).map(([id]) => id);
+    const { sent, lost, unanswered, retries } = await stream.run({
+      durationMs: 3600,
+      drainMs: 2000,
+      phases: [
+        { at: 1200, action: () => { writeFileSync(configPath, GOOD_NEW); srv.child.kill('SIGHUP'); } },
+        { at: 2400, action: () => { writeFileSync(configPath, BROKEN); srv.child.kill('SIGHUP'); } },
+      ],
+    });
+    const arrivals = stream.arrivals.map((a) => a.answer); // answers in arrival order (first answer per query only)
 
     expect(sent).toBeGreaterThan(6000);
-    expect(bad).toEqual([]);
+    expect(stream.bad).toEqual([]);
     expect(lost).toEqual([]);
     expect(unanswered).toEqual([]);
     expect(arrivals).toHaveLength(sent);
@@ -140,7 +90,7 @@ test('SIGHUP with a good file, then a broken one, under 2000 queries/s: nothing 
     await closed;
     expect(Date.now() - t).toBeLessThan(3000);
   } finally {
-    sock.close();
+    stream.close();
     expect(await srv.stop('SIGTERM')).toBe(0);
   }
 });
