@@ -192,13 +192,6 @@ function addAddresses(zones: ZoneTable, target: WireName, msg: Message, client: 
   }
 }
 
-/** The node that answers `key` (exact, or the wildcard that covers it), ignoring delegations; for explain. */
-export function nodeFor(zones: ZoneTable, key: string): ZoneNode | null {
-  const zone = zones.find(key, key === '' ? 0 : key.split('.').length);
-  if (!zone) return null;
-  const f = lookup(zone, key, RRType.A);
-  return f.node;
-}
 
 const internal = new Message();
 

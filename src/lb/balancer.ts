@@ -6,7 +6,7 @@ import { RRType } from '../dns/wire/constants';
 import { fmix32, formatIp, hashIp, type IpAddr } from '../util/ip';
 import { chooseEndpoints } from './endpoint-steering';
 import { locate, PerLocation, type Location, type Pop } from './location';
-import { familyOf, type Endpoint, type Pool } from './pool';
+import type { Endpoint, Pool } from './pool';
 import { byDistanceCached, byRtt, firstUsable, weightedPools, type UsableCheck } from './pool-steering';
 import type { CompiledCondition, RuleInput } from './rules/condition';
 import { newTrace, type PoolVerdict, type Trace } from './trace';
@@ -349,8 +349,3 @@ function verdictDetail(p: Pool, v: PoolVerdict): string {
   }
 }
 
-/** The family word for explain output. */
-export function familyWord(qtype: number): string {
-  const f = familyOf(qtype);
-  return f === 4 ? 'IPv4' : f === 6 ? 'IPv6' : f === 'name' ? 'hostname' : 'none';
-}

@@ -62,17 +62,6 @@ export function srvWeight(weight: number): number {
   return Math.min(65535, Math.round(weight * 100));
 }
 
-/** The family an endpoint must serve for a query type. */
-export function familyOf(qtype: number): 4 | 6 | 'name' | null {
-  switch (qtype) {
-    case RRType.A: return 4;
-    case RRType.AAAA: return 6;
-    case RRType.MX:
-    case RRType.SRV: return 'name';
-    default: return null;
-  }
-}
-
 interface EligibleSets {
   A: Endpoint[];
   AAAA: Endpoint[];

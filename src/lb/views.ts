@@ -13,8 +13,6 @@ export interface HealthView {
   originHealth(pool: PoolConfig): readonly boolean[];
   /** The pool's RTT EWMA in ms from its monitor probes, or null without data (read live, per query). */
   poolRtt(pool: PoolConfig): number | null;
-  /** False for pools whose health is ignored (no monitor attached). */
-  monitored(pool: PoolConfig): boolean;
 }
 
 export interface HostnameView {
@@ -33,7 +31,6 @@ export const assumeUpHealth: HealthView = {
   version: 0,
   originHealth: (pool) => pool.origins.map((o) => o.enabled),
   poolRtt: () => null,
-  monitored: () => false,
 };
 
 export const noHostnames: HostnameView = {

@@ -29,8 +29,4 @@ export class StoreHealthView implements HealthView {
     this.rtt.set(pool, { version: v, value });
     return value;
   }
-
-  monitored(pool: PoolConfig): boolean {
-    return pool.monitor !== null || pool.monitor_group !== null;
-  }
 }
