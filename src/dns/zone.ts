@@ -4,7 +4,7 @@ import { statSync } from 'node:fs';
 import { posOf } from '../config/kit';
 import type { Config, Pos, Problem, ZoneConfig } from '../config/types';
 import type { DynamicName } from './dynamic';
-import { RRType, TYPE_NAMES } from './wire/constants';
+import { RRType, TYPE_NAMES, typeName } from './wire/constants';
 import { apexTemplate, type RData, type RRset } from './wire/encode';
 import { isSubdomainKey, nameOf, parentKey, parseName, WireName } from './wire/name';
 import { parseRData, rdataName, rdataSoa } from './wire/rdata';
@@ -141,7 +141,7 @@ export function compileZones(config: Config, bindings: readonly Binding[]): Zone
     node.dynamic = b.handler;
     for (const t of b.hides) {
       if (node.rrsets.has(t)) {
-        warn(b.pos, `the load balancer "${key}" takes precedence over the static ${typeNameOf(t)} records at that name`);
+        warn(b.pos, `the load balancer "${key}" takes precedence over the static ${typeName(t)} records at that name`);
       }
     }
     if (node.rrsets.has(RRType.CNAME)) {
@@ -160,10 +160,6 @@ function delegationAtOrAbove(zone: Zone, key: string): ZoneNode | null {
     if (n && n.isCut) return n;
   }
   return null;
-}
-
-function typeNameOf(t: number): string {
-  return Object.keys(TYPE_NAMES).find((k) => TYPE_NAMES[k] === t) ?? String(t);
 }
 
 /** Default SOA serial: the config file's mtime in seconds, so every edit bumps it and instances agree. */

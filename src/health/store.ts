@@ -44,19 +44,11 @@ export interface Transition {
   readonly result: ProbeResult;
 }
 
-export interface SnapshotEntry {
-  key: string;
+/** A target's state as saved (state file) and pushed (cluster workers): only settled states are kept. */
+export type SnapshotEntry = Omit<TargetState, 'status' | 'reason'> & {
   status: 'healthy' | 'unhealthy';
   reason: FailureReason;
-  detail: string;
-  responseCode: number | null;
-  rttMs: number | null;
-  rttEwmaMs: number | null;
-  lastCheckedAt: number | null;
-  changedAt: number | null;
-  consecutiveUp: number;
-  consecutiveDown: number;
-}
+};
 
 export interface HealthSnapshot {
   format: 'steerdns-health';
