@@ -27,24 +27,11 @@ export interface Location {
   key: object;
 }
 
-export interface Pop {
-  code: string;
-  country: string | null;
-  subdivision: string | null;
-  region: string | null;
-  latitude: number | null;
-  longitude: number | null;
-}
+/** This server as a PoP: the configured block with its region filled in. */
+export type Pop = PopConfig;
 
 export function popFromConfig(pop: PopConfig, regionOf: (country: string, subdivision: string | null) => string | null): Pop {
-  return {
-    code: pop.code,
-    country: pop.country,
-    subdivision: pop.subdivision,
-    region: pop.region ?? (pop.country ? regionOf(pop.country, pop.subdivision) : null),
-    latitude: pop.latitude,
-    longitude: pop.longitude,
-  };
+  return { ...pop, region: pop.region ?? (pop.country ? regionOf(pop.country, pop.subdivision) : null) };
 }
 
 /** Whether the ECS address is the preferred location for this policy (seed table L7657-L7662). */
