@@ -139,6 +139,27 @@ describe('header and question', () => {
   });
 });
 
+describe('repeated names (the key cache)', () => {
+  // The cache is direct-mapped: names that share a slot replace each other. Tens of thousands of similar names of
+  // equal length make sure many share a slot, whatever the hash.
+  test('similar names asked in turn and in mixed case keep their own keys', () => {
+    for (let i = 0; i < 40000; i++) {
+      const a = `n${i}.example-a`;
+      const b = `n${i}.example-b`;
+      for (const [name, want] of [[a, a], [b, b], [a.toUpperCase(), a], [b, b]]) {
+        const q = dec(rawQuery({ questions: [{ name, type: 1 }] }));
+        if (q.qname !== want) expect([name, q.qname]).toEqual([name, want]);
+      }
+    }
+  });
+
+  test('a name that differs from a cached one only in length is not mistaken for it', () => {
+    expect(dec(rawQuery({ questions: [{ name: 'ab.example', type: 1 }] })).qname).toBe('ab.example');
+    expect(dec(rawQuery({ questions: [{ name: 'ab.example.com', type: 1 }] })).qname).toBe('ab.example.com');
+    expect(dec(rawQuery({ questions: [{ name: 'AB.EXAMPLE', type: 1 }] })).qname).toBe('ab.example');
+  });
+});
+
 describe('OPT record', () => {
   test('udp size, version, DO, extended rcode bits ignored in queries', () => {
     const q = dec(rawQuery({ opt: { udpSize: 4096, version: 0, do: true, extRcode: 0 } }));
@@ -246,6 +267,29 @@ describe('ECS (RFC 7871)', () => {
 
   test('IPv6 at every prefix length 0..128', () => {
     for (let p = 0; p <= 128; p++) expectEcs(v6, p);
+  });
+
+  test('subnets asked in turn each decode to their own address; an address handed out earlier never changes', () => {
+    // The address cache is direct-mapped: a /16 that shares a slot with a cached /24 of the same first octets
+    // must not be answered with the /24's address. Enough pairs that many share a slot, whatever the hash.
+    const held: { want: number[]; bytes: Uint8Array }[] = [];
+    const check = (addr: number[], prefix: number, want: number[]): void => {
+      const a = dec(rawQuery({ opt: { options: [ecsFor(addr, prefix)] } })).edns!.ecs!.address;
+      if (a.bytes.join('.') !== want.join('.')) expect([addr, prefix, [...a.bytes]]).toEqual([addr, prefix, want]);
+      if (held.length < 1000) held.push({ want, bytes: a.bytes });
+    };
+    for (let i = 0; i < 60000; i++) {
+      const x = (i >> 8) & 0xff;
+      const y = i & 0xff;
+      check([10, x, y, 0], 24, [10, x, y, 0]);
+      check([10, x, 0, 0], 16, [10, x, 0, 0]);
+      if (i % 16 === 0) {
+        const v6 = [0x20, 0x01, 0x0d, 0xb8, x, y, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        check(v6, 56, v6);
+        check(v6, 48, [...v6.slice(0, 6), ...Array<number>(10).fill(0)]);
+      }
+    }
+    for (const h of held) expect([...h.bytes]).toEqual(h.want);
   });
 
   test('a non-zero SCOPE in a query is carried, not an error', () => {

@@ -210,13 +210,37 @@ function decodeEcs(pkt: Buffer, off: number, len: number, into: Ecs): Ecs | stri
   if (len - 4 !== octets) return `ECS address has ${len - 4} octets, /${source} needs ${octets}`;
   const rem = source & 7;
   if (rem && (pkt[off + 4 + octets - 1] & (0xff >> rem)) !== 0) return 'ECS address has bits set past the source prefix';
-  // The address object is replaced, not written into: a GeoIP result or rule input of the last query may hold it.
-  const bytes = new Uint8Array(width);
-  for (let i = 0; i < octets; i++) bytes[i] = pkt[off + 4 + i];
   into.family = family as 1 | 2;
   into.sourcePrefix = source;
   into.scopePrefix = scope;
-  into.address = { family: family === 1 ? 4 : 6, bytes };
+  into.address = ecsAddress(pkt, off + 4, octets, width);
   into.octets = octets;
   return into;
+}
+
+// A resolver sends the same few client subnets again and again: their address objects are kept by a hash of the
+// bytes and handed out again. They are never written to (a rule input or trace of an earlier query may still
+// hold one), so sharing them is safe; a colliding subnet just replaces the slot.
+const ECS_SLOTS = 512;
+const ecsAddresses: (IpAddr | null)[] = new Array<IpAddr | null>(ECS_SLOTS).fill(null);
+
+function ecsAddress(pkt: Buffer, at: number, octets: number, width: number): IpAddr {
+  let h = width;
+  for (let i = 0; i < octets; i++) h = Math.imul(h ^ pkt[at + i], 0x01000193);
+  const slot = (h ^ (h >>> 15)) & (ECS_SLOTS - 1);
+  const cached = ecsAddresses[slot];
+  if (cached !== null && cached.bytes.length === width) {
+    const b = cached.bytes;
+    let i = 0;
+    while (i < octets && b[i] === pkt[at + i]) i++;
+    if (i === octets) {
+      while (i < width && b[i] === 0) i++;
+      if (i === width) return cached;
+    }
+  }
+  const bytes = new Uint8Array(width);
+  for (let i = 0; i < octets; i++) bytes[i] = pkt[at + i];
+  const address: IpAddr = { family: width === 4 ? 4 : 6, bytes };
+  ecsAddresses[slot] = address;
+  return address;
 }

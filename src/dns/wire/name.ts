@@ -189,16 +189,40 @@ const latin1 = typeof (scratch as unknown as Partial<Latin1>).latin1Slice === 'f
   ? (b: Buffer, end: number): string => (b as unknown as Latin1).latin1Slice(0, end)
   : (b: Buffer, end: number): string => b.toString('latin1', 0, end);
 
+// Resolvers ask for the same few names over and over. The key strings of recent plain names are kept by a hash
+// of their lowercase bytes, so a repeated name costs a byte compare instead of a new string whose hash every
+// Map lookup would compute again. Direct-mapped and bounded: names that collide just replace each other.
+const INTERN_SLOTS = 1024;
+const internKeys: string[] = new Array<string>(INTERN_SLOTS).fill('');
+const internLengths = new Int16Array(INTERN_SLOTS).fill(-1);
+const internBytes = new Uint8Array(INTERN_SLOTS * MAX_NAME_WIRE);
+
+function internedKey(w: number, hash: number): string {
+  const slot = hash & (INTERN_SLOTS - 1);
+  const at = slot * MAX_NAME_WIRE;
+  if (internLengths[slot] === w) {
+    let i = 0;
+    while (i < w && internBytes[at + i] === scratch[i]) i++;
+    if (i === w) return internKeys[slot];
+  }
+  const key = latin1(scratch, w);
+  for (let i = 0; i < w; i++) internBytes[at + i] = scratch[i];
+  internLengths[slot] = w;
+  internKeys[slot] = key;
+  return key;
+}
+
 /**
  * Reads an uncompressed name at `off` in a received packet. Returns the offset after it, or -1 if malformed
  * (pointer, reserved label type, overrun, > 255 bytes). The key is left in `nameOut.key`, the label count in
- * `nameOut.labels`. One string allocation in the common case: labels are copied into a scratch buffer with the
- * dots and lowercase folded in, then sliced once.
+ * `nameOut.labels`. Labels are copied into a scratch buffer with the dots and lowercase folded in; the key is
+ * the interned string for those bytes, or one new string.
  */
 export function readQuestionName(pkt: Buffer, off: number, end: number, nameOut: { key: string; labels: number }): number {
   let w = 0;
   let labels = 0;
   let plain = true;
+  let hash = 0x811c9dc5; // FNV-1a
   const start = off;
   for (;;) {
     if (off >= end) return -1;
@@ -210,18 +234,22 @@ export function readQuestionName(pkt: Buffer, off: number, end: number, nameOut:
     if (len > MAX_LABEL) return -1; // compression pointers and extended label types are not valid here
     if (off + 1 + len > end) return -1;
     if (off + 1 + len - start >= MAX_NAME_WIRE) return -1;
-    if (w > 0) scratch[w++] = 0x2e;
+    if (w > 0) {
+      scratch[w++] = 0x2e;
+      hash = Math.imul(hash ^ 0x2e, 0x01000193);
+    }
     for (let i = off + 1; i <= off + len; i++) {
       let b = pkt[i];
       if (b >= 0x41 && b <= 0x5a) b += 32;
       else if (b === 0x2e || b === 0x5c || b < 0x21 || b > 0x7e) plain = false;
       scratch[w++] = b;
+      hash = Math.imul(hash ^ b, 0x01000193);
     }
     labels++;
     off += len + 1;
   }
   nameOut.labels = labels;
-  nameOut.key = plain ? latin1(scratch, w) : keyOfWire(pkt, start);
+  nameOut.key = plain ? internedKey(w, hash ^ (hash >>> 16)) : keyOfWire(pkt, start);
   return off;
 }
 
