@@ -127,7 +127,7 @@ export async function explainCommand(o: ExplainOptions): Promise<number> {
   ];
   if (traces.length === 0) lines.push('no load balancer answers this name: static zone data or a negative answer', '');
   for (const t of traces) lines.push(renderTrace(t as Trace), '');
-  lines.push('answer:', answer ? presentMessage(answer) : '(no response)');
+  lines.push('answer:', answer ? presentMessage(Buffer.from(answer.buffer, answer.byteOffset, answer.byteLength)) : '(no response)');
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }

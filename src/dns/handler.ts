@@ -41,7 +41,7 @@ export const outcome: QueryOutcome = { status: 'dropped', rcode: 0, qtype: 0, qn
  * Answers one DNS message. Returns null when the packet gets no answer (too short, or a response).
  * `prefix` 2 writes the TCP length prefix in front of the message.
  */
-export function handleQuery(rt: DnsRuntime, pkt: Buffer, remoteAddress: string, transport: 'udp' | 'tcp', traces: unknown[] | null = null): Buffer | null {
+export function handleQuery(rt: DnsRuntime, pkt: Buffer, remoteAddress: string, transport: 'udp' | 'tcp', traces: unknown[] | null = null): Uint8Array | null {
   const q = decodeQuery(pkt, query);
   const prefix = transport === 'tcp' ? 2 : 0;
   outcome.status = 'answered';
@@ -86,7 +86,7 @@ export function handleQuery(rt: DnsRuntime, pkt: Buffer, remoteAddress: string, 
   return encode(rt, q, pkt, transport);
 }
 
-function encode(rt: DnsRuntime, q: Query, pkt: Buffer, transport: 'udp' | 'tcp'): Buffer {
+function encode(rt: DnsRuntime, q: Query, pkt: Buffer, transport: 'udp' | 'tcp'): Uint8Array {
   let limit = 65535;
   if (transport === 'udp') {
     limit = q.edns ? Math.min(Math.max(q.edns.udpSize, CLASSIC_UDP_SIZE), rt.ednsUdpSize) : CLASSIC_UDP_SIZE;

@@ -1,13 +1,18 @@
 // Unit tests of the response encoder (src/dns/wire/encode.ts): header bits, name compression (checked by two
 // independent decoders), whole-RRset truncation with TC and OPT kept, NSID/ECS echo, extended RCODE.
 import { decodeQuery, emptyQuery, Query } from '../../src/dns/wire/decode';
-import { encodeHeaderOnly, encodeResponse, EncodeOptions, Message, RData, RRset } from '../../src/dns/wire/encode';
+import { encodeHeaderOnly, encodeResponse as encodeView, EncodeOptions, Message, RData, RRset } from '../../src/dns/wire/encode';
 import { nameOf } from '../../src/dns/wire/name';
 import { rdataA, rdataMx, rdataName, rdataSoa, rdataSrv, rdataTxt } from '../../src/dns/wire/rdata';
 import { decodeBoth, lines } from './oracle';
 import { COOKIE, ecsFor, NSID, rawQuery } from './packets';
 
 const A = 1;
+/** The encoder returns a plain Uint8Array view; the checks read it as a Buffer (same bytes, no copy). */
+function encodeResponse(...args: Parameters<typeof encodeView>): Buffer {
+  const v = encodeView(...args);
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
 const opts = (o: Partial<EncodeOptions> = {}): EncodeOptions => ({ limit: 512, ednsUdpSize: 1232, nsid: null, prefix: 0, ...o });
 const a = (ip: string): RData => rdataA(Uint8Array.from(ip.split('.').map(Number)));
 

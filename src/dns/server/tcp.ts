@@ -104,7 +104,7 @@ export class TcpListener {
   }
 
   private answer(sock: net.Socket, frame: Buffer, client: string): void {
-    let out: Buffer | null;
+    let out: Uint8Array | null;
     try {
       out = this.respond(frame, client, 'tcp');
     } catch (err) {

@@ -1,7 +1,7 @@
 // What the listeners need from the rest of the server: a synchronous answer function and counters.
 
 /** Answers one message (TCP answers come with their 2-byte length prefix); null means no answer. */
-export type Responder = (pkt: Buffer, remoteAddress: string, transport: 'udp' | 'tcp') => Buffer | null;
+export type Responder = (pkt: Buffer, remoteAddress: string, transport: 'udp' | 'tcp') => Uint8Array | null;
 
 export interface TransportEvents {
   /** A packet that got no answer: source port 0, too short, a response, or a send failure. */

@@ -73,7 +73,7 @@ export class UdpListener {
       this.events.dropped('udp', 'source port 0');
       return;
     }
-    let out: Buffer | null;
+    let out: Uint8Array | null;
     try {
       out = this.respond(msg, rinfo.address, 'udp');
     } catch (err) {
