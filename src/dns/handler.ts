@@ -6,7 +6,7 @@ import { CLASSIC_UDP_SIZE, Rcode, RRClass, RRType } from './wire/constants';
 import { decodeQuery, emptyQuery, Query } from './wire/decode';
 import { encodeHeaderOnly, encodeResponse, lastTruncated, Message } from './wire/encode';
 import { rdataTxt } from './wire/rdata';
-import type { RData } from './wire/encode';
+import type { EncodeOptions, RData } from './wire/encode';
 import type { ZoneTable } from './zone';
 
 /** What the handler needs from the running configuration; swapped as a whole on reload. */
@@ -35,6 +35,7 @@ export interface QueryOutcome {
 const query: Query = emptyQuery();
 const msg = new Message();
 const clientInfo = new ClientInfo('', null, 'udp');
+const encodeOptions: EncodeOptions = { limit: 0, ednsUdpSize: 0, nsid: null, prefix: 0 };
 export const outcome: QueryOutcome = { status: 'dropped', rcode: 0, qtype: 0, qname: '', truncated: false, problem: '' };
 
 /**
@@ -91,7 +92,11 @@ function encode(rt: DnsRuntime, q: Query, pkt: Buffer, transport: 'udp' | 'tcp')
   if (transport === 'udp') {
     limit = q.edns ? Math.min(Math.max(q.edns.udpSize, CLASSIC_UDP_SIZE), rt.ednsUdpSize) : CLASSIC_UDP_SIZE;
   }
-  const out = encodeResponse(q, pkt, msg, { limit, ednsUdpSize: rt.ednsUdpSize, nsid: rt.nsid, prefix: transport === 'tcp' ? 2 : 0 });
+  encodeOptions.limit = limit;
+  encodeOptions.ednsUdpSize = rt.ednsUdpSize;
+  encodeOptions.nsid = rt.nsid;
+  encodeOptions.prefix = transport === 'tcp' ? 2 : 0;
+  const out = encodeResponse(q, pkt, msg, encodeOptions);
   outcome.rcode = msg.rcode;
   outcome.truncated = lastTruncated;
   return out;

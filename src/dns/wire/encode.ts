@@ -147,6 +147,9 @@ export interface EncodeOptions {
 // the rest of the current one could not hold a maximal message. Old slabs live as long as a send holds a view.
 const SLAB_SIZE = 256 * 1024;
 let buf = Buffer.allocUnsafe(SLAB_SIZE);
+// The slab's memory, read once: the buffer/byteOffset getters cost as much as creating the view itself.
+let slabMemory = buf.buffer;
+let slabOffset = buf.byteOffset;
 let slabUsed = 0;
 // Compression dictionary for the message being written: key → offset (relative to the message start).
 const dictKeys: string[] = [];
@@ -173,6 +176,8 @@ export function encodeResponse(q: Query, req: Buffer, msg: Message, opts: Encode
   const limit = Math.max(opts.limit, HEADER_SIZE);
   if (slabUsed + limit + opts.prefix > SLAB_SIZE) {
     buf = Buffer.allocUnsafe(SLAB_SIZE);
+    slabMemory = buf.buffer;
+    slabOffset = buf.byteOffset;
     slabUsed = 0;
   }
   const start = slabUsed;
@@ -268,7 +273,7 @@ export function encodeResponse(q: Query, req: Buffer, msg: Message, opts: Encode
   slabUsed = (pos + 7) & ~7;
   // A plain Uint8Array view: Buffer#subarray goes through a derived-class constructor that costs twice as much,
   // and the sockets take any Uint8Array.
-  return new Uint8Array(buf.buffer, buf.byteOffset + start, pos - start);
+  return new Uint8Array(slabMemory, slabOffset + start, pos - start);
 }
 
 /** Writes an RRset; returns its record count, or -1 (and writes nothing) when it does not fit before `end`. */
