@@ -351,7 +351,7 @@ class ClusterPrimary {
         t.queries += c.queries;
         t.fallback += c.fallback;
         t.nodata += c.nodata;
-        for (const [p, n] of c.pools) t.pools.set(p, (t.pools.get(p) ?? 0) + n);
+        for (const [p, n] of c.pools) t.pool(p).n += n;
       }
     }
     this.lastTcpConnections = tcp;

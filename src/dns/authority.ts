@@ -1,8 +1,8 @@
 // The authoritative answer for one question: which zone, which name (exact, wildcard per RFC 4592, or a
 // delegation), static versus load-balanced data, CNAME chains inside our zones, and the negative answers.
-import { ClientInfo, DynamicAnswer, newDynamicAnswer } from './dynamic';
+import { ClientInfo, DynamicAnswer, DynamicName, newDynamicAnswer } from './dynamic';
 import { Rcode, RRType } from './wire/constants';
-import { Message, type RData, type RRset } from './wire/encode';
+import { Message, type ComputedRRset, type RData, type RRset } from './wire/encode';
 import { isSubdomainKey, labelCountOfKey, parentKey, WireName } from './wire/name';
 import { rdataTxt } from './wire/rdata';
 import { Zone, ZoneNode, ZoneTable } from './zone';
@@ -17,11 +17,19 @@ const dyn: DynamicAnswer = newDynamicAnswer();
 /** Names already followed in the current CNAME chain (entries past the current hop are stale). */
 const chain: string[] = [];
 
-/** The dynamic answer's records move into the message; the next dynamic answer gets a fresh array. */
-function takeRData(): RData[] {
-  const r = dyn.rdata;
-  dyn.rdata = [];
-  return r;
+/**
+ * Asks a dynamic name for its records, straight into a reusable RRset of the message. Returns the set when it
+ * has records, null for NODATA. Raises the message's ECS scope to what the answer depended on.
+ */
+function answerDynamic(dynamic: DynamicName, qtype: number, key: string, owner: WireName | null, client: ClientInfo, msg: Message): ComputedRRset | null {
+  const set = msg.computedSet(owner, qtype);
+  dyn.rdata = set.rdata;
+  dynamic.answer(qtype, key, client, dyn);
+  if (dyn.ecsScope > msg.ecsScope) msg.ecsScope = dyn.ecsScope;
+  if (dyn.status !== 'answer' || dyn.rdata.length === 0) return null;
+  set.rdata = dyn.rdata; // the same array, unless the dynamic name replaced it
+  set.ttl = dyn.ttl;
+  return set;
 }
 
 interface Found {
@@ -132,13 +140,9 @@ function answerAtNode(zone: Zone, node: ZoneNode, key: string, owner: WireName |
 
   const dynamic = node.dynamic;
   if (dynamic && dynamic.serves(qtype)) {
-    dynamic.answer(qtype, key, client, dyn);
-    if (dyn.ecsScope > msg.ecsScope) msg.ecsScope = dyn.ecsScope;
-    if (dyn.status === 'answer' && dyn.rdata.length > 0) {
-      msg.answer.push({ owner, type: qtype, ttl: dyn.ttl, rdata: takeRData() });
-    } else {
-      msg.authority.push(zone.negativeSoa);
-    }
+    const set = answerDynamic(dynamic, qtype, key, owner, client, msg);
+    if (set) msg.answer.push(set);
+    else msg.authority.push(zone.negativeSoa);
     return;
   }
 
@@ -182,9 +186,8 @@ function addAddresses(zones: ZoneTable, target: WireName, msg: Message, client: 
   for (const t of [RRType.A, RRType.AAAA]) {
     if (msg.additional.some((s) => s.type === t && s.owner !== null && s.owner.key === target.key)) continue;
     if (node.dynamic && node.dynamic.serves(t)) {
-      node.dynamic.answer(t, target.key, client, dyn);
-      if (dyn.ecsScope > msg.ecsScope) msg.ecsScope = dyn.ecsScope;
-      if (dyn.status === 'answer' && dyn.rdata.length > 0) msg.additional.push({ owner: target, type: t, ttl: dyn.ttl, rdata: takeRData() });
+      const set = answerDynamic(node.dynamic, t, target.key, target, client, msg);
+      if (set) msg.additional.push(set);
       continue;
     }
     const set = node.rrsets.get(t);

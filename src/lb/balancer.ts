@@ -10,7 +10,7 @@ import type { Endpoint, Pool } from './pool';
 import { byDistanceCached, byRtt, firstUsable, weightedPools, type UsableCheck } from './pool-steering';
 import type { CompiledCondition, RuleInput } from './rules/condition';
 import { newTrace, type PoolVerdict, type Trace } from './trace';
-import type { LbCounters, LbStatsRegistry } from './stats';
+import type { LbCounters, LbStatsRegistry, PoolCount } from './stats';
 import type { GeoView, HealthView, HostnameView } from './views';
 
 /** The steering inputs a rule can override (seed §6.2); one object per load balancer, copied when a rule matches. */
@@ -92,6 +92,11 @@ interface QueryState {
 
 export class LoadBalancer implements DynamicName {
   private readonly counters: LbCounters;
+  /** Answer counters by pool, looked up once per pool (pools are objects of this runtime). */
+  private readonly poolCounts = new Map<Pool, PoolCount>();
+  // Most answers come from the same pool as the one before: that one is kept at hand.
+  private lastPool: Pool | null = null;
+  private lastCount: PoolCount | null = null;
   /** Steering after rules, memoized by the set of rules that matched (bit i = rules[i]). */
   private readonly merged = new Map<number, Steering>();
   private readonly q: QueryState;
@@ -128,7 +133,7 @@ export class LoadBalancer implements DynamicName {
       trace = newTrace(this.name);
       client.traces.push(trace);
     }
-    if (out.rdata.length !== 0) out.rdata = []; // the authority hands over a fresh array; others may not
+    if (out.rdata.length !== 0) out.rdata = []; // the authority hands over an empty array; other callers may not
     out.ecsScope = 0;
     const env = this.env;
     this.counters.queries++;
@@ -220,7 +225,7 @@ export class LoadBalancer implements DynamicName {
       out.status = 'nodata';
       return;
     }
-    this.counters.selected(pool.name);
+    this.countAnswer(pool);
     out.status = 'answer';
     if (trace && chosen) {
       trace.chosenPool = pool.name;
@@ -229,6 +234,20 @@ export class LoadBalancer implements DynamicName {
       trace.ecsScope = out.ecsScope;
       trace.outcome = `${added} record${added === 1 ? '' : 's'} from pool "${pool.name}"${ignoreHealth ? ' (fallback)' : ''}${pool.equalWeights ? ' (equal weights: all eligible endpoints)' : ` (one endpoint by ${pool.config.origin_steering.policy})`}`;
     }
+  }
+
+  private countAnswer(pool: Pool): void {
+    let count = this.lastCount;
+    if (pool !== this.lastPool || count === null) {
+      count = this.poolCounts.get(pool) ?? null;
+      if (count === null) {
+        count = this.counters.pool(pool.name);
+        this.poolCounts.set(pool, count);
+      }
+      this.lastPool = pool;
+      this.lastCount = count;
+    }
+    count.n++;
   }
 
   /** Evaluates the rules; the merged steering is computed once per combination of matching rules. */

@@ -1,6 +1,11 @@
 // Counters of steering decisions per load balancer and pool, kept across reloads (Prometheus counters must not
 // reset when the config changes). The query path only increments plain numbers.
 
+/** Answers one load balancer gave from one pool: a cell the balancer increments without a lookup. */
+export class PoolCount {
+  n = 0;
+}
+
 export class LbCounters {
   /** Queries this load balancer answered (any outcome). */
   queries = 0;
@@ -8,26 +13,23 @@ export class LbCounters {
   fallback = 0;
   /** NODATA + SOA: no usable pool and no fallback able to answer. */
   nodata = 0;
-  /** Answers per chosen pool. */
-  readonly pools = new Map<string, number>();
-  // Most queries of a load balancer pick the same pool as the one before: count those without a map lookup.
-  private lastPool = '';
-  private lastCount = 0;
+  private readonly byPool = new Map<string, PoolCount>();
 
-  selected(pool: string): void {
-    if (pool === this.lastPool) {
-      this.lastCount++;
-      return;
+  /** The counter of answers from the pool named `name` (the same cell across reloads). */
+  pool(name: string): PoolCount {
+    let c = this.byPool.get(name);
+    if (!c) {
+      c = new PoolCount();
+      this.byPool.set(name, c);
     }
-    this.flush();
-    this.lastPool = pool;
-    this.lastCount = 1;
+    return c;
   }
 
-  /** Moves the run of the last pool into `pools` (read `pools` after calling this). */
-  flush(): void {
-    if (this.lastCount > 0) this.pools.set(this.lastPool, (this.pools.get(this.lastPool) ?? 0) + this.lastCount);
-    this.lastCount = 0;
+  /** Answers per pool name (pools that never answered are left out). */
+  get pools(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [name, c] of this.byPool) if (c.n > 0) out.set(name, c.n);
+    return out;
   }
 }
 
@@ -43,9 +45,8 @@ export class LbStatsRegistry {
     return c;
   }
 
-  /** Counters by load balancer, with every pending count settled. */
+  /** Counters by load balancer. */
   entries(): IterableIterator<[string, LbCounters]> {
-    for (const c of this.byName.values()) c.flush();
     return this.byName.entries();
   }
 }

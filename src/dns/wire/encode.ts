@@ -35,6 +35,11 @@ export interface RRset {
   template?: ApexTemplate;
 }
 
+/** An RRset of the current message whose records were computed for this query (see Message.computedSet). */
+export interface ComputedRRset extends RRset {
+  rdata: RData[];
+}
+
 /**
  * A one-record RRset encoded once with every name at or below `apex` ending in a pointer to the apex, whose
  * offset is filled in per response (the apex is nearly always a suffix of the question). The zone SOA of every
@@ -119,8 +124,28 @@ export class Message {
   additionalRequired = false;
   /** ECS SCOPE PREFIX-LENGTH to return; the answer logic raises it when the answer depended on the ECS address. */
   ecsScope = 0;
+  /** RRsets whose records are computed per query (load-balancer answers), reused from one query to the next. */
+  private readonly computed: ComputedRRset[] = [];
+  private computedUsed = 0;
+
+  /** An RRset with no records yet, for records computed during this query; valid until reset(). */
+  computedSet(owner: WireName | null, type: number): ComputedRRset {
+    let set = this.computed[this.computedUsed];
+    if (set === undefined) {
+      set = { owner, type, ttl: 0, rdata: [] };
+      this.computed.push(set);
+    } else {
+      set.owner = owner;
+      set.type = type;
+      set.ttl = 0;
+      set.rdata.length = 0;
+    }
+    this.computedUsed++;
+    return set;
+  }
 
   reset(): this {
+    this.computedUsed = 0;
     this.rcode = 0;
     this.aa = false;
     this.answer.clear();
