@@ -2,6 +2,9 @@
 // In-process cost of answering (decode → authority/steering → encode), no sockets: ns per query per mix.
 // Complements run.js (which measures the whole server against a UDP echo). Run after `npm run build`:
 //   node bench/micro.js [--seconds 2] [--mix static,lb-geo-ecs]      (node --cpu-prof … to profile)
+//   node bench/micro.js --count N --mix X     exactly 100 000 warm-up queries then N measured ones: run it under
+//                                             valgrind for instructions per query, which a noisy host does not move
+//                                             (bench/README.md, "Instructions per query")
 const path = require('path');
 const fs = require('fs');
 const os = require('os');
@@ -11,7 +14,10 @@ const { buildRuntime } = require(path.join(dist, 'runtime'));
 const { handleQuery } = require(path.join(dist, 'dns/handler'));
 const { noHostnames } = require(path.join(dist, 'lb/views'));
 
-const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 2;
+const arg = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const seconds = Number(arg('--seconds')) || 2;
+const count = arg('--count') === undefined ? null : Number(arg('--count'));
+const WARM_COUNT = 100000;
 const cfgPath = path.join(__dirname, 'configs', 'bench.yaml');
 const text = fs.readFileSync(cfgPath, 'utf8').replace('../../geoip', path.join(__dirname, '..', 'geoip'));
 const { config, problems } = loadConfigText(text, cfgPath, path.join(os.tmpdir(), 'bench.yaml'));
@@ -48,6 +54,13 @@ for (const [name, pkts] of Object.entries(mixes)) {
   const probe = handleQuery(runtime, pkts[0], '127.0.0.1', 'udp');
   if (!probe || (probe[3] & 0xf) !== (name === 'nxdomain' ? 3 : 0)) console.warn(`${name}: unexpected rcode ${probe && probe[3] & 0xf}`);
   let n = 0;
+  if (count !== null) {
+    for (let i = 0; i < WARM_COUNT; i++) handleQuery(runtime, pkts[i % pkts.length], '127.0.0.1', 'udp');
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < count; i++) handleQuery(runtime, pkts[i % pkts.length], '127.0.0.1', 'udp');
+    console.log(`${name.padEnd(14)} ${count} queries in ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(0)} ms`);
+    continue;
+  }
   const end = Date.now() + 300;
   while (Date.now() < end) handleQuery(runtime, pkts[n++ % pkts.length], '127.0.0.1', 'udp'); // warm up
   n = 0;
