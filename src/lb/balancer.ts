@@ -57,13 +57,13 @@ export function effectivePolicy(s: Steering): Exclude<SteeringPolicy, ''> {
 /** Geo candidate lists by location object (a shared GeoIP result or the PoP) and steering object. */
 const geoAreas = new PerLocation<Steering, Pool[]>();
 
-/** What rules read about a query; dns.qry.name is built only when a condition asks for it. */
+/** What rules read about a query; dns.qry.name and the resolver's parsed address only when a condition asks. */
 class QueryFields implements RuleInput {
   name = '';
   private fqdn: string | null = null;
+  private client: ClientInfo | null = null;
   qtype = 0;
   ecs: IpAddr | null = null;
-  resolver: IpAddr = { family: 4, bytes: new Uint8Array(4) };
   lbName = '';
   region: string | null = null;
 
@@ -72,9 +72,18 @@ class QueryFields implements RuleInput {
     return this.fqdn;
   }
 
-  reset(name: string): void {
+  get qnameLength(): number {
+    return this.name.length + 1;
+  }
+
+  get resolver(): IpAddr {
+    return (this.client as ClientInfo).resolver;
+  }
+
+  reset(name: string, client: ClientInfo): void {
     this.name = name;
     this.fqdn = null;
+    this.client = client;
   }
 }
 const ruleInput = new QueryFields();
@@ -253,10 +262,9 @@ export class LoadBalancer implements DynamicName {
   /** Evaluates the rules; the merged steering is computed once per combination of matching rules. */
   private applyRules(qtype: number, qname: string, client: ClientInfo, out: DynamicAnswer, trace: Trace | undefined): Steering {
     const ecs = client.usableEcs;
-    ruleInput.reset(qname);
+    ruleInput.reset(qname, client);
     ruleInput.qtype = qtype;
     ruleInput.ecs = ecs ? ecs.address : null;
-    ruleInput.resolver = client.resolver;
     ruleInput.lbName = this.name;
     ruleInput.region = this.env.pop.region;
     let mask = 0;

@@ -90,15 +90,30 @@ function setPlace(source: LocationSource, p: Place): void {
   loc.longitude = p.longitude;
 }
 
+/** (place, key) pairs a PerLocation checks by identity first. */
+const RECENT = 8;
+
 /**
  * Work that depends only on a location and a second object (a pool list, a steering table), kept as long as the
  * location object lives: GeoIP results are cached and shared, the PoP lives with the runtime.
  */
 export class PerLocation<K extends object, V> {
   private readonly byPlace = new WeakMap<object, WeakMap<K, V>>();
+  // The last few (place, key) pairs asked for, checked by identity before the two WeakMap lookups: queries come
+  // from a few client networks at a time. Bounded, so the few places it holds on to do not matter.
+  private readonly recentPlaces: (object | null)[] = new Array<object | null>(RECENT).fill(null);
+  private readonly recentKeys: (K | null)[] = new Array<K | null>(RECENT).fill(null);
+  private readonly recentValues: (V | null)[] = new Array<V | null>(RECENT).fill(null);
+  private recentNext = 0;
 
   get(place: Location, key: K): V | undefined {
-    return this.byPlace.get(place.key)?.get(key);
+    const p = place.key;
+    for (let i = 0; i < RECENT; i++) {
+      if (this.recentPlaces[i] === p && this.recentKeys[i] === key) return this.recentValues[i] as V;
+    }
+    const v = this.byPlace.get(p)?.get(key);
+    if (v !== undefined) this.remember(p, key, v);
+    return v;
   }
 
   set(place: Location, key: K, value: V): V {
@@ -108,6 +123,15 @@ export class PerLocation<K extends object, V> {
       this.byPlace.set(place.key, inner);
     }
     inner.set(key, value);
+    this.remember(place.key, key, value);
     return value;
+  }
+
+  private remember(place: object, key: K, value: V): void {
+    const i = this.recentNext;
+    this.recentNext = (i + 1) % RECENT;
+    this.recentPlaces[i] = place;
+    this.recentKeys[i] = key;
+    this.recentValues[i] = value;
   }
 }

@@ -17,7 +17,7 @@ const STRING_GETTERS: Readonly<Record<StringFieldId, Getter<string>>> = {
 };
 
 const INT_GETTERS: Readonly<Record<IntFieldId, Getter<number>>> = {
-  'dns.qry.name.len': (i) => i.qname.length,
+  'dns.qry.name.len': (i) => i.qnameLength,
   'dns.qry.type': (i) => i.qtype,
 };
 

@@ -9,6 +9,8 @@ export { ConditionError } from './errors';
 export interface RuleInput {
   /** dns.qry.name: lowercase FQDN with trailing dot, e.g. "www.example.com." */
   qname: string;
+  /** dns.qry.name.len: qname.length, given apart so that a length test need not build qname. */
+  qnameLength: number;
   /** dns.qry.type */
   qtype: number;
   /** ECS address from the query (already truncated to its source prefix); null if no ECS. */

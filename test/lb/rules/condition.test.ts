@@ -8,8 +8,10 @@ function ip(text: string): IpAddr {
 }
 
 function input(over: Partial<RuleInput> = {}): RuleInput {
+  const qname = over.qname ?? 'www.example.com.';
   return {
-    qname: 'www.example.com.',
+    qname,
+    qnameLength: qname.length,
     qtype: 1,
     ecs: null,
     resolver: ip('198.51.100.7'),
