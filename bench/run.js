@@ -42,8 +42,10 @@ const USAGE = `usage: node bench/run.js [options]      (npm run bench -- [option
                           sequential = one sub-run per subnet, duration split evenly (default);
                           parallel   = one dnsperf per subnet at the same time, -c/-q split between them
       --latency-duration S  seconds of the half-peak latency run (default 4; 0 disables it)
-      --rounds N          run the mixes N times, alternating the order, with an echo run between rounds;
-                          mix rows are medians over the rounds (default 1)
+      --slices N          per mix and round, N echo/server measurement pairs of -l/N seconds each, in
+                          ABBA order (echo, server, server, echo, …); ratio = median of the pair ratios
+                          (default 4)
+      --rounds N          run the mixes N times, alternating the order; medians over every pair (default 1)
       --profile A,B|all   after measuring, run these mixes (and/or "echo") again under node --cpu-prof and
                           print where the time goes (profiles saved in bench/results/*.cpuprofile)
       --out FILE          JSON results (default bench/results/latest.json)
@@ -68,6 +70,7 @@ function parseOptions(argv) {
       'ecs-mode': { type: 'string', default: 'sequential' },
       'latency-duration': { type: 'string', default: '4' },
       rounds: { type: 'string', default: '1' },
+      slices: { type: 'string', default: '4' },
       profile: { type: 'string' },
       out: { type: 'string', default: path.join(RESULTS_DIR, 'latest.json') },
       keep: { type: 'boolean', default: false },
@@ -95,6 +98,7 @@ function parseOptions(argv) {
     ecsMode: values['ecs-mode'],
     latencyDuration: num('latency-duration', values['latency-duration'], { min: 0 }),
     rounds: num('rounds', values.rounds, { min: 1, int: true }),
+    slices: num('slices', values.slices, { min: 1, int: true }),
     out: path.resolve(values.out),
     keep: values.keep,
     install: !values['no-install'],
@@ -758,43 +762,60 @@ function percentiles(values) {
   return { samples: v.length, avg_ms: ms(avg), p50_ms: ms(at(50)), p90_ms: ms(at(90)), p99_ms: ms(at(99)), p999_ms: ms(at(99.9)), max_ms: ms(v[v.length - 1]) };
 }
 
-/** Warm-up, the peak measurement (with server CPU), then the half-peak latency run. */
-async function measure(opts, target, { port, pid, file, ecs, edns }) {
-  if (opts.warmup > 0) await drive(opts, { port, file, ecs, edns, duration: opts.warmup });
+/** One closed-loop peak measurement of `seconds`, with the CPU the target process used meanwhile. */
+async function peak(opts, target, { port, pid, file, ecs, edns }, seconds) {
   const cpu = cpuSampler(pid);
-  const peak = await drive(opts, { port, file, ecs, edns, duration: opts.duration });
+  const run = await drive(opts, { port, file, ecs, edns, duration: seconds });
   const usage = cpu();
-  const s = peak.stats;
-  const row = {
+  const s = run.stats;
+  return {
     target,
     qps: Math.round(s.qps),
     sent: s.sent,
     completed: s.completed,
     lost: s.lost,
-    lost_pct: s.sent ? round((s.lost / s.sent) * 100, 3) : null,
     rcodes: s.rcodes,
     avg_ms: ms(s.avg),
     stddev_ms: ms(s.stddev),
-    min_ms: ms(s.min),
-    max_ms: ms(s.max),
     ...usage,
-    // Server CPU per answered query: robust against a noisy host (the qps ratio is not), see README.
+    // CPU per answered query: less sensitive to a busy host than qps, see README.
     cpu_us_per_query: usage.server_cpu_s !== null && s.completed > 0 ? round((usage.server_cpu_s * 1e6) / s.completed, 2) : null,
-    dnsperf: peak.commands,
-    latency: null,
+    dnsperf: run.commands,
   };
-  if (opts.latencyDuration > 0 && s.qps > 0) {
-    const rate = Math.max(100, Math.round(s.qps / 2));
-    const lat = await drive(opts, { port, file, ecs, edns, duration: opts.latencyDuration, qps: rate, verbose: true });
-    row.latency = {
-      target_qps: rate,
-      achieved_qps: Math.round(lat.stats.qps),
-      lost: lat.stats.lost,
-      ...percentiles(lat.latencies),
-      dnsperf: lat.commands,
-    };
+}
+
+/** The half-peak latency run: dnsperf -Q at half the measured peak rate, -v for per-query latencies. */
+async function latencyRun(opts, { port, file, ecs, edns }, peakQps) {
+  if (opts.latencyDuration <= 0 || peakQps <= 0) return null;
+  const rate = Math.max(100, Math.round(peakQps / 2));
+  const lat = await drive(opts, { port, file, ecs, edns, duration: opts.latencyDuration, qps: rate, verbose: true });
+  return { target_qps: rate, achieved_qps: Math.round(lat.stats.qps), lost: lat.stats.lost, ...percentiles(lat.latencies), dnsperf: lat.commands };
+}
+
+/**
+ * One mix, one round: the server and an echo both up (pinned to the same CPU, the idle one costs nothing), a
+ * warm-up of each, then `slices` pairs of short peak runs in ABBA order, so that each server slice is compared
+ * with an echo slice measured seconds away — host noise that drifts over tens of seconds cancels out.
+ */
+async function measurePaired(opts, serverTarget, echoTarget) {
+  if (opts.warmup > 0) {
+    await drive(opts, { ...echoTarget, duration: opts.warmup });
+    await drive(opts, { ...serverTarget, duration: opts.warmup });
   }
-  return row;
+  const seconds = round(opts.duration / opts.slices, 2);
+  const pairs = [];
+  for (let i = 0; i < opts.slices; i++) {
+    const pair = {};
+    for (const which of i % 2 === 0 ? ['echo', 'server'] : ['server', 'echo']) {
+      pair[which] = await peak(opts, which, which === 'echo' ? echoTarget : serverTarget, seconds);
+    }
+    pair.ratio = pair.echo.qps > 0 ? pair.server.qps / pair.echo.qps : null;
+    pair.cpu_ratio = pair.echo.cpu_us_per_query && pair.server.cpu_us_per_query ? pair.echo.cpu_us_per_query / pair.server.cpu_us_per_query : null;
+    pairs.push(pair);
+  }
+  const medianQps = median(pairs.map((p) => p.server.qps));
+  const latency = await latencyRun(opts, serverTarget, medianQps);
+  return { pairs, latency };
 }
 
 // ---- CPU profiles --------------------------------------------------------------------------------------
@@ -888,21 +909,22 @@ function fmt(v, d = 0) {
 }
 
 function table(rows) {
-  const head = ['target', 'qps', 'ratio', 'µs/q', 'cpu ratio', 'lost', 'avg ms', 'srv%', 'other%', '½-peak qps', 'p50 ms', 'p99 ms', 'answers'];
+  const head = ['mix', 'qps', 'echo qps', 'ratio', 'min–max', 'µs/q', 'cpu ratio', 'lost', 'srv%', 'other%', '½-peak qps', 'p50 ms', 'p99 ms', 'answers'];
   const lines = rows.map((r) => [
     r.target,
     fmt(r.qps),
-    r.ratio === null || r.ratio === undefined ? '-' : r.ratio.toFixed(2),
+    fmt(r.echo_qps),
+    r.ratio === null ? '-' : r.ratio.toFixed(2),
+    r.ratio_min === null ? '-' : `${r.ratio_min.toFixed(2)}–${r.ratio_max.toFixed(2)}`,
     fmt(r.cpu_us_per_query, 2),
-    r.cpu_ratio === null || r.cpu_ratio === undefined ? '-' : r.cpu_ratio.toFixed(2),
+    r.cpu_ratio === null ? '-' : r.cpu_ratio.toFixed(2),
     r.lost === null ? '-' : `${r.lost}${r.lost_pct ? ` (${r.lost_pct.toFixed(2)}%)` : ''}`,
-    fmt(r.avg_ms, 2),
     fmt(r.server_cpu_pct, 0),
     fmt(r.other_cpu_pct, 0),
     r.latency ? fmt(r.latency.achieved_qps) : '-',
     r.latency ? fmt(r.latency.p50_ms, 3) : '-',
     r.latency ? fmt(r.latency.p99_ms, 3) : '-',
-    r.check === undefined ? '' : r.check.ok ? 'ok' : 'WRONG',
+    r.check.ok ? 'ok' : 'WRONG',
   ]);
   const all = [head, ...lines];
   const w = head.map((_, i) => Math.max(...all.map((l) => String(l[i]).length)));
@@ -980,30 +1002,24 @@ async function main() {
   log(`bench: dnsperf -c ${opts.clients} -q ${opts.outstanding}${opts.threads ? ` -T ${opts.threads}` : ''} -l ${opts.duration} (warm-up ${opts.warmup} s), ${opts.pinCpus ? 'pinned: server CPU 0, dnsperf CPU 1' : 'not pinned'}, workers ${opts.workers}, ecs-mode ${opts.ecsMode}`);
   if (startMachine.loadavg[0] > 0.5 * startMachine.cpus) log(`bench: warning: the machine is busy (load ${startMachine.loadavg[0]}); numbers will be noisy`);
 
-  const runEcho = async (label) => {
-    log(`bench: ${label} …`);
-    const echo = await startEcho(opts);
-    try {
-      return await measure(opts, label, { port: echo.port, pid: echo.pid, file: echoFile, ecs: null, edns: false });
-    } finally {
-      await stopProcess(echo);
-    }
-  };
-
   let failedChecks = 0;
   const runMix = async (mix, round) => {
     log(`bench: ${mix.name}${opts.rounds > 1 ? ` (round ${round})` : ''} …`);
     const server = await startSteerdns(opts, configPath, null);
+    let echo = null;
     try {
+      echo = await startEcho(opts);
       const check = await checkAnswers(mix, server.port);
       if (!check.ok) {
         failedChecks++;
         log(`bench: ${mix.name}: the answers are not what the mix is meant to exercise:\n  ${check.problems.slice(0, 6).join('\n  ')}`);
       }
-      const row = await measure(opts, mix.name, { port: server.port, pid: server.pid, file: files[mix.name], ecs: mix.ecs, edns: Boolean(mix.ecs) });
-      row.check = check;
-      return row;
+      // The echo gets the same dnsperf runs (same questions, same ECS options): the client does the same work.
+      const traffic = { file: files[mix.name], ecs: mix.ecs, edns: Boolean(mix.ecs) };
+      const got = await measurePaired(opts, { port: server.port, pid: server.pid, ...traffic }, { port: echo.port, pid: echo.pid, ...traffic });
+      return { round, check, ...got };
     } finally {
+      if (echo) await stopProcess(echo);
       await stopProcess(server);
       fs.writeFileSync(path.join(tmp, `${mix.name}.r${round}.server.log`), `${server.log.join('\n')}\n`);
       const bad = server.log.filter((l) => /"level":"(error|warn)"/.test(l));
@@ -1011,84 +1027,81 @@ async function main() {
     }
   };
 
-  // echo, the mixes, echo; with --rounds N the mixes run N times (every other round in reverse order) with an
-  // echo between rounds, and each round's ratios use the mean of the two echo runs around it.
-  const echoRuns = [];
-  const label = (i) => (opts.rounds === 1 ? (i === 0 ? 'echo (start)' : 'echo (end)') : `echo ${i + 1}`);
-  echoRuns.push(await runEcho(label(0)));
+  // Every mix once per round (every other round in reverse order, so that no mix always runs first or last).
   const perMix = new Map(opts.mixes.map((m) => [m.name, []]));
   for (let r = 1; r <= opts.rounds; r++) {
     const order = r % 2 === 1 ? opts.mixes : [...opts.mixes].reverse();
-    const got = [];
-    for (const mix of order) got.push(await runMix(mix, r));
-    echoRuns.push(await runEcho(label(r)));
-    const base = (echoRuns[r - 1].qps + echoRuns[r].qps) / 2;
-    for (const row of got) {
-      row.round = r;
-      row.echo_qps = Math.round(base);
-      row.ratio = base > 0 ? round(row.qps / base, 3) : null;
-      perMix.get(row.target).push(row);
-    }
+    for (const mix of order) perMix.get(mix.name).push(await runMix(mix, r));
   }
-  const echoQps = echoRuns.reduce((a, r) => a + r.qps, 0) / echoRuns.length;
-  for (const r of echoRuns) r.ratio = echoQps > 0 ? round(r.qps / echoQps, 3) : null;
-  const echoSpread = (Math.max(...echoRuns.map((r) => r.qps)) - Math.min(...echoRuns.map((r) => r.qps))) / echoQps;
 
-  // One row per mix: medians over the rounds (the round's own row when there is one round).
-  const mixRows = opts.mixes.map((mix) => {
+  // One row per mix: medians over every echo/server pair of every round.
+  const rows = opts.mixes.map((mix) => {
     const runs = perMix.get(mix.name);
-    const med = (f) => median(runs.map(f).filter((x) => x !== null && x !== undefined));
+    const pairs = runs.flatMap((x) => x.pairs);
+    const srv = pairs.map((p) => p.server);
+    const ech = pairs.map((p) => p.echo);
+    const med = (list, f) => median(list.map(f).filter((x) => x !== null && x !== undefined));
+    const lats = runs.map((x) => x.latency).filter(Boolean);
+    const medLat = (f) => round(median(lats.map(f).filter((x) => x !== null && x !== undefined)), 3);
     const first = runs[0];
-    const row = {
+    const completed = srv.reduce((a, x) => a + x.completed, 0);
+    const lost = srv.reduce((a, x) => a + (x.lost || 0), 0);
+    return {
       target: mix.name,
       description: mix.description,
       ecs: mix.ecs ? mix.ecs.map((s) => `${s.label} ${s.cidr} (option 8:${ecsOptionHex(s.cidr)})`) : null,
       query_names: new Set(mix.queries.map((q) => q.split(/\s+/)[0])).size,
-      qps: Math.round(med((x) => x.qps)),
-      ratio: round(med((x) => x.ratio), 3),
-      lost: runs.reduce((a, x) => a + (x.lost || 0), 0),
-      lost_pct: round(med((x) => x.lost_pct), 3),
-      rcodes: first.rcodes,
-      avg_ms: round(med((x) => x.avg_ms), 3),
-      stddev_ms: round(med((x) => x.stddev_ms), 3),
-      cpu_us_per_query: round(med((x) => x.cpu_us_per_query), 2),
-      cpu_ratio: null,
-      server_cpu_pct: round(med((x) => x.server_cpu_pct), 1),
-      dnsperf_cpu_pct: round(med((x) => x.dnsperf_cpu_pct), 1),
-      other_cpu_pct: round(med((x) => x.other_cpu_pct), 1),
-      host_busy_pct: round(med((x) => x.host_busy_pct), 1),
-      latency: first.latency
+      pairs: pairs.length,
+      qps: Math.round(med(srv, (x) => x.qps)),
+      echo_qps: Math.round(med(ech, (x) => x.qps)),
+      ratio: round(med(pairs, (p) => p.ratio), 3),
+      ratio_min: round(Math.min(...pairs.map((p) => p.ratio ?? Infinity)), 3),
+      ratio_max: round(Math.max(...pairs.map((p) => p.ratio ?? -Infinity)), 3),
+      cpu_us_per_query: round(med(srv, (x) => x.cpu_us_per_query), 2),
+      echo_cpu_us_per_query: round(med(ech, (x) => x.cpu_us_per_query), 2),
+      cpu_ratio: round(med(pairs, (p) => p.cpu_ratio), 3),
+      lost,
+      lost_pct: completed + lost > 0 ? round((lost / (completed + lost)) * 100, 3) : null,
+      rcodes: srv.reduce((acc, x) => {
+        for (const [k, v] of Object.entries(x.rcodes || {})) acc[k] = (acc[k] || 0) + v;
+        return acc;
+      }, {}),
+      avg_ms: round(med(srv, (x) => x.avg_ms), 3),
+      server_cpu_pct: round(med(srv, (x) => x.server_cpu_pct), 1),
+      echo_cpu_pct: round(med(ech, (x) => x.server_cpu_pct), 1),
+      dnsperf_cpu_pct: round(med(srv, (x) => x.dnsperf_cpu_pct), 1),
+      other_cpu_pct: round(med([...srv, ...ech], (x) => x.other_cpu_pct), 1),
+      other_cpu_pct_max: round(Math.max(...[...srv, ...ech].map((x) => x.other_cpu_pct ?? 0)), 1),
+      steal_pct: round(med([...srv, ...ech], (x) => x.host_steal_pct), 1),
+      latency: lats.length
         ? {
-            target_qps: Math.round(med((x) => x.latency && x.latency.target_qps)),
-            achieved_qps: Math.round(med((x) => x.latency && x.latency.achieved_qps)),
-            lost: runs.reduce((a, x) => a + (x.latency ? x.latency.lost || 0 : 0), 0),
-            avg_ms: round(med((x) => x.latency && x.latency.avg_ms), 3),
-            p50_ms: round(med((x) => x.latency && x.latency.p50_ms), 3),
-            p90_ms: round(med((x) => x.latency && x.latency.p90_ms), 3),
-            p99_ms: round(med((x) => x.latency && x.latency.p99_ms), 3),
-            p999_ms: round(med((x) => x.latency && x.latency.p999_ms), 3),
-            max_ms: round(Math.max(...runs.map((x) => (x.latency ? x.latency.max_ms : 0))), 3),
-            dnsperf: first.latency.dnsperf,
+            target_qps: Math.round(median(lats.map((l) => l.target_qps))),
+            achieved_qps: Math.round(median(lats.map((l) => l.achieved_qps))),
+            lost: lats.reduce((a, l) => a + (l.lost || 0), 0),
+            avg_ms: medLat((l) => l.avg_ms),
+            p50_ms: medLat((l) => l.p50_ms),
+            p90_ms: medLat((l) => l.p90_ms),
+            p99_ms: medLat((l) => l.p99_ms),
+            p999_ms: medLat((l) => l.p999_ms),
+            max_ms: round(Math.max(...lats.map((l) => l.max_ms)), 3),
+            dnsperf: lats[0].dnsperf,
           }
         : null,
       check: { ok: runs.every((x) => x.check.ok), problems: [...new Set(runs.flatMap((x) => x.check.problems))], samples: first.check.samples },
-      dnsperf: first.dnsperf,
-      rounds: runs.map((x) => ({ round: x.round, qps: x.qps, ratio: x.ratio, echo_qps: x.echo_qps, lost: x.lost, server_cpu_pct: x.server_cpu_pct, other_cpu_pct: x.other_cpu_pct, p99_ms: x.latency ? x.latency.p99_ms : null })),
+      dnsperf: srv[0].dnsperf,
+      rounds: runs.map((x) => ({
+        round: x.round,
+        pairs: x.pairs.map((p) => ({ echo_qps: p.echo.qps, qps: p.server.qps, ratio: round(p.ratio, 3), cpu_ratio: round(p.cpu_ratio, 3), other_cpu_pct: [p.echo.other_cpu_pct, p.server.other_cpu_pct] })),
+        p99_ms: x.latency ? x.latency.p99_ms : null,
+      })),
     };
-    return row;
   });
-  const rows = [echoRuns[0], ...mixRows, ...echoRuns.slice(1)];
-  const echoUs = median(echoRuns.map((r) => r.cpu_us_per_query).filter((x) => x !== null));
-  for (const r of rows) r.cpu_ratio = echoUs !== null && r.cpu_us_per_query ? round(echoUs / r.cpu_us_per_query, 3) : null;
 
-  if (echoSpread > 0.1) notes.push(`the echo runs spread ${(echoSpread * 100).toFixed(0)} % (${echoRuns.map((r) => r.qps).join(', ')} qps): the machine's load changed during the run, ratios are uncertain${opts.rounds === 1 ? ' (try --rounds 3)' : ''}`);
-  for (const r of echoRuns) {
-    if (r.server_cpu_pct !== null && r.server_cpu_pct < 90) notes.push(`${r.target}: the echo process used ${r.server_cpu_pct} % of a CPU (dnsperf ${r.dnsperf_cpu_pct} %, other ${r.other_cpu_pct} %): the client or the rest of the host limits it, not the echo`);
-  }
-  for (const r of [...echoRuns, ...[...perMix.values()].flat()]) {
-    const name = r.round ? `${r.target}${opts.rounds > 1 ? ` (round ${r.round})` : ''}` : r.target;
-    if (r.other_cpu_pct !== null && r.other_cpu_pct > 25) notes.push(`${name}: other processes/kernel used ${r.other_cpu_pct} % of a CPU during the measurement: noisy`);
-    if (r.latency && r.latency.achieved_qps < 0.95 * r.latency.target_qps) notes.push(`${name}: the latency run reached ${r.latency.achieved_qps} of ${r.latency.target_qps} qps (dnsperf -v is the limit?)`);
+  for (const r of rows) {
+    if (r.echo_cpu_pct !== null && r.echo_cpu_pct < 90) notes.push(`${r.target}: the echo used ${r.echo_cpu_pct} % of a CPU (dnsperf ${r.dnsperf_cpu_pct} %): the client or the rest of the host limits it, not the echo`);
+    if (r.other_cpu_pct_max > 25) notes.push(`${r.target}: other processes/kernel used up to ${r.other_cpu_pct_max} % of a CPU during a measurement: noisy`);
+    if (r.ratio_max - r.ratio_min > 0.15) notes.push(`${r.target}: the pair ratios spread from ${r.ratio_min} to ${r.ratio_max}: a noisy host (try more --rounds or --slices)`);
+    if (r.latency && r.latency.achieved_qps < 0.95 * r.latency.target_qps) notes.push(`${r.target}: the latency run reached ${r.latency.achieved_qps} of ${r.latency.target_qps} qps (dnsperf -v is the limit?)`);
   }
 
   // Profiles: a separate run per mix under --cpu-prof (its qps is not comparable and not reported as a result).
@@ -1132,15 +1145,12 @@ async function main() {
       workers: opts.workers,
       ecs_mode: opts.ecsMode,
       rounds: opts.rounds,
+      slices: opts.slices,
       latency_run_s: opts.latencyDuration,
       dnsperf_timeout_s: 2,
     },
     versions: { node: process.version, dnsperf: perfVersion, steerdns: gitState() },
     machine: { start: startMachine, end: endMachine },
-    echo_qps: Math.round(echoQps),
-    echo_cpu_us_per_query: echoUs,
-    echo_runs: echoRuns.map((r) => r.qps),
-    echo_spread_pct: round(echoSpread * 100, 1),
     target_ratio: TARGET_RATIO,
     p99_target_ms: P99_TARGET_MS,
     results: rows,
@@ -1159,14 +1169,13 @@ async function main() {
   out.push('');
   out.push(table(rows));
   out.push('');
-  out.push(opts.rounds === 1
-    ? `ratio = qps / mean of the two echo runs (${Math.round(echoQps)} qps). Target ≥ ${TARGET_RATIO} for a GSLB mix; p99 < ${P99_TARGET_MS} ms at half of peak.`
-    : `${opts.rounds} rounds: mix rows are medians; ratio = median over rounds of qps / mean of the echo runs around the round (echo ${echoRuns.map((r) => r.qps).join(', ')}). Target ≥ ${TARGET_RATIO}; p99 < ${P99_TARGET_MS} ms at half of peak.`);
-  out.push('µs/q = server (or echo) CPU time per answered query at peak; cpu ratio = echo µs/q ÷ this µs/q (less sensitive to a busy host than the qps ratio).');
-  out.push('srv% = the server/echo process, other% = the host minus server, dnsperf and this script (other processes, unattributed kernel time); 100 = one CPU.');
-  const below = rows.filter((r) => !r.target.startsWith('echo') && r.ratio !== null && r.ratio < TARGET_RATIO).map((r) => `${r.target} ${r.ratio.toFixed(3)}`);
+  out.push(`Each mix: ${opts.rounds} round(s) × ${opts.slices} echo/server pairs of ${round(opts.duration / opts.slices, 2)} s in ABBA order; qps and echo qps are medians of the slices,`);
+  out.push(`ratio = median of (server slice qps ÷ its paired echo slice qps), with the smallest and largest pair ratio. Target ≥ ${TARGET_RATIO}; p99 < ${P99_TARGET_MS} ms at half of peak.`);
+  out.push('µs/q = server CPU time per answered query; cpu ratio = median of (echo µs/q ÷ server µs/q) over the pairs.');
+  out.push('srv% = the server process, other% = the host minus server/echo, dnsperf and this script (median over the slices); 100 = one CPU.');
+  const below = rows.filter((r) => r.ratio !== null && r.ratio < TARGET_RATIO).map((r) => `${r.target} ${r.ratio.toFixed(3)}`);
   if (below.length) out.push(`below ${TARGET_RATIO}: ${below.join(', ')}`);
-  const slow = rows.filter((r) => !r.target.startsWith('echo') && r.latency && r.latency.p99_ms !== null && r.latency.p99_ms >= P99_TARGET_MS).map((r) => `${r.target} ${r.latency.p99_ms} ms`);
+  const slow = rows.filter((r) => r.latency && r.latency.p99_ms !== null && r.latency.p99_ms >= P99_TARGET_MS).map((r) => `${r.target} ${r.latency.p99_ms} ms`);
   if (slow.length) out.push(`p99 ≥ ${P99_TARGET_MS} ms at half peak: ${slow.join(', ')}`);
   for (const [name, p] of Object.entries(profiles)) {
     out.push('');
