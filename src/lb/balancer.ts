@@ -87,6 +87,8 @@ class QueryFields implements RuleInput {
   }
 }
 const ruleInput = new QueryFields();
+/** Indices of the rules that matched the current query, in evaluation order (reused). */
+const matchedRules: number[] = [];
 
 /** Per-query state shared by the steering steps (reused: the query path is synchronous and never nested). */
 interface QueryState {
@@ -267,23 +269,27 @@ export class LoadBalancer implements DynamicName {
     ruleInput.ecs = ecs ? ecs.address : null;
     ruleInput.lbName = this.name;
     ruleInput.region = this.env.pop.region;
-    let mask = 0;
     const rules = this.rules;
+    // Up to 31 rules, the set that matched is also a bit mask: the memo key.
+    const memo = rules.length <= 31;
+    let mask = 0;
+    let n = 0;
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i];
       const matched = r.condition.test(ruleInput);
       if (r.condition.readsClientAddress && ecs) out.ecsScope = ecs.sourcePrefix;
       if (trace) trace.rules.push({ name: r.name, priority: r.priority, matched, terminates: r.terminates, overrides: r.overrideNames });
       if (!matched) continue;
-      mask |= 1 << (i & 31);
+      matchedRules[n++] = i;
+      if (memo) mask |= 1 << i;
       if (r.terminates) break;
     }
-    if (mask === 0) return this.base;
-    let s = rules.length <= 31 ? this.merged.get(mask) : undefined;
+    if (n === 0) return this.base;
+    let s = memo ? this.merged.get(mask) : undefined;
     if (!s) {
       s = { ...this.base };
-      for (let i = 0; i < rules.length; i++) if (mask & (1 << (i & 31))) Object.assign(s, rules[i].overrides);
-      if (rules.length <= 31) this.merged.set(mask, s);
+      for (let j = 0; j < n; j++) Object.assign(s, rules[matchedRules[j]].overrides);
+      if (memo) this.merged.set(mask, s);
     }
     return s;
   }

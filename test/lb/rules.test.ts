@@ -36,6 +36,8 @@ const LBS = [
   `name: region.example.com, ${D}, rules: [ { condition: "cf.load_balancer.region == \\"WNAM\\"", overrides: { default_pools: [P3] } } ]`,
   `name: lbname.example.com, ${D}, rules: [ { condition: "cf.load_balancer.name == \\"lbname.example.com\\"", overrides: { default_pools: [P2] } } ]`,
   `name: "*.wild.example.com", ${D}, rules: [ { condition: "dns.qry.name == \\"special.wild.example.com.\\"", overrides: { default_pools: [P3] } }, { condition: "dns.qry.name.len > 25", overrides: { default_pools: [P2] } } ]`,
+  // More rules than the bits of the memo key: rule 32 must not be mistaken for rule 0 (which never matches an A).
+  `name: many.example.com, ${D}, rules: [ { name: r0, condition: "dns.qry.type == 28", overrides: { ttl: 77, default_pools: [P3] } }, ${Array.from({ length: 31 }, (_, i) => `{ name: r${i + 1}, condition: "dns.qry.type == 28", overrides: { ttl: ${i + 1} } }`).join(', ')}, { name: r32, condition: "", overrides: { ttl: 44 } } ]`,
 ];
 
 let s: TestServer;
@@ -145,5 +147,12 @@ describe('§9.6 custom rules', () => {
     expect((await ask('SPECIAL.wild.example.com')).at).toBe('P3'); // case-insensitive
     expect((await ask('x.wild.example.com')).at).toBe('P1');
     expect((await ask('a-rather-long-name.wild.example.com')).at).toBe('P2');
+  });
+
+  test('more than 31 rules: each matching rule applies, no other', async () => {
+    const a = await ask('many.example.com');
+    expect([a.at, a.ttl]).toEqual(['P1', 44]); // only r32 matched
+    const aaaa = await ask('many.example.com', { type: 'AAAA' });
+    expect([aaaa.at, aaaa.ttl]).toEqual(['2001:db8::3', 44]); // r0…r32 matched: r0's pools, r32's TTL last
   });
 });
