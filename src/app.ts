@@ -225,7 +225,6 @@ export class SteerDnsServer {
     };
   }
 
-
   /** Re-reads the config (or takes `text`, as cluster workers do). Resolves true when the new config serves. */
   reload(text?: string): Promise<boolean> {
     if (this.reloading) {

@@ -374,7 +374,6 @@ class ClusterPrimary {
     };
   }
 
-
   private async shutdown(sig: string): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;

@@ -53,7 +53,6 @@ export function effectivePolicy(s: Steering): Exclude<SteeringPolicy, ''> {
   return s.regionPools.size > 0 || s.countryPools.size > 0 || s.popPools.size > 0 ? 'geo' : 'off';
 }
 
-
 /** Geo candidate lists by location object (a shared GeoIP result or the PoP) and steering object. */
 const geoAreas = new PerLocation<Steering, Pool[]>();
 

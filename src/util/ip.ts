@@ -129,7 +129,6 @@ export function cidrContains(cidr: Cidr, ip: IpAddr): boolean {
   return (b[full] & mask) === a[full];
 }
 
-
 /** 32-bit FNV-1a over the address bytes: the client key for hash steering and IP-hash load shedding. */
 export function hashIp(ip: IpAddr, seed = 0x811c9dc5): number {
   let h = seed >>> 0;

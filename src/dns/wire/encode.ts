@@ -193,6 +193,7 @@ let qnameLabels = 0;
 /** Whether the last encoded message was truncated (for metrics). */
 export let lastTruncated = false;
 
+/** Big-endian 16 bits: plain byte stores (Buffer#writeUInt16BE checks its arguments on every call). */
 function put16(at: number, v: number): void {
   buf[at] = v >>> 8;
   buf[at + 1] = v & 0xff;
@@ -312,10 +313,7 @@ function writeRRset(set: RRset, end: number): number {
       const len = t.bytes.length;
       if (pos + len > end) return -1;
       copyBytes(t.bytes, 0, len, buf, pos);
-      for (let i = 0; i < t.pointers.length; i++) {
-        buf[pos + t.pointers[i]] = 0xc0 | (apex >> 8);
-        buf[pos + t.pointers[i] + 1] = apex & 0xff;
-      }
+      for (let i = 0; i < t.pointers.length; i++) put16(pos + t.pointers[i], 0xc000 | apex);
       pos += len;
       return 1;
     }
@@ -329,23 +327,17 @@ function writeRRset(set: RRset, end: number): number {
     // Owner.
     if (set.owner === null) {
       if (pos + 2 > end) return rollback(start, dictMark);
-      buf[pos++] = 0xc0;
-      buf[pos++] = HEADER_SIZE;
+      put16(pos, 0xc000 | HEADER_SIZE);
+      pos += 2;
     } else if (!writeName(set.owner, true, end)) {
       return rollback(start, dictMark);
     }
     if (pos + 10 > end) return rollback(start, dictMark);
-    // Plain byte stores: Buffer#writeUInt*BE check their arguments on every call.
-    const type = set.type;
     const ttl = set.ttl >>> 0;
-    buf[pos] = type >>> 8;
-    buf[pos + 1] = type & 0xff;
-    buf[pos + 2] = klass >>> 8;
-    buf[pos + 3] = klass & 0xff;
-    buf[pos + 4] = ttl >>> 24;
-    buf[pos + 5] = (ttl >>> 16) & 0xff;
-    buf[pos + 6] = (ttl >>> 8) & 0xff;
-    buf[pos + 7] = ttl & 0xff;
+    put16(pos, set.type);
+    put16(pos + 2, klass);
+    put16(pos + 4, ttl >>> 16);
+    put16(pos + 6, ttl & 0xffff);
     const rdlenAt = pos + 8;
     pos += 10;
     if (pos + rd.head.length > end) return rollback(start, dictMark);
@@ -358,9 +350,7 @@ function writeRRset(set: RRset, end: number): number {
       copyBytes(rd.tail, 0, rd.tail.length, buf, pos);
       pos += rd.tail.length;
     }
-    const rdlen = pos - rdlenAt - 2;
-    buf[rdlenAt] = rdlen >>> 8;
-    buf[rdlenAt + 1] = rdlen & 0xff;
+    put16(rdlenAt, pos - rdlenAt - 2);
   }
   return rdata.length;
 }
@@ -383,8 +373,8 @@ function writeName(n: WireName, compress: boolean, end: number): boolean {
       const at = pos;
       copyBytes(n.wire, 0, head, buf, pos);
       pos += head;
-      buf[pos++] = 0xc0 | (target >> 8);
-      buf[pos++] = target & 0xff;
+      put16(pos, 0xc000 | target);
+      pos += 2;
       remember(n, at, i);
       return true;
     }
@@ -440,7 +430,6 @@ export function encodeHeaderOnly(id: number, reqFlags: number, rcode: number, pr
   out.writeUInt16BE(FLAG_QR | (reqFlags & (0x7800 | FLAG_RD | FLAG_CD)) | (rcode & 0xf), prefix + 2);
   return out;
 }
-
 
 /** Buffer#copy checks its arguments in JS before a native call: for the few bytes of a record a loop is cheaper. */
 function copyBytes(src: Uint8Array, start: number, end: number, dst: Uint8Array, at: number): void {
