@@ -125,7 +125,10 @@ export function bool(): Schema<boolean> {
 export function oneOf<T extends string>(values: readonly T[]): Schema<T> {
   const expect = `one of ${values.map((v) => (v === '' ? '""' : v)).join(', ')}`;
   return scalar<T>(expect, (v) => {
-    if (typeof v === 'string' && (values as readonly string[]).includes(v)) return v as T;
+    // The listed value itself, not the parsed copy: literals are internalized, so the query path's comparisons
+    // of these values with literals are pointer compares.
+    const i = typeof v === 'string' ? (values as readonly string[]).indexOf(v) : -1;
+    if (i >= 0) return values[i];
     const hint = typeof v === 'string' ? suggest(v, values) : '';
     return reject(`${typeof v === 'string' ? `"${v}"` : String(v)} is not ${expect}${hint}`);
   });

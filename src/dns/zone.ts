@@ -8,6 +8,7 @@ import { RRType, TYPE_NAMES, typeName } from './wire/constants';
 import { apexTemplate, type RData, type RRset } from './wire/encode';
 import { isSubdomainKey, nameOf, parentKey, parseName, WireName } from './wire/name';
 import { parseRData, rdataName, rdataSoa } from './wire/rdata';
+import { internalized } from '../util/intern';
 
 export class ZoneNode {
   /** Static RRsets by type (CNAME included). */
@@ -311,7 +312,7 @@ function ensureNode(zone: Zone, key: string, name?: WireName): ZoneNode | null {
     wire = parsed;
   }
   const node = new ZoneNode(wire);
-  zone.nodes.set(key, node);
+  zone.nodes.set(internalized(key), node);
   const parent = parentKey(key);
   const up = ensureNode(zone, parent, wire.key === key ? suffixName(wire) : undefined);
   if (up && key.startsWith('*.')) up.wildcard = node;

@@ -4,6 +4,7 @@ import {
   isSubdomainKey, keyOfWire, labelCountOfKey, nameOf, parentKey, parseName, readQuestionName, skipName, WireName,
 } from '../../src/dns/wire/name';
 import { parseRData, parseTxtStrings } from '../../src/dns/wire/rdata';
+import { internalized } from '../../src/util/intern';
 import { wireName } from './packets';
 
 const origin = nameOf('Example.COM.');
@@ -113,6 +114,26 @@ describe('keys', () => {
       expect(readQuestionName(w, 0, w.length, out)).toBe(w.length);
       expect(out.key).toBe(keyOfWire(w, 0));
       expect(out.labels).toBe(name.length);
+    }
+  });
+
+  test('readQuestionName gives the same key the first, second and later times a name is read', () => {
+    // The second reading swaps the cached key for its internalized twin; names that are property-like or
+    // array-index-like must come back unchanged.
+    const out = { key: '', labels: 0 };
+    for (const labels of [['__proto__'], ['123'], ['4294967295'], ['constructor'], ['Mixed', 'CASE', 'test'], ['a', 'b']]) {
+      const w = wireName(labels.map((l) => Buffer.from(l)));
+      for (let i = 0; i < 3; i++) {
+        expect(readQuestionName(w, 0, w.length, out)).toBe(w.length);
+        expect(out.key).toBe(labels.join('.').toLowerCase());
+      }
+    }
+  });
+
+  test('internalized returns an equal string for any key, property-like names included', () => {
+    for (const s of ['', '__proto__', 'constructor', 'toString', '123', '-1', '1.5', 'www.example.com', '\\032.x']) {
+      expect(internalized(s)).toBe(s);
+      expect(internalized(s).length).toBe(s.length);
     }
   });
 

@@ -3,6 +3,7 @@
 // A key is the lowercase presentation form without the trailing dot ("www.example.com", "" for the root).
 // Bytes outside printable ASCII, and "." or "\" inside a label, are written as \DDD / \. so that every
 // wire name has exactly one key. Only ASCII letters fold case (RFC 4343).
+import { internalized } from '../../util/intern';
 
 export const MAX_NAME_WIRE = 255;
 export const MAX_LABEL = 63;
@@ -14,17 +15,21 @@ export class WireName {
   /** Offset inside `wire` where each suffix starts. */
   readonly suffixOffsets: number[];
 
+  /** Lowercase key (internalized: the query path compares it with question names and Map keys). */
+  readonly key: string;
+
   constructor(
-    readonly key: string,
+    key: string,
     /** Uncompressed wire form as configured (case kept), ending in the root label. */
     readonly wire: Buffer,
   ) {
+    this.key = internalized(key);
     this.suffixKeys = [];
     this.suffixOffsets = [];
     let off = 0;
-    let k = key;
+    let k = this.key;
     while (wire[off] !== 0) {
-      this.suffixKeys.push(k);
+      this.suffixKeys.push(internalized(k));
       this.suffixOffsets.push(off);
       off += wire[off] + 1;
       const dot = nextDot(k);
@@ -191,11 +196,15 @@ const latin1 = typeof (scratch as unknown as Partial<Latin1>).latin1Slice === 'f
 
 // Resolvers ask for the same few names over and over. The key strings of recent plain names are kept by a hash
 // of their lowercase bytes, so a repeated name costs a byte compare instead of a new string whose hash every
-// Map lookup would compute again. Direct-mapped and bounded: names that collide just replace each other.
+// Map lookup would compute again. A name seen a second time is internalized, like the zone's own keys, so that
+// comparing it with them is a pointer compare; names seen once (random subdomains) never pay for that.
+// Direct-mapped and bounded: names that collide just replace each other.
 const INTERN_SLOTS = 1024;
 const internKeys: string[] = new Array<string>(INTERN_SLOTS).fill('');
 const internLengths = new Int16Array(INTERN_SLOTS).fill(-1);
 const internBytes = new Uint8Array(INTERN_SLOTS * MAX_NAME_WIRE);
+/** 1: the slot's key is internalized. */
+const internDone = new Uint8Array(INTERN_SLOTS);
 
 function internedKey(w: number, hash: number): string {
   const slot = hash & (INTERN_SLOTS - 1);
@@ -203,12 +212,17 @@ function internedKey(w: number, hash: number): string {
   if (internLengths[slot] === w) {
     let i = 0;
     while (i < w && internBytes[at + i] === scratch[i]) i++;
-    if (i === w) return internKeys[slot];
+    if (i === w) {
+      if (internDone[slot] === 1) return internKeys[slot];
+      internDone[slot] = 1;
+      return (internKeys[slot] = internalized(internKeys[slot]));
+    }
   }
   const key = latin1(scratch, w);
   for (let i = 0; i < w; i++) internBytes[at + i] = scratch[i];
   internLengths[slot] = w;
   internKeys[slot] = key;
+  internDone[slot] = 0;
   return key;
 }
 
