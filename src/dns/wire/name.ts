@@ -5,8 +5,10 @@
 // wire name has exactly one key. Only ASCII letters fold case (RFC 4343).
 import { internalized } from '../../util/intern';
 
-export const MAX_NAME_WIRE = 255;
-export const MAX_LABEL = 63;
+// Plain consts exported by name: the compiled module then reads them as locals, not as `exports` properties.
+const MAX_NAME_WIRE = 255;
+const MAX_LABEL = 63;
+export { MAX_LABEL, MAX_NAME_WIRE };
 
 /** A name prepared at config-compile time, ready to be written into responses. */
 export class WireName {
@@ -236,7 +238,7 @@ export function readQuestionName(pkt: Buffer, off: number, end: number, nameOut:
   let w = 0;
   let labels = 0;
   let plain = true;
-  let hash = 0x811c9dc5; // FNV-1a
+  let hash = 0x811c9dc5 | 0; // FNV-1a; the offset basis as int32, so that the loop never sees a double
   const start = off;
   for (;;) {
     if (off >= end) return -1;
