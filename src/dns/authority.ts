@@ -97,8 +97,8 @@ export function answerQuestion(zones: ZoneTable, qname: string, qnameLabels: num
       return true;
     }
     // A CNAME (static; a load balancer at the name hides it) redirects every type but CNAME itself.
-    const cname = node.rrsets.get(RRType.CNAME);
-    if (cname && qtype !== RRType.CNAME) {
+    const cname = node.cname;
+    if (cname !== null && qtype !== RRType.CNAME) {
       msg.answer.push(owner === null && node.name.key === qname ? cname : withOwner(cname, owner));
       const target = cname.rdata[0].name as WireName;
       if (hop + 1 >= MAX_CNAME_HOPS) return true;
@@ -126,8 +126,7 @@ function withOwner(set: RRset, owner: WireName | null): RRset {
 
 function answerAtNode(zone: Zone, node: ZoneNode, key: string, owner: WireName | null, qtype: number, client: ClientInfo, msg: Message): void {
   // Synthesized from a wildcard, or the original name: owner is the name asked, not the node's.
-  const synth = node.name.key !== key;
-  const ownerOf = (set: RRset): RRset => (synth || owner !== null ? withOwner(set, owner) : set);
+  const renamed = owner !== null || node.name.key !== key;
 
   if (qtype === RRType.ANY) {
     if (node.isEmptyNonTerminal) {
@@ -148,7 +147,7 @@ function answerAtNode(zone: Zone, node: ZoneNode, key: string, owner: WireName |
 
   const set = node.rrsets.get(qtype);
   if (set) {
-    msg.answer.push(ownerOf(set));
+    msg.answer.push(renamed ? withOwner(set, owner) : set);
     return;
   }
   msg.authority.push(zone.negativeSoa); // NODATA

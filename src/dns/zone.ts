@@ -13,6 +13,8 @@ import { internalized } from '../util/intern';
 export class ZoneNode {
   /** Static RRsets by type (CNAME included). */
   readonly rrsets = new Map<number, RRset>();
+  /** rrsets' CNAME, set once the zone is compiled: every lookup asks for it first. */
+  cname: RRset | null = null;
   dynamic: DynamicName | null = null;
   /** NS records below the apex: a delegation point. */
   isCut = false;
@@ -151,6 +153,7 @@ export function compileZones(config: Config, bindings: readonly Binding[]): Zone
     }
     for (const t of b.hides) node.rrsets.delete(t);
   }
+  for (const zone of table.zones.values()) for (const node of zone.nodes.values()) node.cname = node.rrsets.get(RRType.CNAME) ?? null;
   return { table, problems };
 }
 

@@ -54,8 +54,12 @@ export function emptyQuery(): Query {
  * one Query per process: allocation-light); a Query decoded afresh gets fresh ones.
  */
 const spares = new WeakMap<Query, { edns: Edns; ecs: Ecs }>();
+// The server decodes into the same Query every time: the last pair is checked before the WeakMap.
+let lastQuery: Query | null = null;
+let lastSpares: { edns: Edns; ecs: Ecs } | null = null;
 
 function sparesOf(q: Query): { edns: Edns; ecs: Ecs } {
+  if (q === lastQuery) return lastSpares as { edns: Edns; ecs: Ecs };
   let s = spares.get(q);
   if (!s) {
     s = {
@@ -64,6 +68,8 @@ function sparesOf(q: Query): { edns: Edns; ecs: Ecs } {
     };
     spares.set(q, s);
   }
+  lastQuery = q;
+  lastSpares = s;
   return s;
 }
 
