@@ -1,7 +1,7 @@
 // Encoding responses. RDATA is prepared when the config is compiled; per query the encoder copies it behind
 // owner names that are almost always a 2-byte pointer to the question. Whole RRsets only: when one does not
 // fit, it and everything after it is left out and TC is set (RFC 2181 §9); the OPT record always fits.
-import { FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, HEADER_SIZE, RRClass, RRType } from './constants';
+import { EdnsOption, FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, HEADER_SIZE, RRClass, RRType } from './constants';
 import type { Query } from './decode';
 import { isSubdomainKey, type WireName } from './name';
 
@@ -12,6 +12,9 @@ import { isSubdomainKey, type WireName } from './name';
 export class RData {
   /** Wire length when written without compression. */
   readonly length: number;
+  /** `head` and `tail` as the encoder copies them. */
+  readonly headWords: WordBytes;
+  readonly tailWords: WordBytes | null;
   constructor(
     readonly head: Buffer,
     readonly name: WireName | null = null,
@@ -20,7 +23,28 @@ export class RData {
     readonly compress = false,
   ) {
     this.length = head.length + (name ? name.wire.length : 0) + (name2 ? name2.wire.length : 0) + (tail ? tail.length : 0);
+    this.headWords = wordBytes(head);
+    this.tailWords = tail ? wordBytes(tail) : null;
   }
+}
+
+/**
+ * Bytes prepared for copying into a response as big-endian 32-bit words plus the last 0–3 bytes. In V8 every
+ * typed-array access costs a dozen instructions (map, bounds and detach checks are not hoisted out of loops),
+ * so a 4-byte DataView write is about four times cheaper per byte than a byte loop.
+ */
+export interface WordBytes {
+  readonly length: number;
+  readonly words: Int32Array;
+  /** The bytes after the last whole word. */
+  readonly rest: Uint8Array;
+}
+
+export function wordBytes(bytes: Uint8Array): WordBytes {
+  const n = bytes.length >> 2;
+  const words = new Int32Array(n);
+  for (let i = 0; i < n; i++) words[i] = (bytes[4 * i] << 24) | (bytes[4 * i + 1] << 16) | (bytes[4 * i + 2] << 8) | bytes[4 * i + 3];
+  return { length: bytes.length, words, rest: Uint8Array.from(bytes.subarray(4 * n)) };
 }
 
 export interface RRset {
@@ -49,6 +73,8 @@ export interface ApexTemplate {
   apexKey: string;
   apexLabels: number;
   bytes: Buffer;
+  /** `bytes` as the encoder copies them. */
+  words: WordBytes;
   /** Offsets in `bytes` of the 2-byte pointers to the apex. */
   pointers: number[];
 }
@@ -82,7 +108,8 @@ export function apexTemplate(set: RRset, apex: WireName): ApexTemplate | undefin
   const rdlen = parts.length - rdStart;
   parts[rdStart - 2] = rdlen >> 8;
   parts[rdStart - 1] = rdlen & 0xff;
-  return { apexKey: apex.key, apexLabels: apex.labelCount, bytes: Buffer.from(parts), pointers };
+  const bytes = Buffer.from(parts);
+  return { apexKey: apex.key, apexLabels: apex.labelCount, bytes, words: wordBytes(bytes), pointers };
 }
 
 /** The RRsets of one section: a reusable list whose clear() is a counter reset, not an array truncation. */
@@ -177,6 +204,8 @@ let buf = Buffer.allocUnsafe(SLAB_SIZE);
 // The slab's memory, read once: the buffer/byteOffset getters cost as much as creating the view itself.
 let slabMemory = buf.buffer;
 let slabOffset = buf.byteOffset;
+/** The slab for 16- and 32-bit writes (one access instead of two or four byte stores). */
+let view = new DataView(slabMemory, slabOffset, SLAB_SIZE);
 let slabUsed = 0;
 // Compression dictionary for the message being written: key → offset (relative to the message start).
 const dictKeys: string[] = [];
@@ -193,10 +222,18 @@ let qnameLabels = 0;
 /** Whether the last encoded message was truncated (for metrics). */
 export let lastTruncated = false;
 
-/** Big-endian 16 bits: plain byte stores (Buffer#writeUInt16BE checks its arguments on every call). */
+/** Big-endian 16 bits (Buffer#writeUInt16BE checks its arguments on every call; DataView access is inlined). */
 function put16(at: number, v: number): void {
-  buf[at] = v >>> 8;
-  buf[at + 1] = v & 0xff;
+  view.setUint16(at, v);
+}
+
+/** Copies prepared bytes to `at`. */
+function putWords(w: WordBytes, at: number): void {
+  const words = w.words;
+  for (let i = 0; i < words.length; i++) view.setInt32(at + 4 * i, words[i]);
+  const rest = w.rest;
+  at += 4 * words.length;
+  for (let i = 0; i < rest.length; i++) view.setUint8(at + i, rest[i]);
 }
 
 /** Encodes the response into the slab and returns a view of it (slab bytes are never written twice). */
@@ -206,6 +243,7 @@ export function encodeResponse(q: Query, req: Buffer, msg: Message, opts: Encode
     buf = Buffer.allocUnsafe(SLAB_SIZE);
     slabMemory = buf.buffer;
     slabOffset = buf.byteOffset;
+    view = new DataView(slabMemory, slabOffset, SLAB_SIZE);
     slabUsed = 0;
   }
   const start = slabUsed;
@@ -262,27 +300,21 @@ export function encodeResponse(q: Query, req: Buffer, msg: Message, opts: Encode
   lastTruncated = truncated;
 
   if (edns) {
-    buf[pos++] = 0; // root owner
-    put16(pos, RRType.OPT);
-    put16(pos + 2, opts.ednsUdpSize);
-    buf[pos + 4] = (msg.rcode >> 4) & 0xff; // extended RCODE
-    buf[pos + 5] = 0; // version
-    put16(pos + 6, edns.dnssecOk ? 0x8000 : 0);
-    const rdlenAt = pos + 8;
-    pos += 10;
+    // Root owner, TYPE OPT, CLASS = our UDP payload size, TTL = extended RCODE | version 0 | DO.
+    view.setUint8(pos, 0);
+    view.setUint32(pos + 1, (RRType.OPT << 16) | opts.ednsUdpSize);
+    view.setUint32(pos + 5, (((msg.rcode >> 4) & 0xff) << 24) | (edns.dnssecOk ? 0x8000 : 0));
+    const rdlenAt = pos + 9;
+    pos += 11;
     if (edns.nsid && opts.nsid) {
-      put16(pos, 3);
-      put16(pos + 2, opts.nsid.length);
+      view.setUint32(pos, (EdnsOption.NSID << 16) | opts.nsid.length);
       copyBytes(opts.nsid, 0, opts.nsid.length, buf, pos + 4);
       pos += 4 + opts.nsid.length;
     }
     if (edns.ecs) {
       const e = edns.ecs;
-      put16(pos, 8);
-      put16(pos + 2, 4 + e.octets);
-      put16(pos + 4, e.family);
-      buf[pos + 6] = e.sourcePrefix;
-      buf[pos + 7] = Math.min(msg.ecsScope, e.family === 1 ? 32 : 128);
+      view.setUint32(pos, (EdnsOption.ECS << 16) | (4 + e.octets));
+      view.setUint32(pos + 4, (e.family << 16) | (e.sourcePrefix << 8) | Math.min(msg.ecsScope, e.family === 1 ? 32 : 128));
       copyBytes(e.address.bytes, 0, e.octets, buf, pos + 8);
       pos += 8 + e.octets;
     }
@@ -290,12 +322,9 @@ export function encodeResponse(q: Query, req: Buffer, msg: Message, opts: Encode
     ar += 1;
   }
 
-  put16(base, q.id);
-  put16(base + 2, flags);
-  put16(base + 4, qd);
-  put16(base + 6, an);
-  put16(base + 8, ns);
-  put16(base + 10, ar);
+  view.setUint32(base, (q.id << 16) | flags);
+  view.setUint32(base + 4, (qd << 16) | an);
+  view.setUint32(base + 8, (ns << 16) | ar);
   if (opts.prefix === 2) put16(start, pos - base);
 
   slabUsed = (pos + 7) & ~7;
@@ -312,7 +341,7 @@ function writeRRset(set: RRset, end: number): number {
     if (apex >= 0 && apex <= 0x3fff) {
       const len = t.bytes.length;
       if (pos + len > end) return -1;
-      copyBytes(t.bytes, 0, len, buf, pos);
+      putWords(t.words, pos);
       for (let i = 0; i < t.pointers.length; i++) put16(pos + t.pointers[i], 0xc000 | apex);
       pos += len;
       return 1;
@@ -333,22 +362,21 @@ function writeRRset(set: RRset, end: number): number {
       return rollback(start, dictMark);
     }
     if (pos + 10 > end) return rollback(start, dictMark);
-    const ttl = set.ttl >>> 0;
-    put16(pos, set.type);
-    put16(pos + 2, klass);
-    put16(pos + 4, ttl >>> 16);
-    put16(pos + 6, ttl & 0xffff);
+    view.setUint32(pos, (set.type << 16) | klass);
+    view.setUint32(pos + 4, set.ttl);
     const rdlenAt = pos + 8;
     pos += 10;
-    if (pos + rd.head.length > end) return rollback(start, dictMark);
-    copyBytes(rd.head, 0, rd.head.length, buf, pos);
-    pos += rd.head.length;
+    const head = rd.headWords;
+    if (pos + head.length > end) return rollback(start, dictMark);
+    putWords(head, pos);
+    pos += head.length;
     if (rd.name && !writeName(rd.name, rd.compress, end)) return rollback(start, dictMark);
     if (rd.name2 && !writeName(rd.name2, rd.compress, end)) return rollback(start, dictMark);
-    if (rd.tail) {
-      if (pos + rd.tail.length > end) return rollback(start, dictMark);
-      copyBytes(rd.tail, 0, rd.tail.length, buf, pos);
-      pos += rd.tail.length;
+    const tail = rd.tailWords;
+    if (tail !== null) {
+      if (pos + tail.length > end) return rollback(start, dictMark);
+      putWords(tail, pos);
+      pos += tail.length;
     }
     put16(rdlenAt, pos - rdlenAt - 2);
   }
@@ -431,10 +459,13 @@ export function encodeHeaderOnly(id: number, reqFlags: number, rcode: number, pr
   return out;
 }
 
-/** Buffer#copy checks its arguments in JS before a native call: for the few bytes of a record a loop is cheaper. */
+/**
+ * Buffer#copy checks its arguments in JS and makes a view before its native copy; a byte loop costs about as
+ * much from 16 bytes on, so only longer runs take the native path (with a plain view, the cheapest one).
+ */
 function copyBytes(src: Uint8Array, start: number, end: number, dst: Uint8Array, at: number): void {
-  if (end - start > 64) {
-    dst.set(src.subarray(start, end), at);
+  if (end - start > 16) {
+    dst.set(new Uint8Array(src.buffer, src.byteOffset + start, end - start), at);
     return;
   }
   for (let i = start; i < end; i++) dst[at++] = src[i];
