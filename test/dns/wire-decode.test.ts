@@ -153,6 +153,18 @@ describe('repeated names (the key cache)', () => {
     }
   });
 
+  test('names that share a cache slot and differ only in the 1-3 bytes of their last word keep their own keys', () => {
+    // Keys are compared 4 bytes at a time, the last word holding the leftover bytes. Each pair shares a slot
+    // under name.ts's hash (FNV-1a of the lowercase key, folded to 10 bits), found by search; they differ
+    // only in their last byte, so the slot's word compare is all that tells them apart.
+    const pairs = [['collide1005.b', 'collide1005.w'], ['collide141.xm', 'collide141.xx'], ['collide38.xxf', 'collide38.xxo'], ['collide23.xxxb', 'collide23.xxxk']];
+    for (const [a, b] of pairs) {
+      for (const name of [a, b, a, b, a.toUpperCase(), b]) {
+        expect(dec(rawQuery({ questions: [{ name, type: 1 }] })).qname).toBe(name.toLowerCase());
+      }
+    }
+  });
+
   test('a name that differs from a cached one only in length is not mistaken for it', () => {
     expect(dec(rawQuery({ questions: [{ name: 'ab.example', type: 1 }] })).qname).toBe('ab.example');
     expect(dec(rawQuery({ questions: [{ name: 'ab.example.com', type: 1 }] })).qname).toBe('ab.example.com');
