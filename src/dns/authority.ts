@@ -42,11 +42,10 @@ interface Found {
 
 const found: Found = { zone: null as unknown as Zone, node: null, cut: null };
 
-/** Finds the data for `key` inside `zone`. */
-function lookup(zone: Zone, key: string, qtype: number): Found {
+/** Finds the data for `key` inside `zone`; `exact` is the node at `key` when the caller already has it. */
+function lookup(zone: Zone, key: string, qtype: number, exact: ZoneNode | undefined = zone.nodes.get(key)): Found {
   found.zone = zone;
   found.cut = null;
-  const exact = zone.nodes.get(key);
   if (exact) {
     found.node = exact;
     if (exact.cutAbove) found.cut = exact.cutAbove;
@@ -79,13 +78,14 @@ export interface AnswerContext {
  * (the caller answers REFUSED).
  */
 export function answerQuestion(zones: ZoneTable, qname: string, qnameLabels: number, qtype: number, client: ClientInfo, msg: Message): boolean {
-  let zone = zones.find(qname, qnameLabels);
+  const existing = zones.existing(qname);
+  let zone = existing !== undefined ? existing.zone : zones.find(qname, qnameLabels);
   if (!zone) return false;
   msg.aa = true;
   let key = qname;
   let owner: WireName | null = null; // null: the question name itself
   for (let hop = 0; ; hop++) {
-    const f = lookup(zone, key, qtype);
+    const f = hop === 0 && existing !== undefined ? lookup(zone, key, qtype, existing.node) : lookup(zone, key, qtype);
     if (f.cut) {
       if (hop === 0) referral(zones, f.cut, msg, client);
       return true; // a CNAME into a delegation: the resolver follows it from here

@@ -13,7 +13,7 @@ import { internalized } from '../util/intern';
 export class ZoneNode {
   /** Static RRsets by type (CNAME included). */
   readonly rrsets = new Map<number, RRset>();
-  /** rrsets' CNAME, set once the zone is compiled: every lookup asks for it first. */
+  /** rrsets' CNAME, set by ZoneTable.seal(): every lookup asks for it first. */
   cname: RRset | null = null;
   dynamic: DynamicName | null = null;
   /** NS records below the apex: a delegation point. */
@@ -45,8 +45,20 @@ export class Zone {
   }
 }
 
+/** A name that exists in a zone, with that zone. */
+export interface ZoneEntry {
+  zone: Zone;
+  node: ZoneNode;
+}
+
 export class ZoneTable {
   readonly zones = new Map<string, Zone>();
+  /**
+   * Every existing name, with the zone find() picks for it (with nested zones the deepest one; a parent zone's
+   * glue under a child zone's origin is not indexed). Most questions are for a name that exists: one lookup
+   * instead of the zone search and the zone's own. Built by seal() once the zones are complete.
+   */
+  private readonly names = new Map<string, ZoneEntry>();
   /** Label counts of the configured zones, deepest first, so lookups try only plausible suffixes. */
   private depths: number[] = [];
 
@@ -63,6 +75,22 @@ export class ZoneTable {
       this.few.push({ zone, key: zone.origin.key, dotted: `.${zone.origin.key}` });
       this.few.sort((a, b) => b.zone.origin.labelCount - a.zone.origin.labelCount);
     }
+  }
+
+  /** Indexes the names of the finished zones (see `names`). */
+  seal(): void {
+    this.names.clear();
+    for (const zone of this.zones.values()) {
+      for (const [key, node] of zone.nodes) {
+        node.cname = node.rrsets.get(RRType.CNAME) ?? null;
+        if (this.find(key, node.name.labelCount) === zone) this.names.set(key, { zone, node });
+      }
+    }
+  }
+
+  /** The zone and node of a name that exists in our zones; undefined for any other name. */
+  existing(key: string): ZoneEntry | undefined {
+    return this.names.get(key);
   }
 
   /** The zone that holds `key` (longest matching origin), or null. */
@@ -153,7 +181,7 @@ export function compileZones(config: Config, bindings: readonly Binding[]): Zone
     }
     for (const t of b.hides) node.rrsets.delete(t);
   }
-  for (const zone of table.zones.values()) for (const node of zone.nodes.values()) node.cname = node.rrsets.get(RRType.CNAME) ?? null;
+  table.seal();
   return { table, problems };
 }
 

@@ -607,3 +607,52 @@ describe('a server without identity or NSID', () => {
     expect(n.opt?.udpSize).toBe(1400);
   });
 });
+
+describe('nested zones: the deepest zone holding a name answers for it', () => {
+  // The parent delegates child.parent.test and has glue under it; the child zone is configured here as well.
+  const NESTED = `
+server: { listen: ["127.0.0.1:0"], http: null }
+zones:
+  - name: parent.test
+    soa: { mname: ns1.parent.test, rname: hostmaster.parent.test, minimum: 60, serial: 1 }
+    ns: [ns1.parent.test]
+    records:
+      - { name: ns1, type: A, value: 192.0.2.1 }
+      - { name: child, type: NS, value: ns.child }
+      - { name: ns.child, type: A, value: 192.0.2.2 }
+      - { name: deep.only.child, type: A, value: 192.0.2.3 }
+  - name: child.parent.test
+    soa: { mname: ns1.parent.test, rname: hostmaster.parent.test, minimum: 60, serial: 2 }
+    ns: [ns1.parent.test]
+    records:
+      - { name: www, type: A, value: 192.0.2.4 }
+`;
+  const CHILD_SOA = 'child.parent.test SOA ns1.parent.test hostmaster.parent.test 2 10800 3600 604800 60';
+  let nested: TestServer;
+  beforeAll(async () => {
+    nested = await startServer(NESTED);
+  });
+  afterAll(async () => {
+    await nested.stop();
+  });
+  const askNested = async (name: string, type: number): Promise<Norm> => {
+    const r = await udpMaybe(nested.port, rawQuery({ id: 7, questions: [{ name, type, klass: 1 }] }), 2000);
+    if (!r) throw new Error(`no answer to ${name}`);
+    return decodeBoth(r);
+  };
+
+  test('a name of the child zone, and the child apex, come from the child', async () => {
+    const www = await askNested('www.child.parent.test', TYPE.A);
+    expect(www.aa).toBe(true);
+    expect(lines(www.answer)).toEqual(['www.child.parent.test A 192.0.2.4']);
+    expect(lines((await askNested('child.parent.test', TYPE.SOA)).answer)).toEqual([CHILD_SOA]);
+  });
+
+  test('names that exist only in the parent (glue under the cut) are NXDOMAIN from the child, not referrals', async () => {
+    for (const name of ['ns.child.parent.test', 'deep.only.child.parent.test', 'only.child.parent.test']) {
+      const n = await askNested(name, TYPE.A);
+      expect([name, rcodeName(n), n.aa]).toEqual([name, 'NXDOMAIN', true]);
+      expect(lines(n.authority)).toEqual([CHILD_SOA]);
+    }
+  });
+});
