@@ -6,7 +6,7 @@ import type { Config, Pos, Problem, ZoneConfig } from '../config/types';
 import type { DynamicName } from './dynamic';
 import { RRType, TYPE_NAMES, typeName } from './wire/constants';
 import { apexTemplate, type RData, type RRset } from './wire/encode';
-import { isSubdomainKey, nameOf, parentKey, parseName, WireName } from './wire/name';
+import { isSubdomainKey, labelCountOfKey, nameOf, parentKey, parseName, WireName } from './wire/name';
 import { parseRData, rdataName, rdataSoa } from './wire/rdata';
 import { internalized } from '../util/intern';
 
@@ -83,7 +83,7 @@ export class ZoneTable {
     for (const zone of this.zones.values()) {
       for (const [key, node] of zone.nodes) {
         node.cname = node.rrsets.get(RRType.CNAME) ?? null;
-        if (this.find(key, node.name.labelCount) === zone) this.names.set(key, { zone, node });
+        if (this.find(key, labelCountOfKey(key)) === zone) this.names.set(key, { zone, node });
       }
     }
   }
