@@ -4,7 +4,7 @@
 //   node bench/micro.js [--seconds 2] [--mix static,lb-geo-ecs]      (node --cpu-prof … to profile)
 //   node bench/micro.js --count N --mix X     exactly 100 000 warm-up queries then N measured ones: run it under
 //                                             valgrind for instructions per query, which a noisy host does not move
-//                                             (bench/README.md, "Instructions per query")
+//                                             (bench/README.md, "Noise, and the two other measures")
 const path = require('path');
 const fs = require('fs');
 const os = require('os');
