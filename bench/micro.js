@@ -12,6 +12,8 @@ const dist = path.join(__dirname, '..', 'dist');
 const { loadConfigText } = require(path.join(dist, 'config/load'));
 const { buildRuntime } = require(path.join(dist, 'runtime'));
 const { handleQuery } = require(path.join(dist, 'dns/handler'));
+const { QueryContext } = require(path.join(dist, 'dns/context'));
+const ctx = new QueryContext();
 const { noHostnames } = require(path.join(dist, 'lb/views'));
 
 const arg = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
@@ -51,23 +53,23 @@ const mixes = {
 const only = process.argv.includes('--mix') ? process.argv[process.argv.indexOf('--mix') + 1].split(',') : null;
 for (const [name, pkts] of Object.entries(mixes)) {
   if (only && !only.includes(name)) continue;
-  const probe = handleQuery(runtime, pkts[0], '127.0.0.1', 'udp');
+  const probe = handleQuery(ctx, runtime, pkts[0], '127.0.0.1', 'udp');
   if (!probe || (probe[3] & 0xf) !== (name === 'nxdomain' ? 3 : 0)) console.warn(`${name}: unexpected rcode ${probe && probe[3] & 0xf}`);
   let n = 0;
   if (count !== null) {
-    for (let i = 0; i < WARM_COUNT; i++) handleQuery(runtime, pkts[i % pkts.length], '127.0.0.1', 'udp');
+    for (let i = 0; i < WARM_COUNT; i++) handleQuery(ctx, runtime, pkts[i % pkts.length], '127.0.0.1', 'udp');
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < count; i++) handleQuery(runtime, pkts[i % pkts.length], '127.0.0.1', 'udp');
+    for (let i = 0; i < count; i++) handleQuery(ctx, runtime, pkts[i % pkts.length], '127.0.0.1', 'udp');
     console.log(`${name.padEnd(14)} ${count} queries in ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(0)} ms`);
     continue;
   }
   const end = Date.now() + 300;
-  while (Date.now() < end) handleQuery(runtime, pkts[n++ % pkts.length], '127.0.0.1', 'udp'); // warm up
+  while (Date.now() < end) handleQuery(ctx, runtime, pkts[n++ % pkts.length], '127.0.0.1', 'udp'); // warm up
   n = 0;
   const t0 = process.hrtime.bigint();
   const stop = Date.now() + seconds * 1000;
   while (Date.now() < stop) {
-    for (let i = 0; i < 1000; i++) handleQuery(runtime, pkts[n++ % pkts.length], '127.0.0.1', 'udp');
+    for (let i = 0; i < 1000; i++) handleQuery(ctx, runtime, pkts[n++ % pkts.length], '127.0.0.1', 'udp');
   }
   const ns = Number(process.hrtime.bigint() - t0) / n;
   console.log(`${name.padEnd(14)} ${ns.toFixed(0).padStart(6)} ns/query`);

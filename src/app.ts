@@ -7,7 +7,8 @@ import { formatProblem, hasErrors, loadConfigFile, loadConfigText, type LoadResu
 import type { Config, ListenAddress, Problem } from './config/types';
 import { resolveInternally } from './dns/authority';
 import { ClientInfo } from './dns/dynamic';
-import { handleQuery, outcome } from './dns/handler';
+import { QueryContext } from './dns/context';
+import { handleQuery } from './dns/handler';
 import { TcpListener } from './dns/server/tcp';
 import type { TransportEvents } from './dns/server/types';
 import { UdpListener } from './dns/server/udp';
@@ -88,12 +89,15 @@ export class SteerDnsServer {
     // Every 8th query is timed for the latency histogram: two clock reads cost ~0.1 µs of a ~10 µs budget.
     const timed = (++this.sampleTick & 7) === 0;
     const t0 = timed ? performance.now() : 0;
-    const out = handleQuery(this.runtime, pkt, remote, transport);
+    const ctx = this.ctx;
+    const out = handleQuery(ctx, this.runtime, pkt, remote, transport);
     if (out === null) return null;
+    const outcome = ctx.outcome;
     this.queryStats.record(transport, outcome.rcode, outcome.qtype, outcome.truncated, timed ? (performance.now() - t0) / 1000 : -1);
     return out;
   };
   private sampleTick = 0;
+  private readonly ctx = new QueryContext();
 
   /** DNS ports actually bound, per configured address (port 0 in the config picks a free one). */
   get boundPorts(): { address: string; port: number }[] {

@@ -1,6 +1,7 @@
 // `steerdns explain`: runs one query through the real answer path with a decision trace and prints it.
 import { existsSync } from 'node:fs';
 import { formatProblem, hasErrors, loadConfigFile } from './config/load';
+import { QueryContext } from './dns/context';
 import { handleQuery } from './dns/handler';
 import { parseTypeName } from './dns/wire/constants';
 import { presentMessage } from './dns/wire/present';
@@ -118,7 +119,7 @@ export async function explainCommand(o: ExplainOptions): Promise<number> {
     return 2;
   }
   const traces: unknown[] = [];
-  const answer = handleQuery(built.runtime, pkt, o.resolver, 'udp', traces);
+  const answer = handleQuery(new QueryContext(), built.runtime, pkt, o.resolver, 'udp', traces);
   const lines: string[] = [
     `query: ${o.name} ${o.type.toUpperCase()} from resolver ${o.resolver}${o.ecs ? ` with ECS ${o.ecs}` : ''}`,
     healthNote,

@@ -2,7 +2,7 @@
 // delegation), static versus load-balanced data, CNAME chains inside our zones, and the negative answers.
 import { ClientInfo, DynamicAnswer, DynamicName, newDynamicAnswer } from './dynamic';
 import { Rcode, RRType } from './wire/constants';
-import { Message, type ComputedRRset, type RData, type RRset } from './wire/encode';
+import { Message, type ComputedRRset, type RData, type RRset } from './wire/records';
 import { isSubdomainKey, labelCountOfKey, parentKey, WireName } from './wire/name';
 import { rdataTxt } from './wire/rdata';
 import { Zone, ZoneNode, ZoneTable } from './zone';
@@ -12,26 +12,6 @@ const MAX_CNAME_HOPS = 8;
 /** RFC 8482 §4.2: the synthesized HINFO answer to QTYPE ANY. */
 const RFC8482_HINFO: RData = rdataTxt([Buffer.from('RFC8482'), Buffer.alloc(0)]);
 
-// Reused per query (the query path is synchronous).
-const dyn: DynamicAnswer = newDynamicAnswer();
-/** Names already followed in the current CNAME chain (entries past the current hop are stale). */
-const chain: string[] = [];
-
-/**
- * Asks a dynamic name for its records, straight into a reusable RRset of the message. Returns the set when it
- * has records, null for NODATA. Raises the message's ECS scope to what the answer depended on.
- */
-function answerDynamic(dynamic: DynamicName, qtype: number, key: string, owner: WireName | null, client: ClientInfo, msg: Message): ComputedRRset | null {
-  const set = msg.computedSet(owner, qtype);
-  dyn.rdata = set.rdata;
-  dynamic.answer(qtype, key, client, dyn);
-  if (dyn.ecsScope > msg.ecsScope) msg.ecsScope = dyn.ecsScope;
-  if (dyn.status !== 'answer' || dyn.rdata.length === 0) return null;
-  set.rdata = dyn.rdata; // the same array, unless the dynamic name replaced it
-  set.ttl = dyn.ttl;
-  return set;
-}
-
 interface Found {
   zone: Zone;
   /** The node that answers: exact match, or the wildcard that synthesizes it. */
@@ -40,10 +20,44 @@ interface Found {
   cut: ZoneNode | null;
 }
 
-const found: Found = { zone: null as unknown as Zone, node: null, cut: null };
+/**
+ * One answer in the making: the message, who asked, and the authority's working memory. A query context keeps one
+ * and reuses it for every query (nothing here outlives a query).
+ */
+export class Answering {
+  readonly msg: Message;
+  readonly client: ClientInfo;
+  /** What a dynamic name answered (reused). */
+  readonly dyn: DynamicAnswer = newDynamicAnswer();
+  /** Names already followed in the current CNAME chain (entries past the current hop are stale). */
+  readonly chain: string[] = [];
+  readonly found: Found = { zone: null as unknown as Zone, node: null, cut: null };
 
-/** Finds the data for `key` inside `zone`; `exact` is the node at `key` when the caller already has it. */
-function lookup(zone: Zone, key: string, qtype: number, exact: ZoneNode | undefined = zone.nodes.get(key)): Found {
+  constructor(msg: Message, client: ClientInfo) {
+    this.msg = msg;
+    this.client = client;
+  }
+}
+
+/**
+ * Asks a dynamic name for its records, straight into a reusable RRset of the message. Returns the set when it
+ * has records, null for NODATA. Raises the message's ECS scope to what the answer depended on.
+ */
+function answerDynamic(a: Answering, dynamic: DynamicName, qtype: number, key: string, owner: WireName | null): ComputedRRset | null {
+  const msg = a.msg;
+  const dyn = a.dyn;
+  const set = msg.computedSet(owner, qtype);
+  dyn.rdata = set.rdata;
+  dynamic.answer(qtype, key, a.client, dyn);
+  if (dyn.ecsScope > msg.ecsScope) msg.ecsScope = dyn.ecsScope;
+  if (dyn.status !== 'answer' || dyn.rdata.length === 0) return null;
+  set.rdata = dyn.rdata; // the same array, unless the dynamic name replaced it
+  set.ttl = dyn.ttl;
+  return set;
+}
+
+/** Finds the data for `key` inside `zone` into `found`; `exact` is the node at `key` when the caller has it. */
+function lookup(found: Found, zone: Zone, key: string, qtype: number, exact: ZoneNode | undefined = zone.nodes.get(key)): Found {
   found.zone = zone;
   found.cut = null;
   if (exact) {
@@ -69,15 +83,13 @@ function lookup(zone: Zone, key: string, qtype: number, exact: ZoneNode | undefi
   return found;
 }
 
-export interface AnswerContext {
-  zones: ZoneTable;
-}
-
 /**
- * Fills `msg` with the answer to (qname, qtype) for `client`. Returns false when no zone of ours holds the name
+ * Fills `a.msg` with the answer to (qname, qtype) for `a.client`. Returns false when no zone of ours holds the name
  * (the caller answers REFUSED).
  */
-export function answerQuestion(zones: ZoneTable, qname: string, qnameLabels: number, qtype: number, client: ClientInfo, msg: Message): boolean {
+export function answerQuestion(a: Answering, zones: ZoneTable, qname: string, qnameLabels: number, qtype: number): boolean {
+  const msg = a.msg;
+  const chain = a.chain;
   const existing = zones.existing(qname);
   let zone = existing !== undefined ? existing.zone : zones.find(qname, qnameLabels);
   if (!zone) return false;
@@ -85,9 +97,9 @@ export function answerQuestion(zones: ZoneTable, qname: string, qnameLabels: num
   let key = qname;
   let owner: WireName | null = null; // null: the question name itself
   for (let hop = 0; ; hop++) {
-    const f = hop === 0 && existing !== undefined ? lookup(zone, key, qtype, existing.node) : lookup(zone, key, qtype);
+    const f = hop === 0 && existing !== undefined ? lookup(a.found, zone, key, qtype, existing.node) : lookup(a.found, zone, key, qtype);
     if (f.cut) {
-      if (hop === 0) referral(zones, f.cut, msg, client);
+      if (hop === 0) referral(a, zones, f.cut);
       return true; // a CNAME into a delegation: the resolver follows it from here
     }
     const node = f.node;
@@ -113,8 +125,8 @@ export function answerQuestion(zones: ZoneTable, qname: string, qnameLabels: num
       owner = target;
       continue;
     }
-    answerAtNode(zone, node, key, owner, qtype, client, msg);
-    additionalFor(zones, msg, client);
+    answerAtNode(a, zone, node, key, owner, qtype);
+    additionalFor(a, zones);
     return true;
   }
 }
@@ -124,7 +136,8 @@ function withOwner(set: RRset, owner: WireName | null): RRset {
   return { owner, type: set.type, ttl: set.ttl, rdata: set.rdata };
 }
 
-function answerAtNode(zone: Zone, node: ZoneNode, key: string, owner: WireName | null, qtype: number, client: ClientInfo, msg: Message): void {
+function answerAtNode(a: Answering, zone: Zone, node: ZoneNode, key: string, owner: WireName | null, qtype: number): void {
+  const msg = a.msg;
   // Synthesized from a wildcard, or the original name: owner is the name asked, not the node's.
   const renamed = owner !== null || node.name.key !== key;
 
@@ -139,7 +152,7 @@ function answerAtNode(zone: Zone, node: ZoneNode, key: string, owner: WireName |
 
   const dynamic = node.dynamic;
   if (dynamic && dynamic.serves(qtype)) {
-    const set = answerDynamic(dynamic, qtype, key, owner, client, msg);
+    const set = answerDynamic(a, dynamic, qtype, key, owner);
     if (set) msg.answer.push(set);
     else msg.authority.push(zone.negativeSoa);
     return;
@@ -153,7 +166,8 @@ function answerAtNode(zone: Zone, node: ZoneNode, key: string, owner: WireName |
   msg.authority.push(zone.negativeSoa); // NODATA
 }
 
-function referral(zones: ZoneTable, cut: ZoneNode, msg: Message, client: ClientInfo): void {
+function referral(a: Answering, zones: ZoneTable, cut: ZoneNode): void {
+  const msg = a.msg;
   msg.aa = false;
   const ns = cut.rrsets.get(RRType.NS);
   if (!ns) return;
@@ -162,30 +176,32 @@ function referral(zones: ZoneTable, cut: ZoneNode, msg: Message, client: ClientI
     if (!rd.name) continue;
     // In-domain glue is required (RFC 9471): when it does not fit, TC. Sibling glue is optional.
     if (isSubdomainKey(rd.name.key, cut.name.key)) msg.additionalRequired = true;
-    addAddresses(zones, rd.name, msg, client);
+    addAddresses(a, zones, rd.name);
   }
 }
 
 /** A/AAAA for the names in NS, MX and SRV answers that live in our zones (RFC 1035 §3.3.9 additional processing). */
-function additionalFor(zones: ZoneTable, msg: Message, client: ClientInfo): void {
+function additionalFor(a: Answering, zones: ZoneTable): void {
+  const msg = a.msg;
   const n = msg.answer.length;
   for (let i = 0; i < n; i++) {
     const set = msg.answer.at(i);
     if (set.type !== RRType.MX && set.type !== RRType.SRV && set.type !== RRType.NS) continue;
-    for (const rd of set.rdata) if (rd.name) addAddresses(zones, rd.name, msg, client);
+    for (const rd of set.rdata) if (rd.name) addAddresses(a, zones, rd.name);
   }
 }
 
-function addAddresses(zones: ZoneTable, target: WireName, msg: Message, client: ClientInfo): void {
+function addAddresses(a: Answering, zones: ZoneTable, target: WireName): void {
+  const msg = a.msg;
   const zone = zones.find(target.key, target.labelCount);
   if (!zone) return;
   // Glue below a cut is found by its exact name; other names may be covered by a wildcard.
-  const node = zone.nodes.get(target.key) ?? lookup(zone, target.key, RRType.A).node;
+  const node = zone.nodes.get(target.key) ?? lookup(a.found, zone, target.key, RRType.A).node;
   if (!node) return;
   for (const t of [RRType.A, RRType.AAAA]) {
     if (msg.additional.some((s) => s.type === t && s.owner !== null && s.owner.key === target.key)) continue;
     if (node.dynamic && node.dynamic.serves(t)) {
-      const set = answerDynamic(node.dynamic, t, target.key, target, client, msg);
+      const set = answerDynamic(a, node.dynamic, t, target.key, target);
       if (set) msg.additional.push(set);
       continue;
     }
@@ -194,20 +210,18 @@ function addAddresses(zones: ZoneTable, target: WireName, msg: Message, client: 
   }
 }
 
-
-const internal = new Message();
-
 /**
  * Addresses of `key` as our own zones answer it (wildcards and CNAME chains included), for hostname endpoints
- * that live in our zones. undefined: not in our zones; []: the name has no such addresses.
+ * that live in our zones. undefined: not in our zones; []: the name has no such addresses. Not on the query
+ * path: it answers in a working memory of its own.
  */
 export function resolveInternally(zones: ZoneTable, key: string, family: 4 | 6, client: ClientInfo): Uint8Array[] | undefined {
   const labels = key === '' ? 0 : labelCountOfKey(key);
   if (!zones.find(key, labels)) return undefined;
   const qtype = family === 4 ? RRType.A : RRType.AAAA;
-  internal.reset();
-  answerQuestion(zones, key, labels, qtype, client, internal);
+  const a = new Answering(new Message(), client);
+  answerQuestion(a, zones, key, labels, qtype);
   const out: Uint8Array[] = [];
-  for (const set of internal.answer.toArray()) if (set.type === qtype) for (const rd of set.rdata) out.push(rd.head);
+  for (const set of a.msg.answer.toArray()) if (set.type === qtype) for (const rd of set.rdata) out.push(rd.head);
   return out;
 }

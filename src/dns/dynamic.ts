@@ -2,7 +2,7 @@
 // knows only this interface: which types a name answers, and a synchronous call that fills in an answer.
 import { parseIp, unmapIpv4, type IpAddr } from '../util/ip';
 import type { Ecs } from './wire/decode';
-import type { RData } from './wire/encode';
+import type { RData } from './wire/records';
 
 // Resolvers are few and ask often: their parsed addresses are kept (bounded; cleared when full).
 const parsedResolvers = new Map<string, IpAddr>();
@@ -21,6 +21,11 @@ function resolverAddress(text: string): IpAddr {
 /** Who asked: the resolver's address (parsed on first use) and its ECS option. */
 export class ClientInfo {
   private parsed: IpAddr | null = null;
+  /**
+   * Working memory a dynamic answerer (the load balancers) keeps with this query context, made by it on first use.
+   * Opaque to the DNS layer; it lives as long as the context, so answers need no allocation of their own.
+   */
+  scratch: object | null = null;
   constructor(
     public remoteAddress: string,
     public ecs: Ecs | null,
@@ -29,7 +34,7 @@ export class ClientInfo {
     public traces: unknown[] | null = null,
   ) {}
 
-  /** Reuses this object for the next query (the handler keeps one: the query path is synchronous). */
+  /** Reuses this object for the next query (each query context keeps one). */
   reset(remoteAddress: string, ecs: Ecs | null, transport: 'udp' | 'tcp', traces: unknown[] | null): this {
     this.remoteAddress = remoteAddress;
     this.ecs = ecs;

@@ -1,12 +1,12 @@
 // From request bytes to response bytes: the checks every query passes (RFC 1035, 6891, 8482, 9619) before the
 // authority answers, and the size limit of the transport. Synchronous; never throws on bad input.
 import { answerQuestion } from './authority';
-import { ClientInfo } from './dynamic';
+import type { QueryContext } from './context';
 import { CLASSIC_UDP_SIZE, Rcode, RRClass, RRType } from './wire/constants';
-import { decodeQuery, emptyQuery, Query } from './wire/decode';
-import { encodeHeaderOnly, encodeResponse, lastTruncated, Message } from './wire/encode';
+import { decodeQuery, type Query } from './wire/decode';
+import { encodeHeaderOnly } from './wire/encode';
 import { rdataTxt } from './wire/rdata';
-import type { EncodeOptions, RData } from './wire/encode';
+import type { RData } from './wire/records';
 import type { ZoneTable } from './zone';
 
 /** What the handler needs from the running configuration; swapped as a whole on reload. */
@@ -22,28 +22,14 @@ export function identityRData(identity: string | null): RData | null {
   return identity === null ? null : rdataTxt([Buffer.from(identity, 'utf8').subarray(0, 255)]);
 }
 
-/** Per-query observations for metrics and query logs. */
-export interface QueryOutcome {
-  status: 'answered' | 'dropped';
-  rcode: number;
-  qtype: number;
-  qname: string;
-  truncated: boolean;
-  problem: string;
-}
-
-const query: Query = emptyQuery();
-const msg = new Message();
-const clientInfo = new ClientInfo('', null, 'udp');
-const encodeOptions: EncodeOptions = { limit: 0, ednsUdpSize: 0, nsid: null, prefix: 0 };
-export const outcome: QueryOutcome = { status: 'dropped', rcode: 0, qtype: 0, qname: '', truncated: false, problem: '' };
-
 /**
- * Answers one DNS message. Returns null when the packet gets no answer (too short, or a response).
- * `prefix` 2 writes the TCP length prefix in front of the message.
+ * Answers one DNS message in `ctx` (whose `outcome` then says what happened). Returns null when the packet gets no
+ * answer (too short, or a response). Over TCP the answer carries its 2-byte length prefix.
  */
-export function handleQuery(rt: DnsRuntime, pkt: Buffer, remoteAddress: string, transport: 'udp' | 'tcp', traces: unknown[] | null = null): Uint8Array | null {
-  const q = decodeQuery(pkt, query);
+export function handleQuery(ctx: QueryContext, rt: DnsRuntime, pkt: Buffer, remoteAddress: string, transport: 'udp' | 'tcp', traces: unknown[] | null = null): Uint8Array | null {
+  const q = decodeQuery(pkt, ctx.query);
+  const outcome = ctx.outcome;
+  const msg = ctx.msg;
   const prefix = transport === 'tcp' ? 2 : 0;
   outcome.status = 'answered';
   outcome.qtype = q.qtype;
@@ -64,13 +50,13 @@ export function handleQuery(rt: DnsRuntime, pkt: Buffer, remoteAddress: string, 
     // ECS), as is a well-formed OPT on NOTIMP (RFC 6891 §7). The decoder leaves edns null when it was not well formed.
     if (q.status === 'formerr' && !(q.edns && q.edns.badEcs)) q.edns = null;
     msg.rcode = rcode;
-    return encode(rt, q, pkt, transport);
+    return encode(ctx, rt, q, pkt, transport);
   }
 
   if (q.edns && q.edns.version > 0) {
     msg.rcode = Rcode.BADVERS;
   } else if (q.qclass === RRClass.CH) {
-    answerChaos(rt, q);
+    answerChaos(rt, q, ctx);
   } else if (q.qclass !== RRClass.IN) {
     // Design §2.1: every class but IN is REFUSED (QCLASS * included: our data is IN only, and answering IN
     // records to a class-ANY question would put a class in the answer that the question did not name).
@@ -81,13 +67,14 @@ export function handleQuery(rt: DnsRuntime, pkt: Buffer, remoteAddress: string, 
     // OPT is not a question (RFC 6891 §6.1.1); MAILA/MAILB/… meta types are not implemented.
     msg.rcode = q.qtype === RRType.OPT ? Rcode.FORMERR : Rcode.NOTIMP;
   } else {
-    const client = clientInfo.reset(remoteAddress, q.edns ? q.edns.ecs : null, transport, traces);
-    if (!answerQuestion(rt.zones, q.qname, q.qnameLabels, q.qtype, client, msg)) msg.rcode = Rcode.REFUSED;
+    ctx.client.reset(remoteAddress, q.edns ? q.edns.ecs : null, transport, traces);
+    if (!answerQuestion(ctx.answering, rt.zones, q.qname, q.qnameLabels, q.qtype)) msg.rcode = Rcode.REFUSED;
   }
-  return encode(rt, q, pkt, transport);
+  return encode(ctx, rt, q, pkt, transport);
 }
 
-function encode(rt: DnsRuntime, q: Query, pkt: Buffer, transport: 'udp' | 'tcp'): Uint8Array {
+function encode(ctx: QueryContext, rt: DnsRuntime, q: Query, pkt: Buffer, transport: 'udp' | 'tcp'): Uint8Array {
+  const encodeOptions = ctx.encodeOptions;
   let limit = 65535;
   if (transport === 'udp') {
     limit = q.edns ? Math.min(Math.max(q.edns.udpSize, CLASSIC_UDP_SIZE), rt.ednsUdpSize) : CLASSIC_UDP_SIZE;
@@ -96,13 +83,15 @@ function encode(rt: DnsRuntime, q: Query, pkt: Buffer, transport: 'udp' | 'tcp')
   encodeOptions.ednsUdpSize = rt.ednsUdpSize;
   encodeOptions.nsid = rt.nsid;
   encodeOptions.prefix = transport === 'tcp' ? 2 : 0;
-  const out = encodeResponse(q, pkt, msg, encodeOptions);
-  outcome.rcode = msg.rcode;
-  outcome.truncated = lastTruncated;
+  const msg = ctx.msg;
+  const out = ctx.encoder.encode(q, pkt, msg, encodeOptions);
+  ctx.outcome.rcode = msg.rcode;
+  ctx.outcome.truncated = ctx.encoder.truncated;
   return out;
 }
 
-function answerChaos(rt: DnsRuntime, q: Query): void {
+function answerChaos(rt: DnsRuntime, q: Query, ctx: QueryContext): void {
+  const msg = ctx.msg;
   if (rt.identity !== null && q.qtype === RRType.TXT && (q.qname === 'id.server' || q.qname === 'hostname.bind')) {
     msg.answer.push({ owner: null, type: RRType.TXT, klass: RRClass.CH, ttl: 0, rdata: [rt.identity] });
     msg.aa = true;

@@ -5,7 +5,7 @@ import { posOf } from '../config/kit';
 import type { Config, Pos, Problem, ZoneConfig } from '../config/types';
 import type { DynamicName } from './dynamic';
 import { RRType, TYPE_NAMES, typeName } from './wire/constants';
-import { apexTemplate, type RData, type RRset } from './wire/encode';
+import { apexTemplate, type RData, type RRset } from './wire/records';
 import { isSubdomainKey, labelCountOfKey, nameOf, parentKey, parseName, WireName } from './wire/name';
 import { parseRData, rdataName, rdataSoa } from './wire/rdata';
 import { internalized } from '../util/intern';

@@ -1,60 +1,20 @@
-// One load balancer answering a query (seed §4.0): rules → location → pool steering → endpoint steering →
-// answer. Synchronous and allocation-light; everything it reads is compiled or cached beforehand.
-import type { LocationStrategyConfig, SteeringPolicy } from '../config/types';
+// One load balancer answering a query: rules → location → pool steering → endpoint steering → answer.
+// https://developers.cloudflare.com/load-balancing/understand-basics/traffic-steering/ (global and local steering)
+// Synchronous and allocation-light; everything it reads is compiled or cached beforehand, and its per-query working
+// memory (SteeringState) belongs to the query context, not to the load balancer.
 import type { ClientInfo, DynamicAnswer, DynamicName } from '../dns/dynamic';
 import { RRType } from '../dns/wire/constants';
 import { fmix32, formatIp, hashIp, type IpAddr } from '../util/ip';
 import { chooseEndpoints } from './endpoint-steering';
-import { locate, PerLocation, type Location, type Pop } from './location';
+import { emptyLocation, locate, type Location } from './location';
 import type { Endpoint, Pool } from './pool';
-import { byDistanceCached, byRtt, firstUsable, weightedPools, type UsableCheck } from './pool-steering';
-import type { CompiledCondition, RuleInput } from './rules/condition';
+import { dynamicLatency, failover, geo, proximity, weightedRandom, type SteeringQuery } from './pool-steering';
+import type { RuleInput } from './rules/condition';
+import { effectivePolicy, type CompiledRule, type Steering, type SteeringEnv } from './steering';
 import { newTrace, type PoolVerdict, type Trace } from './trace';
-import type { LbCounters, LbStatsRegistry, PoolCount } from './stats';
-import type { GeoView, HealthView, HostnameView } from './views';
+import type { LbCounters, PoolCount } from './stats';
 
-/** The steering inputs a rule can override (seed §6.2); one object per load balancer, copied when a rule matches. */
-export interface Steering {
-  defaultPools: Pool[];
-  /** null: the last of defaultPools (seed L7996). */
-  fallback: Pool | null;
-  regionPools: ReadonlyMap<string, Pool[]>;
-  countryPools: ReadonlyMap<string, Pool[]>;
-  popPools: ReadonlyMap<string, Pool[]>;
-  policy: SteeringPolicy;
-  poolWeights: ReadonlyMap<Pool, number>;
-  defaultWeight: number;
-  location: LocationStrategyConfig;
-  ttl: number;
-}
-
-export interface CompiledRule {
-  name: string;
-  priority: number;
-  terminates: boolean;
-  condition: CompiledCondition;
-  overrides: Partial<Steering>;
-  overrideNames: string[];
-}
-
-/** Shared by every load balancer of one runtime. */
-export interface SteeringEnv {
-  pop: Pop;
-  geo: GeoView | null;
-  health: HealthView;
-  hostnames: HostnameView;
-  /** Decision counters, kept across reloads. */
-  stats: LbStatsRegistry;
-}
-
-/** The policy a steering configuration actually runs ("" → geo when any geo map is set, else off; [003:L449]). */
-export function effectivePolicy(s: Steering): Exclude<SteeringPolicy, ''> {
-  if (s.policy !== '') return s.policy;
-  return s.regionPools.size > 0 || s.countryPools.size > 0 || s.popPools.size > 0 ? 'geo' : 'off';
-}
-
-/** Geo candidate lists by location object (a shared GeoIP result or the PoP) and steering object. */
-const geoAreas = new PerLocation<Steering, Pool[]>();
+export { effectivePolicy, type CompiledRule, type Steering, type SteeringEnv } from './steering';
 
 /** What rules read about a query; dns.qry.name and the resolver's parsed address only when a condition asks. */
 class QueryFields implements RuleInput {
@@ -85,19 +45,66 @@ class QueryFields implements RuleInput {
     this.client = client;
   }
 }
-const ruleInput = new QueryFields();
-/** Indices of the rules that matched the current query, in evaluation order (reused). */
-const matchedRules: number[] = [];
 
-/** Per-query state shared by the steering steps (reused: the query path is synchronous and never nested). */
-interface QueryState {
-  qtype: number;
-  client: ClientInfo;
-  out: DynamicAnswer;
+/**
+ * The load balancers' working memory for one query context (kept in its ClientInfo.scratch): the query being
+ * steered and the steering in force. It is the SteeringQuery the pool-steering policies ask.
+ */
+export class SteeringState implements SteeringQuery {
+  /** The balancer answering now (several may answer in one query: ADDITIONAL addresses of MX targets). */
+  lb: LoadBalancer | null = null;
+  qtype = 0;
+  client: ClientInfo = null as unknown as ClientInfo;
+  out: DynamicAnswer = null as unknown as DynamicAnswer;
+  /** The steering in force after rules. */
+  current: Steering = null as unknown as Steering;
   /** The client key is the ECS address (ECS decided the location). */
-  keyIsEcs: boolean;
-  clientHash: number;
-  trace: Trace | undefined;
+  keyIsEcs = false;
+  clientHash = -1;
+  trace: Trace | undefined = undefined;
+  readonly location: Location = emptyLocation();
+  readonly fields = new QueryFields();
+  /** Indices of the rules that matched, in evaluation order. */
+  readonly matchedRules: number[] = [];
+  readonly drawPools: Pool[] = [];
+  readonly drawWeights: number[] = [];
+
+  usable(pool: Pool): PoolVerdict {
+    return (this.lb as LoadBalancer).usable(pool, this);
+  }
+
+  weight(pool: Pool): number {
+    const s = this.current;
+    return s.poolWeights.get(pool) ?? s.defaultWeight;
+  }
+
+  rtt(pool: Pool): number | null {
+    return (this.lb as LoadBalancer).poolRtt(pool);
+  }
+
+  /** The client key's hash, computed on first use in a query. */
+  hash(): number {
+    if (this.clientHash < 0) {
+      const ecs = this.client.usableEcs;
+      const ip: IpAddr = this.keyIsEcs && ecs ? ecs.address : this.client.resolver;
+      this.clientHash = hashIp(ip);
+      if (this.keyIsEcs && ecs && this.out.ecsScope < ecs.sourcePrefix) this.out.ecsScope = ecs.sourcePrefix;
+      if (this.trace) this.trace.clientKey = `${formatIp(ip)} (${this.keyIsEcs ? 'ECS address' : 'resolver address'})`;
+    }
+    return this.clientHash;
+  }
+
+  /** Bound once per state, so that endpoint steering takes no per-query closure. */
+  readonly hashFn = (): number => this.hash();
+}
+
+/** The steering state of this query context, made on its first load-balanced answer. */
+export function steeringState(client: ClientInfo): SteeringState {
+  const s = client.scratch;
+  if (s instanceof SteeringState) return s;
+  const made = new SteeringState();
+  client.scratch = made;
+  return made;
 }
 
 export class LoadBalancer implements DynamicName {
@@ -109,13 +116,6 @@ export class LoadBalancer implements DynamicName {
   private lastCount: PoolCount | null = null;
   /** Steering after rules, memoized by the set of rules that matched (bit i = rules[i]). */
   private readonly merged = new Map<number, Steering>();
-  private readonly q: QueryState;
-  /** Bound once, so that steering helpers take no per-query closure. */
-  private readonly usableFn: UsableCheck = (p) => this.usable(p);
-  private readonly weightFn = (p: Pool): number => this.current.poolWeights.get(p) ?? this.current.defaultWeight;
-  private readonly rttFn = (p: Pool): number | null => this.env.health.poolRtt(p.config);
-  private readonly hashFn = (): number => this.clientHash();
-  private current: Steering;
 
   constructor(
     readonly name: string,
@@ -125,8 +125,6 @@ export class LoadBalancer implements DynamicName {
     private readonly env: SteeringEnv,
   ) {
     this.counters = env.stats.forLb(name);
-    this.current = base;
-    this.q = { qtype: 0, client: null as unknown as ClientInfo, out: null as unknown as DynamicAnswer, keyIsEcs: false, clientHash: -1, trace: undefined };
   }
 
   serves(qtype: number): boolean {
@@ -148,23 +146,25 @@ export class LoadBalancer implements DynamicName {
     const env = this.env;
     this.counters.queries++;
     const ecs = client.usableEcs;
-    const q = this.q;
+    const q = steeringState(client);
+    q.lb = this;
     q.qtype = qtype;
     q.client = client;
     q.out = out;
     q.clientHash = -1;
     q.trace = trace;
 
-    // 1. Custom rules (seed §6.4): ordered by priority, later matches win per field, `terminates` stops.
-    const s = this.rules.length > 0 ? this.applyRules(qtype, qname, client, out, trace) : this.base;
-    this.current = s;
+    // 1. Custom rules: ordered by priority, later matches win per field, `terminates` stops.
+    // https://developers.cloudflare.com/load-balancing/additional-options/load-balancing-rules/
+    const s = this.rules.length > 0 ? this.applyRules(q, qname) : this.base;
+    q.current = s;
     out.ttl = s.ttl;
 
     // 2. Location, for the policies that use one.
     const policy = effectivePolicy(s);
     let loc: Location | null = null;
     if (policy === 'geo' || policy === 'proximity') {
-      loc = locate(env.pop, env.geo, s.location, policy, client);
+      loc = locate(q.location, env.pop, env.geo, s.location, policy, client);
       if (loc.ecsScope > out.ecsScope) out.ecsScope = loc.ecsScope;
     }
     if (trace) {
@@ -172,38 +172,38 @@ export class LoadBalancer implements DynamicName {
       if (s.policy === '') trace.policyNote = `steering_policy "" runs as ${policy}`;
       if (loc) trace.location = { source: loc.source, country: loc.country, subdivision: loc.subdivision, region: loc.region, latitude: loc.latitude, longitude: loc.longitude, note: loc.note };
     }
-    // The client key for hash steering and IP-hash shedding: the ECS address when ECS decided the location.
-    q.keyIsEcs = loc !== null && loc.source === 'ecs' && ecs !== null;
+    // The client key for hash steering and IP-hash shedding: the ECS address when ECS decided the location, and
+    // under `prefer_ecs: always` whatever the policy (ECS *is* the client then).
+    q.keyIsEcs = ecs !== null && (loc !== null ? loc.source === 'ecs' : s.location.prefer_ecs === 'always');
 
     // 3. Pool steering.
     let pool: Pool | null;
     switch (policy) {
       case 'off':
         if (trace) trace.candidateSource = 'default_pools (failover order)';
-        pool = firstUsable(s.defaultPools, this.usableFn);
+        pool = failover(s.defaultPools, q);
         break;
       case 'random':
       case 'least_outstanding_requests':
       case 'least_connections':
         if (trace) trace.candidateSource = 'default_pools (weighted random)';
-        pool = weightedPools(s.defaultPools, this.weightFn, this.usableFn, noteZeroWeight, trace);
+        pool = weightedRandom(s.defaultPools, q);
         break;
-      case 'geo': {
-        const area = this.geoArea(s, loc as Location, trace);
-        pool = firstUsable(area, this.usableFn);
+      case 'geo':
+        pool = geo(s, loc as Location, env.pop.code, q);
         break;
-      }
       case 'proximity':
         if (trace) trace.candidateSource = 'default_pools by distance';
-        pool = firstUsable(byDistanceCached(s.defaultPools, loc as Location), this.usableFn);
+        pool = proximity(s.defaultPools, loc as Location, q);
         break;
       case 'dynamic_latency':
         if (trace) trace.candidateSource = 'default_pools by RTT';
-        pool = firstUsable(byRtt(s.defaultPools, this.rttFn), this.usableFn);
+        pool = dynamicLatency(s.defaultPools, q);
         break;
     }
 
-    // 4. Fallback pool: health ignored (seed L7131); disabled or empty for this type → SOA (seed L7148).
+    // 4. Fallback pool: health ignored; disabled or empty for this type → NODATA with the SOA.
+    // https://developers.cloudflare.com/load-balancing/understand-basics/health-details/ ("fallback pool")
     let ignoreHealth = false;
     if (pool === null) {
       const fb = s.fallback ?? s.defaultPools[s.defaultPools.length - 1] ?? null;
@@ -225,7 +225,7 @@ export class LoadBalancer implements DynamicName {
 
     // 5. Endpoints and answer shape, straight into the answer.
     const chosen: Endpoint[] | null = trace ? [] : null;
-    const added = chooseEndpoints(pool, qtype, ignoreHealth, this.hashFn, env.hostnames, out.rdata, chosen);
+    const added = chooseEndpoints(pool, qtype, ignoreHealth, q.hashFn, env.hostnames, out.rdata, chosen);
     if (added === 0) {
       if (trace) {
         trace.chosenPool = pool.name;
@@ -261,21 +261,26 @@ export class LoadBalancer implements DynamicName {
   }
 
   /** Evaluates the rules; the merged steering is computed once per combination of matching rules. */
-  private applyRules(qtype: number, qname: string, client: ClientInfo, out: DynamicAnswer, trace: Trace | undefined): Steering {
+  private applyRules(q: SteeringState, qname: string): Steering {
+    const client = q.client;
+    const out = q.out;
+    const trace = q.trace;
     const ecs = client.usableEcs;
-    ruleInput.reset(qname, client);
-    ruleInput.qtype = qtype;
-    ruleInput.ecs = ecs ? ecs.address : null;
-    ruleInput.lbName = this.name;
-    ruleInput.region = this.env.pop.region;
+    const input = q.fields;
+    input.reset(qname, client);
+    input.qtype = q.qtype;
+    input.ecs = ecs ? ecs.address : null;
+    input.lbName = this.name;
+    input.region = this.env.pop.region;
     const rules = this.rules;
+    const matchedRules = q.matchedRules;
     // Up to 31 rules, the set that matched is also a bit mask: the memo key.
     const memo = rules.length <= 31;
     let mask = 0;
     let n = 0;
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i];
-      const matched = r.condition.test(ruleInput);
+      const matched = r.condition.test(input);
       if (r.condition.readsClientAddress && ecs) out.ecsScope = ecs.sourcePrefix;
       if (trace) trace.rules.push({ name: r.name, priority: r.priority, matched, terminates: r.terminates, overrides: r.overrideNames });
       if (!matched) continue;
@@ -293,83 +298,31 @@ export class LoadBalancer implements DynamicName {
     return s;
   }
 
-  /** The client key's hash, computed on first use in a query. */
-  private clientHash(): number {
-    const q = this.q;
-    if (q.clientHash < 0) {
-      const ecs = q.client.usableEcs;
-      const ip: IpAddr = q.keyIsEcs && ecs ? ecs.address : q.client.resolver;
-      q.clientHash = hashIp(ip);
-      if (q.keyIsEcs && ecs && q.out.ecsScope < ecs.sourcePrefix) q.out.ecsScope = ecs.sourcePrefix;
-      if (q.trace) q.trace.clientKey = `${formatIp(ip)} (${q.keyIsEcs ? 'ECS address' : 'resolver address'})`;
-    }
-    return q.clientHash;
+  poolRtt(p: Pool): number | null {
+    return this.env.health.poolRtt(p.config);
   }
 
-  private usable(p: Pool): PoolVerdict {
-    const v = this.check(p, this.q.qtype);
-    if (this.q.trace) this.q.trace.candidates.push({ pool: p.name, verdict: v, detail: verdictDetail(p, v) });
+  /** Whether a candidate pool can take the query `q` is steering (recorded in its trace). */
+  usable(p: Pool, q: SteeringState): PoolVerdict {
+    const v = this.check(p, q);
+    if (q.trace) q.trace.candidates.push({ pool: p.name, verdict: v, detail: verdictDetail(p, v) });
     return v;
   }
 
-  /** Whether a candidate pool can take this query. */
-  private check(p: Pool, qtype: number): PoolVerdict {
+  private check(p: Pool, q: SteeringState): PoolVerdict {
     if (!p.enabled) return 'disabled';
     p.refresh(this.env.health, this.env.hostnames);
     if (!p.isHealthy) return 'unhealthy';
-    if (p.eligibleFor(qtype, false).length === 0) return 'no endpoint of this type';
+    if (p.eligibleFor(q.qtype, false).length === 0) return 'no endpoint of this type';
     const shed = p.config.load_shedding;
     if (shed && shed.default_percent > 0) {
-      // Load shedding (seed §7.1): random per query, or by the client key's place in the hash space.
-      const x = shed.default_policy === 'hash' ? (fmix32(this.clientHash() ^ p.shedSeed) % 10000) / 100 : Math.random() * 100;
+      // Load shedding: random per query, or by the client key's place in the hash space.
+      // https://developers.cloudflare.com/load-balancing/additional-options/load-shedding/
+      const x = shed.default_policy === 'hash' ? (fmix32(q.hash() ^ p.shedSeed) % 10000) / 100 : Math.random() * 100;
       if (x < shed.default_percent) return 'shed';
     }
     return 'chosen';
   }
-
-  /** Geo steering's candidate list (seed L7862, L7854, L7747): PoP → subdivision/country → region → default. */
-  private geoArea(s: Steering, loc: Location, trace?: Trace): Pool[] {
-    if (trace) return this.findGeoArea(s, loc, trace);
-    // The list depends only on the location and the steering in force.
-    return geoAreas.get(loc, s) ?? geoAreas.set(loc, s, this.findGeoArea(s, loc));
-  }
-
-  private findGeoArea(s: Steering, loc: Location, trace?: Trace): Pool[] {
-    const pop = this.env.pop.code;
-    let list = s.popPools.get(pop);
-    if (list) {
-      if (trace) trace.candidateSource = `pop_pools.${pop}`;
-      return list;
-    }
-    if (loc.country) {
-      if (loc.subdivision) {
-        list = s.countryPools.get(`${loc.country}-${loc.subdivision}`);
-        if (list) {
-          if (trace) trace.candidateSource = `country_pools.${loc.country}-${loc.subdivision}`;
-          return list;
-        }
-      }
-      list = s.countryPools.get(loc.country);
-      if (list) {
-        if (trace) trace.candidateSource = `country_pools.${loc.country}`;
-        return list;
-      }
-    }
-    if (loc.region) {
-      list = s.regionPools.get(loc.region);
-      if (list) {
-        if (trace) trace.candidateSource = `region_pools.${loc.region}`;
-        return list;
-      }
-    }
-    if (trace) trace.candidateSource = 'default_pools (no geo mapping for this location)';
-    // An area list that exists but has no usable pool goes to the fallback pool, not to default_pools (L7870).
-    return s.defaultPools;
-  }
-}
-
-function noteZeroWeight(p: Pool, trace: Trace | undefined): void {
-  if (trace) trace.candidates.push({ pool: p.name, verdict: 'weight 0', detail: 'random_steering weight is 0' });
 }
 
 function verdictDetail(p: Pool, v: PoolVerdict): string {
@@ -380,4 +333,3 @@ function verdictDetail(p: Pool, v: PoolVerdict): string {
     default: return '';
   }
 }
-

@@ -5,7 +5,8 @@ import type { Config, LoadBalancerConfig, Pos, Problem, RandomSteeringConfig, Ru
 import type { Binding } from '../dns/zone';
 import { RRType } from '../dns/wire/constants';
 import { isValidRegion, parseCountryKey, REGION_CODES } from '../geo/regions';
-import { CompiledRule, LoadBalancer, Steering, SteeringEnv } from './balancer';
+import { LoadBalancer } from './balancer';
+import type { CompiledRule, Steering, SteeringEnv } from './steering';
 import { Pool } from './pool';
 import { compileCondition, ConditionError } from './rules/condition';
 

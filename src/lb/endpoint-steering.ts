@@ -2,7 +2,7 @@
 // of the pool has the same weight the answer carries all eligible endpoints, rotated per query; otherwise one
 // endpoint, by weighted random or by weighted rendezvous hashing on the client key.
 import { RRType } from '../dns/wire/constants';
-import type { RData } from '../dns/wire/encode';
+import type { RData } from '../dns/wire/records';
 import { fmix32 } from '../util/ip';
 import type { Endpoint, Pool } from './pool';
 import type { HostnameView } from './views';

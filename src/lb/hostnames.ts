@@ -1,7 +1,7 @@
 // Hostname endpoints resolved in the background (design §2.6): the query path reads cached addresses and never
 // waits. Names inside our own zones are answered from our own data; others go to the system resolver.
 import { promises as dns } from 'node:dns';
-import type { RData } from '../dns/wire/encode';
+import type { RData } from '../dns/wire/records';
 import { rdataA } from '../dns/wire/rdata';
 import type { Logger } from '../observe/log';
 import { parseIp } from '../util/ip';

@@ -44,17 +44,20 @@ export function ecsPreferred(strategy: LocationStrategyConfig, policy: SteeringP
   }
 }
 
-// Reused per query: the query path is synchronous.
-const loc: Location = { source: 'pop', country: null, subdivision: null, region: null, latitude: null, longitude: null, ecsScope: 0, note: '', key: {} };
+/** A Location to locate queries into (each steering state keeps one and reuses it). */
+export function emptyLocation(): Location {
+  return { source: 'pop', country: null, subdivision: null, region: null, latitude: null, longitude: null, ecsScope: 0, note: '', key: {} };
+}
 
-export function locate(pop: Pop, geo: GeoView | null, strategy: LocationStrategyConfig, policy: SteeringPolicy, client: ClientInfo): Location {
+/** Where `client` is for this steering, written into `loc` (which is returned). */
+export function locate(loc: Location, pop: Pop, geo: GeoView | null, strategy: LocationStrategyConfig, policy: SteeringPolicy, client: ClientInfo): Location {
   loc.note = '';
   loc.ecsScope = 0;
   const ecs = client.usableEcs;
   if (ecs !== null && ecsPreferred(strategy, policy)) {
     const g = geo ? geo.lookup(ecs.address) : null;
     if (g) {
-      setPlace('ecs', g);
+      setPlace(loc, 'ecs', g);
       loc.ecsScope = Math.min(g.prefixLength, ecs.sourcePrefix);
       return loc;
     }
@@ -68,19 +71,19 @@ export function locate(pop: Pop, geo: GeoView | null, strategy: LocationStrategy
   if (strategy.mode === 'resolver_ip') {
     const g = geo ? geo.lookup(client.resolver) : null;
     if (g) {
-      setPlace('resolver', g);
+      setPlace(loc, 'resolver', g);
       return loc;
     }
     loc.note = loc.note ? `${loc.note}; resolver address not in the GeoIP database` : 'resolver address not in the GeoIP database';
   }
-  setPlace('pop', pop);
+  setPlace(loc, 'pop', pop);
   return loc;
 }
 
 /** A place: a GeoIP result or the PoP (the object itself is the memo key for per-location work). */
 type Place = Pick<Location, 'country' | 'subdivision' | 'region' | 'latitude' | 'longitude'>;
 
-function setPlace(source: LocationSource, p: Place): void {
+function setPlace(loc: Location, source: LocationSource, p: Place): void {
   loc.source = source;
   loc.key = p;
   loc.country = p.country;

@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import type { OriginConfig, PoolConfig } from '../config/types';
 import { RRType } from '../dns/wire/constants';
-import type { RData } from '../dns/wire/encode';
+import type { RData } from '../dns/wire/records';
 import { nameOf, WireName } from '../dns/wire/name';
 import { rdataA, rdataMx, rdataSrv } from '../dns/wire/rdata';
 import { fmix32, parseIp } from '../util/ip';

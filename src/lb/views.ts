@@ -2,7 +2,7 @@
 // monitors), resolved hostname endpoints, and GeoIP. The server wires the real stores in; `explain` and tests
 // can pass their own.
 import type { PoolConfig } from '../config/types';
-import type { RData } from '../dns/wire/encode';
+import type { RData } from '../dns/wire/records';
 import type { GeoLocation } from '../geo/geoip';
 import type { IpAddr } from '../util/ip';
 

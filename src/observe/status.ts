@@ -4,7 +4,7 @@ import type { LoadBalancerConfig, PoolConfig } from '../config/types';
 import { evaluatePool, type PoolHealth } from '../health/pool-state';
 import type { HealthStore } from '../health/store';
 import { buildTargets } from '../health/targets';
-import { effectivePolicy } from '../lb/balancer';
+import { effectivePolicy } from '../lb/steering';
 import type { Runtime } from '../runtime';
 import type { ReloadStats } from './metrics';
 

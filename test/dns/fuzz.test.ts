@@ -7,6 +7,7 @@ import * as net from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import * as dnsPacket from 'dns-packet';
+import { QueryContext } from '../../src/dns/context';
 import { handleQuery } from '../../src/dns/handler';
 import { TcpListener } from '../../src/dns/server/tcp';
 import type { TransportEvents } from '../../src/dns/server/types';
@@ -131,13 +132,14 @@ function heapAfterGc(): number {
 
 test('the handler: 40 000 mutated packets, never throws, every answer well-formed', () => {
   const rt = s.server.runtime;
+  const ctx = new QueryContext();
   let answered = 0;
   const problems: string[] = [];
   for (const pkt of mutations(40_000, 1)) {
     for (const transport of ['udp', 'tcp'] as const) {
       let out: Buffer | null;
       try {
-        const view = handleQuery(rt, pkt, '127.0.0.1', transport);
+        const view = handleQuery(ctx, rt, pkt, '127.0.0.1', transport);
         out = view && Buffer.from(view.buffer, view.byteOffset, view.byteLength);
       } catch (e) {
         problems.push(`threw ${(e as Error).message} on ${pkt.toString('hex')}`);

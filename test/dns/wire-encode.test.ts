@@ -1,7 +1,8 @@
 // Unit tests of the response encoder (src/dns/wire/encode.ts): header bits, name compression (checked by two
 // independent decoders), whole-RRset truncation with TC and OPT kept, NSID/ECS echo, extended RCODE.
 import { decodeQuery, emptyQuery, Query } from '../../src/dns/wire/decode';
-import { encodeHeaderOnly, encodeResponse as encodeView, EncodeOptions, Message, RData, RRset } from '../../src/dns/wire/encode';
+import { Encoder, encodeHeaderOnly, EncodeOptions } from '../../src/dns/wire/encode';
+import { Message, RData, RRset } from '../../src/dns/wire/records';
 import { nameOf } from '../../src/dns/wire/name';
 import { rdataA, rdataMx, rdataName, rdataSoa, rdataSrv, rdataTxt } from '../../src/dns/wire/rdata';
 import { decodeBoth, lines } from './oracle';
@@ -9,8 +10,9 @@ import { COOKIE, ecsFor, NSID, rawQuery } from './packets';
 
 const A = 1;
 /** The encoder returns a plain Uint8Array view; the checks read it as a Buffer (same bytes, no copy). */
-function encodeResponse(...args: Parameters<typeof encodeView>): Buffer {
-  const v = encodeView(...args);
+const encoder = new Encoder();
+function encodeResponse(...args: Parameters<Encoder['encode']>): Buffer {
+  const v = encoder.encode(...args);
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }
 const opts = (o: Partial<EncodeOptions> = {}): EncodeOptions => ({ limit: 512, ednsUdpSize: 1232, nsid: null, prefix: 0, ...o });

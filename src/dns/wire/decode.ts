@@ -43,37 +43,31 @@ export interface Query {
   edns: Edns | null;
   /** Why the packet got FORMERR/NOTIMP (for logs and tests). */
   problem: string;
+  /**
+   * Reused by the next decode into this same Query (a query context decodes into one Query: allocation-light);
+   * a Query decoded afresh has its own, so its OPT and ECS stay as they were.
+   */
+  readonly spares: QuerySpares;
+}
+
+/** Objects a Query reuses from one decode to the next: its OPT and ECS, and the question name's scratch. */
+interface QuerySpares {
+  edns: Edns;
+  ecs: Ecs;
+  name: { key: string; labels: number };
 }
 
 export function emptyQuery(): Query {
-  return { status: 'drop', id: 0, flags: 0, opcode: 0, questionEnd: 0, qname: '', qnameLabels: 0, qtype: 0, qclass: 0, edns: null, problem: '' };
+  return { status: 'drop', id: 0, flags: 0, opcode: 0, questionEnd: 0, qname: '', qnameLabels: 0, qtype: 0, qclass: 0, edns: null, problem: '', spares: newSpares() };
 }
 
-/**
- * The OPT and ECS objects of a Query are reused by the next decode into the same Query (the server decodes into
- * one Query per process: allocation-light); a Query decoded afresh gets fresh ones.
- */
-const spares = new WeakMap<Query, { edns: Edns; ecs: Ecs }>();
-// The server decodes into the same Query every time: the last pair is checked before the WeakMap.
-let lastQuery: Query | null = null;
-let lastSpares: { edns: Edns; ecs: Ecs } | null = null;
-
-function sparesOf(q: Query): { edns: Edns; ecs: Ecs } {
-  if (q === lastQuery) return lastSpares as { edns: Edns; ecs: Ecs };
-  let s = spares.get(q);
-  if (!s) {
-    s = {
-      edns: { udpSize: 0, version: 0, dnssecOk: false, nsid: false, ecs: null, badEcs: false },
-      ecs: { family: 1, sourcePrefix: 0, scopePrefix: 0, address: { family: 4, bytes: new Uint8Array(4) }, octets: 0 },
-    };
-    spares.set(q, s);
-  }
-  lastQuery = q;
-  lastSpares = s;
-  return s;
+function newSpares(): QuerySpares {
+  return {
+    edns: { udpSize: 0, version: 0, dnssecOk: false, nsid: false, ecs: null, badEcs: false },
+    ecs: { family: 1, sourcePrefix: 0, scopePrefix: 0, address: { family: 4, bytes: new Uint8Array(4) }, octets: 0 },
+    name: { key: '', labels: 0 },
+  };
 }
-
-const nameOut = { key: '', labels: 0 };
 
 /** Big-endian 16 bits; callers have checked the bounds (Buffer#readUInt16BE would check them again). */
 function u16(pkt: Buffer, at: number): number {
@@ -105,6 +99,7 @@ export function decodeQuery(pkt: Buffer, q: Query = emptyQuery()): Query {
     // RFC 9619: QDCOUNT must be 1 (an opcode we don't implement with no question is NOTIMP all the same).
     return fail(q, q.opcode !== 0 ? 'notimp' : 'formerr', `QDCOUNT ${qd}`);
   }
+  const nameOut = q.spares.name;
   let off = readQuestionName(pkt, HEADER_SIZE, end, nameOut);
   if (off < 0 || off + 4 > end) return fail(q, q.opcode !== 0 ? 'notimp' : 'formerr', 'malformed question');
   q.qname = nameOut.key;
@@ -167,7 +162,7 @@ function skipRecord(pkt: Buffer, off: number, end: number): number {
 
 /** Returns a problem description, or '' when the OPT record is well formed. */
 function decodeOpt(pkt: Buffer, fixed: number, rd: number, rdlen: number, q: Query): string {
-  const spare = sparesOf(q);
+  const spare = q.spares;
   const edns = spare.edns;
   edns.udpSize = u16(pkt, fixed + 2);
   edns.version = pkt[fixed + 5];

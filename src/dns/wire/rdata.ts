@@ -1,6 +1,6 @@
 // RDATA from presentation text (zone-file syntax), encoded once at config-compile time.
 import { RRType } from './constants';
-import { RData } from './encode';
+import { RData } from './records';
 import { parseIpv4, parseIpv6 } from '../../util/ip';
 import { parseName, WireName } from './name';
 
