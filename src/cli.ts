@@ -21,7 +21,7 @@ async function main(argv: string[]): Promise<number> {
     case 'serve': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } }, strict: true });
       if (!values.config) return usage('serve needs -c FILE');
-      const { serve } = await import('./app');
+      const { serve } = await import('./server/serve');
       return serve(values.config);
     }
     case 'check': {

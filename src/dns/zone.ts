@@ -9,6 +9,7 @@ import { apexTemplate, type RData, type RRset } from './wire/records';
 import { isSubdomainKey, labelCountOfKey, nameOf, parentKey, parseName, WireName } from './wire/name';
 import { parseRData, rdataName, rdataSoa } from './wire/rdata';
 import { internalized } from '../util/intern';
+import { runToEnd, type Sliced } from '../util/slices';
 
 export class ZoneNode {
   /** Static RRsets by type (CNAME included). */
@@ -78,12 +79,13 @@ export class ZoneTable {
   }
 
   /** Indexes the names of the finished zones (see `names`). */
-  seal(): void {
+  *seal(): Sliced<void> {
     this.names.clear();
     for (const zone of this.zones.values()) {
       for (const [key, node] of zone.nodes) {
         node.cname = node.rrsets.get(RRType.CNAME) ?? null;
         if (this.find(key, labelCountOfKey(key)) === zone) this.names.set(key, { zone, node });
+        yield;
       }
     }
   }
@@ -140,6 +142,11 @@ export interface ZoneCompileResult {
 }
 
 export function compileZones(config: Config, bindings: readonly Binding[]): ZoneCompileResult {
+  return runToEnd(compileZonesSliced(config, bindings));
+}
+
+/** compileZones, pausable (see util/slices). */
+export function* compileZonesSliced(config: Config, bindings: readonly Binding[]): Sliced<ZoneCompileResult> {
   const problems: Problem[] = [];
   const err = (pos: Pos, message: string) => problems.push({ pos, message, severity: 'error' });
   const warn = (pos: Pos, message: string) => problems.push({ pos, message, severity: 'warning' });
@@ -147,11 +154,12 @@ export function compileZones(config: Config, bindings: readonly Binding[]): Zone
   const serialDefault = defaultSerial(config.file);
 
   for (const zc of config.zones) {
-    const zone = compileZone(zc, serialDefault, err, warn);
+    const zone = yield* compileZone(zc, serialDefault, err, warn);
     if (zone) table.add(zone);
   }
 
   for (const b of bindings) {
+    yield;
     const key = b.name;
     const zone = table.find(key, key.split('.').length);
     if (!zone) {
@@ -181,7 +189,7 @@ export function compileZones(config: Config, bindings: readonly Binding[]): Zone
     }
     for (const t of b.hides) node.rrsets.delete(t);
   }
-  table.seal();
+  yield* table.seal();
   return { table, problems };
 }
 
@@ -205,7 +213,7 @@ function defaultSerial(file: string): number {
 
 type Report = (pos: Pos, message: string) => void;
 
-function compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: Report): Zone | null {
+function* compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: Report): Sliced<Zone | null> {
   const origin = nameOf(zc.name);
   // SOA and NS names in the zone block are always absolute (a trailing dot is optional there).
   const absolute = (t: string) => parseName(t.endsWith('.') ? t : `${t}.`);
@@ -234,33 +242,34 @@ function compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: R
 
   // Group values by (name, type) into RRsets; TTLs within an RRset must agree (RFC 2181 §5.2): the lowest wins.
   const sets = new Map<string, { node: ZoneNode; type: number; ttl: number; rdata: RData[]; pos: Pos }>();
-  zc.records.forEach((rec) => {
+  for (const rec of zc.records) {
+    yield;
     const at = posOf(rec, 'name');
     const ownerText = rec.name;
     const owner = parseName(ownerText, origin);
-    if (typeof owner === 'string') { err(at, owner); return; }
+    if (typeof owner === 'string') { err(at, owner); continue; }
     if (owner.key.endsWith(`.${origin.key}.${origin.key}`)) {
       warn(at, `"${owner}" looks like an absolute name written without its trailing dot (record names are relative to the zone)`);
     }
     if (!isSubdomainKey(owner.key, origin.key)) {
       err(at, `"${rec.name}" is outside the zone "${zc.name}" (names are relative to the zone unless they end with ".")`);
-      return;
+      continue;
     }
     if (owner.key.includes('*') && !owner.key.startsWith('*.')) {
       err(at, `"${rec.name}": a wildcard must be the first label`);
-      return;
+      continue;
     }
     const type = TYPE_NAMES[rec.type];
     if (type === RRType.NS && owner.key === origin.key) {
       err(posOf(rec, 'type'), 'apex NS records come from the zone\'s "ns" list');
-      return;
+      continue;
     }
     if (type === RRType.NS && owner.key.startsWith('*.')) {
       err(posOf(rec, 'type'), 'a wildcard cannot be a delegation point (RFC 4592 §4.2)');
-      return;
+      continue;
     }
     const node = ensureNode(zone, owner.key, owner);
-    if (!node) { err(at, `"${rec.name}" is not a valid name`); return; }
+    if (!node) { err(at, `"${rec.name}" is not a valid name`); continue; }
     const ttl = rec.ttl ?? zc.default_ttl;
     const setKey = `${owner.key}|${type}`;
     let set = sets.get(setKey);
@@ -271,20 +280,21 @@ function compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: R
       warn(at, `records of one RRset (${rec.name} ${rec.type}) have different TTLs; using the lowest`);
       set.ttl = Math.min(set.ttl, ttl);
     }
+    const rrset = set;
     rec.values.forEach((v, i) => {
       const rd = parseRData(type, v, origin);
       if (typeof rd === 'string') {
         err(posOf(rec.values, i), `${rec.type} ${rec.name}: ${rd}`);
         return;
       }
-      set!.rdata.push(rd);
+      rrset.rdata.push(rd);
       for (const n of [rd.name, rd.name2]) {
         if (n && n.key.endsWith(`.${origin.key}.${origin.key}`)) {
           warn(posOf(rec.values, i), `"${n}" looks like an absolute name written without its trailing dot (names in values are relative to the zone)`);
         }
       }
     });
-  });
+  }
 
   for (const set of sets.values()) {
     if (set.rdata.length === 0) continue;

@@ -9,6 +9,7 @@ import { LoadBalancer } from './balancer';
 import type { CompiledRule, Steering, SteeringEnv } from './steering';
 import { Pool } from './pool';
 import { compileCondition, ConditionError } from './rules/condition';
+import { runToEnd, type Sliced } from '../util/slices';
 
 export interface LbCompileResult {
   balancers: Map<string, LoadBalancer>;
@@ -18,12 +19,20 @@ export interface LbCompileResult {
 }
 
 export function compileLoadBalancers(config: Config, env: SteeringEnv): LbCompileResult {
+  return runToEnd(compileLoadBalancersSliced(config, env));
+}
+
+/** compileLoadBalancers, pausable (see util/slices). */
+export function* compileLoadBalancersSliced(config: Config, env: SteeringEnv): Sliced<LbCompileResult> {
   const problems: Problem[] = [];
   const err = (pos: Pos, message: string) => problems.push({ pos, message, severity: 'error' });
   const warn = (pos: Pos, message: string) => problems.push({ pos, message, severity: 'warning' });
 
   const pools = new Map<string, Pool>();
-  for (const [name, pc] of config.pools) pools.set(name, new Pool(pc));
+  for (const [name, pc] of config.pools) {
+    pools.set(name, new Pool(pc));
+    yield;
+  }
 
   const poolList = (names: string[]): Pool[] => names.map((n) => pools.get(n)).filter((p): p is Pool => p !== undefined);
   const poolMap = (m: Record<string, string[]>, what: 'region' | 'country' | 'pop', owner: object): Map<string, Pool[]> => {
@@ -54,6 +63,7 @@ export function compileLoadBalancers(config: Config, env: SteeringEnv): LbCompil
   const balancers = new Map<string, LoadBalancer>();
   const bindings: Binding[] = [];
   for (const lb of config.load_balancers) {
+    yield;
     const base: Steering = {
       defaultPools: poolList(lb.default_pools),
       fallback: lb.fallback_pool === null ? null : pools.get(lb.fallback_pool) ?? null,

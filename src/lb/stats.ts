@@ -49,4 +49,22 @@ export class LbStatsRegistry {
   entries(): IterableIterator<[string, LbCounters]> {
     return this.byName.entries();
   }
+
+  /** The counters as plain data (cluster workers send them to the primary). */
+  snapshot(): LbStatsSnapshot {
+    return [...this.byName].map(([name, c]) => [name, { queries: c.queries, fallback: c.fallback, nodata: c.nodata, pools: [...c.pools] }]);
+  }
+
+  /** Adds another instance's counters to these. */
+  add(s: LbStatsSnapshot): void {
+    for (const [name, c] of s) {
+      const t = this.forLb(name);
+      t.queries += c.queries;
+      t.fallback += c.fallback;
+      t.nodata += c.nodata;
+      for (const [p, n] of c.pools) t.pool(p).n += n;
+    }
+  }
 }
+
+export type LbStatsSnapshot = [string, { queries: number; fallback: number; nodata: number; pools: [string, number][] }][];

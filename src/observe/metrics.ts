@@ -5,7 +5,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { MetricObjectWithValues, MetricType, MetricValueWithName } from 'prom-client';
 import { LATENCY_BUCKETS, QueryStats } from './query-stats';
 import type { LbCounters } from '../lb/stats';
-import { loadBalancerHealth, poolHealth, type StatusDeps } from './status';
+import { loadBalancerHealth, poolHealth, type ReloadStats, type StatusDeps } from './status';
+
+export type { ReloadStats } from './status';
 
 /** Probe outcomes per monitor and type, with a duration histogram (seconds). */
 export class ProbeStats {
@@ -30,12 +32,6 @@ export class ProbeStats {
   }
 }
 
-export interface ReloadStats {
-  reloads: number;
-  reloadFailures: number;
-  lastReloadSuccess: boolean;
-  lastReloadAt: number;
-}
 
 export interface MetricsSource {
   /** Query counters (summed over cluster workers). */

@@ -65,9 +65,48 @@ export class QueryStats {
     }
   }
 
+  /** The counters as plain data (cluster workers send them to the primary). */
+  snapshot(): QueryStatsSnapshot {
+    return {
+      queries: Array.from(this.queries),
+      truncated: Array.from(this.truncated),
+      dropped: [...this.dropped],
+      tcpRejected: [...this.tcpRejected],
+      latencyBuckets: Array.from(this.latencyBuckets),
+      latencySum: this.latencySum,
+      latencyCount: this.latencyCount,
+    };
+  }
+
+  /** Adds another instance's counters to these. */
+  add(s: QueryStatsSnapshot): void {
+    addInto(this.queries, s.queries);
+    addInto(this.truncated, s.truncated);
+    for (const [k, n] of s.dropped) this.dropped.set(k, (this.dropped.get(k) ?? 0) + n);
+    for (const [k, n] of s.tcpRejected) this.tcpRejected.set(k, (this.tcpRejected.get(k) ?? 0) + n);
+    addInto(this.latencyBuckets, s.latencyBuckets);
+    this.latencySum += s.latencySum;
+    this.latencyCount += s.latencyCount;
+  }
+
   get total(): number {
     let n = 0;
     for (const v of this.queries) n += v;
     return n;
   }
+}
+
+export interface QueryStatsSnapshot {
+  queries: number[];
+  truncated: number[];
+  dropped: [string, number][];
+  tcpRejected: [string, number][];
+  latencyBuckets: number[];
+  latencySum: number;
+  latencyCount: number;
+}
+
+function addInto(into: Float64Array, from: readonly number[]): void {
+  const n = Math.min(into.length, from.length);
+  for (let i = 0; i < n; i++) into[i] += from[i];
 }

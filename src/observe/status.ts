@@ -6,7 +6,16 @@ import type { HealthStore } from '../health/store';
 import { buildTargets } from '../health/targets';
 import { effectivePolicy } from '../lb/steering';
 import type { Runtime } from '../runtime';
-import type { ReloadStats } from './metrics';
+
+/** Reloads so far (metrics and /api/status). */
+export interface ReloadStats {
+  reloads: number;
+  reloadFailures: number;
+  lastReloadSuccess: boolean;
+  lastReloadAt: number;
+  /** Why the last reload failed (null after a success). */
+  lastReloadError: string | null;
+}
 
 export type LbHealth = 'healthy' | 'degraded' | 'critical';
 
@@ -148,6 +157,7 @@ export function statusSummary(o: { role: string; runtime: Runtime; reloads: Relo
     reloads: o.reloads.reloads,
     reload_failures: o.reloads.reloadFailures,
     last_reload_successful: o.reloads.lastReloadSuccess,
+    last_reload_error: o.reloads.lastReloadError,
     pop: o.runtime.pop,
     zones: config.zones.map((z) => z.name),
     load_balancers: config.load_balancers.length,

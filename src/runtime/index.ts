@@ -4,18 +4,22 @@
 import { statSync } from 'node:fs';
 import { posOf } from '../config/kit';
 import type { Config, Problem } from '../config/types';
+import { resolveInternally } from '../dns/authority';
+import { ClientInfo } from '../dns/dynamic';
 import { identityRData, type DnsRuntime } from '../dns/handler';
-import { compileZones, type ZoneTable } from '../dns/zone';
+import { compileZonesSliced, type ZoneTable } from '../dns/zone';
 import { openGeoIp, type GeoIp } from '../geo/geoip';
 import { regionOf } from '../geo/regions';
 import { HealthStore } from '../health/store';
 import { targetProblems } from '../health/targets';
 import type { LoadBalancer } from '../lb/balancer';
-import { compileLoadBalancers } from '../lb/compile';
+import { compileLoadBalancersSliced } from '../lb/compile';
 import { popFromConfig, type Pop } from '../lb/location';
 import type { Pool } from '../lb/pool';
 import { LbStatsRegistry } from '../lb/stats';
 import { assumeUpHealth, noHostnames, type HealthView, type HostnameView } from '../lb/views';
+import { formatIp } from '../util/ip';
+import { runToEnd, type Sliced } from '../util/slices';
 import { StoreHealthView } from './health-view';
 
 export interface Runtime extends DnsRuntime {
@@ -70,6 +74,11 @@ export class GeoCache {
 }
 
 export function buildRuntime(config: Config, deps: RuntimeDeps): BuildResult {
+  return runToEnd(buildRuntimeSliced(config, deps));
+}
+
+/** buildRuntime, pausable: a reload runs it in slices beside the serving query path (util/slices). */
+export function* buildRuntimeSliced(config: Config, deps: RuntimeDeps): Sliced<BuildResult> {
   const problems: Problem[] = [];
   let geo: GeoIp | null = null;
   try {
@@ -82,9 +91,9 @@ export function buildRuntime(config: Config, deps: RuntimeDeps): BuildResult {
     problems.push({ pos: posOf(config.server.pop, 'country'), message: `no load-balancer region known for ${config.server.pop.country}; set pop.region`, severity: 'warning' });
   }
   const health = deps.store ? new StoreHealthView(deps.store, config) : assumeUpHealth;
-  const lb = compileLoadBalancers(config, { pop, geo, health, hostnames: deps.hostnames, stats: deps.lbStats ?? new LbStatsRegistry() });
+  const lb = yield* compileLoadBalancersSliced(config, { pop, geo, health, hostnames: deps.hostnames, stats: deps.lbStats ?? new LbStatsRegistry() });
   problems.push(...lb.problems);
-  const zones = compileZones(config, lb.bindings);
+  const zones = yield* compileZonesSliced(config, lb.bindings);
   problems.push(...zones.problems);
   for (const t of targetProblems(config)) {
     problems.push({ pos: posOf(config.pools.get(t.pool) ?? config.server, 'monitor'), message: t.message, severity: t.severity });
@@ -92,7 +101,10 @@ export function buildRuntime(config: Config, deps: RuntimeDeps): BuildResult {
   if (problems.some((p) => p.severity === 'error')) return { runtime: null, problems };
 
   const hostnames = new Set<string>();
-  for (const p of lb.pools.values()) for (const e of p.endpoints) if (e.kind === 'name') hostnames.add(e.config.address);
+  for (const p of lb.pools.values()) {
+    for (const e of p.endpoints) if (e.kind === 'name') hostnames.add(e.config.address);
+    yield;
+  }
 
   const runtime: Runtime = {
     config,
@@ -124,4 +136,17 @@ export async function checkRuntime(config: Config): Promise<Problem[]> {
     }
   }
   return problems;
+}
+
+/**
+ * Resolves a hostname endpoint that lives in our own zones from this runtime's data, as a client of this PoP
+ * would see it (for the hostname resolver and the monitors). undefined: the name is not in our zones.
+ */
+export function internalLookup(rt: Runtime): (name: string, family: 4 | 6) => string[] | undefined {
+  const client = new ClientInfo('127.0.0.1', null, 'udp');
+  return (name, family) => {
+    const key = name.toLowerCase().replace(/\.$/, '');
+    const found = resolveInternally(rt.zones, key, family, client);
+    return found?.map((bytes) => formatIp({ family, bytes }));
+  };
 }

@@ -265,7 +265,7 @@ test('over TCP: framed mutated packets on many connections, garbage framing, aba
   }
   await Promise.all(jobs);
   await sleep(100);
-  expect(s.server.tcpConnections).toBe(0);
+  expect(s.plane.tcpConnections).toBe(0);
   await healthy();
   const after = heapAfterGc();
   expect(after - before).toBeLessThan(8 * 1024 * 1024);
@@ -273,7 +273,7 @@ test('over TCP: framed mutated packets on many connections, garbage framing, aba
 
 test('a datagram from source port 0 is dropped (a raw socket sends it), and service goes on', async () => {
   const query = rawQuery({ id: 0x0d0d, questions: [{ name: 'www.example.com', type: 1 }] });
-  const droppedPort0 = (): number => s.server.queryStats.dropped.get('udp|source port 0') ?? 0;
+  const droppedPort0 = (): number => s.plane.queryStats.dropped.get('udp|source port 0') ?? 0;
   const dropped = droppedPort0();
   const py = `
 import socket, struct, sys

@@ -19,7 +19,7 @@ let s: TestServer;
 let port6: number;
 beforeAll(async () => {
   s = await startServer(YAML);
-  const bound = s.server.boundPorts;
+  const bound = s.plane.boundPorts;
   expect(bound.map((b) => b.address)).toEqual(['127.0.0.1', '::1']);
   port6 = bound[1].port;
 });

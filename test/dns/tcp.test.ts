@@ -178,7 +178,7 @@ describe('framing and pipelining (idle timeout 0.5 s)', () => {
     expect(await c.waitClosed()).toBe(true);
     expect(c.messages).toEqual([]);
     await sleep(50);
-    expect(s.server.tcpConnections).toBe(0);
+    expect(s.plane.tcpConnections).toBe(0);
   });
 });
 
@@ -200,11 +200,11 @@ describe('a client that sends but never reads', () => {
     // 20 000 answers of 1.6 KB = 32 MB: far beyond the socket buffers plus the 1 MB cap.
     c.sock.write(Buffer.concat(Array.from({ length: 20_000 }, () => one)));
     const deadline = Date.now() + 5000;
-    while (!(s.server.queryStats.tcpRejected.get('slow_reader') ?? 0) && Date.now() < deadline) await sleep(20);
-    expect(s.server.queryStats.tcpRejected.get('slow_reader')).toBe(1);
+    while (!(s.plane.queryStats.tcpRejected.get('slow_reader') ?? 0) && Date.now() < deadline) await sleep(20);
+    expect(s.plane.queryStats.tcpRejected.get('slow_reader')).toBe(1);
     c.destroy();
     await sleep(50);
-    expect(s.server.tcpConnections).toBe(0);
+    expect(s.plane.tcpConnections).toBe(0);
     const [r] = await tcpExchange(s.port, [q(2)]);
     expect(lines(decodeBoth(r).answer)).toEqual(['www.example.com A 192.0.2.1']);
   });
@@ -239,7 +239,7 @@ describe('connection limits', () => {
     const b2 = new Client(s.port, '127.0.0.2');
     expect(await works(b1, 300)).toBe(true);
     expect(await works(b2, 301)).toBe(true);
-    expect(s.server.tcpConnections).toBe(5);
+    expect(s.plane.tcpConnections).toBe(5);
     // Global cap of 5 reached: a third address is refused too.
     const c1 = new Client(s.port, '127.0.0.3');
     expect(await works(c1, 400)).toBe(false);
@@ -250,7 +250,7 @@ describe('connection limits', () => {
     expect(await works(again, 500)).toBe(true);
     for (const c of [...a, b1, b2, again]) c.destroy();
     await sleep(100);
-    expect(s.server.tcpConnections).toBe(0);
+    expect(s.plane.tcpConnections).toBe(0);
     // And all limits are free again.
     const fresh = [new Client(s.port), new Client(s.port), new Client(s.port)];
     for (const [i, c] of fresh.entries()) expect(await works(c, 600 + i)).toBe(true);

@@ -6,14 +6,18 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as dnsPacket from 'dns-packet';
-import { SteerDnsServer } from '../../src/app';
+import type { DataPlane } from '../../src/server/data-plane';
+import { LocalPlanes } from '../../src/server/planes';
+import { Supervisor } from '../../src/server/supervisor';
 import { createLogger, type Logger } from '../../src/observe/log';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const GEOIP_CITY = path.join(ROOT, 'geoip', 'test', 'city.mmdb');
 
 export interface TestServer {
-  server: SteerDnsServer;
+  server: Supervisor;
+  /** The data plane in this process (listeners, query counters). */
+  plane: DataPlane;
   port: number;
   configPath: string;
   logs: string[];
@@ -38,15 +42,17 @@ export async function startServer(yaml: string, opts: { logLevel?: 'debug' | 'in
   const configPath = writeConfig(yaml);
   const logs: string[] = [];
   const logger: Logger = createLogger(opts.logLevel ?? 'info', (line) => logs.push(line));
-  const server = new SteerDnsServer({ configPath, logger });
+  const server = new Supervisor({ configPath, logger });
   try {
     await server.start();
   } catch (e) {
     throw new Error(`server did not start: ${(e as Error).message}\n${logs.join('\n')}`);
   }
+  const plane = (server.planes as LocalPlanes).plane;
   return {
     server,
-    port: server.boundPorts[0].port,
+    plane,
+    port: plane.boundPorts[0].port,
     configPath,
     logs,
     reload: async (next?: string) => {

@@ -1,0 +1,196 @@
+// The data plane: the DNS listeners, the runtime they answer from, the query context, and the per-query counters.
+// One per process that answers DNS: the single process, or each cluster worker. It knows nothing of config files,
+// monitors or the status API; the control plane hands it runtimes and listen addresses.
+//
+// A config change arrives in two steps so that it applies whole or not at all: prepare() opens the listeners the
+// new config adds (nothing else changes; if one cannot be bound, those opened are closed again and it throws),
+// then commit() swaps the runtime in one assignment and closes the listeners the config dropped. abort() undoes a
+// prepare. In a cluster the primary commits only when every worker prepared.
+import { performance } from 'node:perf_hooks';
+import type { ListenAddress, ServerConfig } from '../config/types';
+import { QueryContext } from '../dns/context';
+import { handleQuery } from '../dns/handler';
+import { TcpListener, type TcpLimits } from '../dns/server/tcp';
+import type { TransportEvents } from '../dns/server/types';
+import { UdpListener } from '../dns/server/udp';
+import { LbStatsRegistry } from '../lb/stats';
+import type { Logger } from '../observe/log';
+import { QueryStats } from '../observe/query-stats';
+import type { Runtime } from '../runtime';
+
+interface ListenerPair {
+  address: ListenAddress;
+  udp: UdpListener;
+  tcp: TcpListener;
+}
+
+export interface DataPlaneOptions {
+  log: Logger;
+  /** Cluster workers share one socket per address through the primary (bind with exclusive: false). */
+  shared: boolean;
+}
+
+interface Staged {
+  runtime: Runtime;
+  server: ServerConfig;
+  /** Listeners opened for addresses the running config does not have. */
+  opened: ListenerPair[];
+}
+
+export function listenKey(a: ListenAddress): string {
+  return `${a.host}|${a.port}`;
+}
+
+export function formatListen(a: ListenAddress, port = a.port): string {
+  return a.family === 6 ? `[${a.host}]:${port}` : `${a.host}:${port}`;
+}
+
+function tcpLimits(server: ServerConfig): TcpLimits {
+  const t = server.tcp;
+  return { idleTimeout: t.idle_timeout, maxConnections: t.max_connections, maxConnectionsPerClient: t.max_connections_per_client };
+}
+
+export class DataPlane {
+  /** The runtime answering queries; null before the first commit. */
+  private current: Runtime | null = null;
+  readonly queryStats = new QueryStats();
+  /** Steering counters, kept across reloads (runtimes built for this plane increment them). */
+  readonly lbStats = new LbStatsRegistry();
+  private readonly ctx = new QueryContext();
+  private listeners: ListenerPair[] = [];
+  private staged: Staged | null = null;
+  private stopped = false;
+  private sampleTick = 0;
+  private readonly events: TransportEvents;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: DataPlaneOptions) {
+    this.log = opts.log.child({ component: 'dns' });
+    this.events = {
+      dropped: (transport, reason) => this.queryStats.drop(transport, reason),
+      tcpRejected: (reason) => this.queryStats.reject(reason),
+    };
+  }
+
+  get runtime(): Runtime | null {
+    return this.current;
+  }
+
+  /** The answer function the listeners call: always the current runtime. */
+  private readonly respond = (pkt: Buffer, remote: string, transport: 'udp' | 'tcp'): Uint8Array | null => {
+    const rt = this.current;
+    if (rt === null) return null;
+    // Every 8th query is timed for the latency histogram: two clock reads cost ~0.1 µs of a ~10 µs budget.
+    const timed = (++this.sampleTick & 7) === 0;
+    const t0 = timed ? performance.now() : 0;
+    const ctx = this.ctx;
+    const out = handleQuery(ctx, rt, pkt, remote, transport);
+    if (out === null) return null;
+    const outcome = ctx.outcome;
+    this.queryStats.record(transport, outcome.rcode, outcome.qtype, outcome.truncated, timed ? (performance.now() - t0) / 1000 : -1);
+    return out;
+  };
+
+  /** DNS ports actually bound, per configured address (port 0 in the config picks a free one). */
+  get boundPorts(): { address: string; port: number }[] {
+    return this.listeners.map((l) => ({ address: l.address.host, port: l.udp.port }));
+  }
+
+  get listening(): string[] {
+    return this.listeners.map((l) => formatListen(l.address, l.udp.port));
+  }
+
+  get tcpConnections(): number {
+    return this.listeners.reduce((n, l) => n + l.tcp.connectionCount, 0);
+  }
+
+  /**
+   * Opens the listeners `server.listen` adds to the running set; nothing answers differently yet. Throws when an
+   * address cannot be bound, after closing the listeners this call opened.
+   */
+  async prepare(runtime: Runtime, server: ServerConfig): Promise<void> {
+    if (this.staged) await this.abort();
+    if (this.stopped) throw new Error('the data plane is stopped');
+    const running = new Set(this.listeners.map((l) => listenKey(l.address)));
+    const opened: ListenerPair[] = [];
+    try {
+      for (const a of server.listen) {
+        if (running.has(listenKey(a))) continue;
+        opened.push(await this.openListener(a, tcpLimits(server)));
+      }
+    } catch (err) {
+      await closeAll(opened);
+      throw err;
+    }
+    this.staged = { runtime, server, opened };
+  }
+
+  /** Swaps in the prepared runtime and listener set; closes the listeners the new config dropped. */
+  async commit(): Promise<void> {
+    const staged = this.staged;
+    if (!staged) throw new Error('nothing prepared');
+    this.staged = null;
+    this.current = staged.runtime;
+    const wanted = new Set(staged.server.listen.map(listenKey));
+    const limits = tcpLimits(staged.server);
+    const kept: ListenerPair[] = [];
+    const dropped: ListenerPair[] = [];
+    for (const l of this.listeners) {
+      if (wanted.has(listenKey(l.address))) {
+        l.tcp.setLimits(limits);
+        kept.push(l);
+      } else {
+        dropped.push(l);
+      }
+    }
+    for (const l of staged.opened) {
+      kept.push(l);
+      if (this.listeners.length > 0) this.log.info('listening on a new address', { listen: formatListen(l.address, l.udp.port) });
+    }
+    this.listeners = kept;
+    await closeAll(dropped);
+    for (const l of dropped) this.log.info('stopped listening', { listen: formatListen(l.address, l.udp.port) });
+  }
+
+  /** Undoes prepare(): closes the listeners it opened; the running config is untouched. */
+  async abort(): Promise<void> {
+    const staged = this.staged;
+    this.staged = null;
+    if (staged) await closeAll(staged.opened);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.abort();
+    const all = this.listeners;
+    this.listeners = [];
+    await closeAll(all);
+  }
+
+  private async openListener(a: ListenAddress, limits: TcpLimits): Promise<ListenerPair> {
+    const exclusive = !this.opts.shared;
+    // With port 0, UDP picks a free port and TCP takes the same one (retrying if it happens to be busy).
+    for (let attempt = 0; ; attempt++) {
+      const udp = new UdpListener(a, this.respond, this.events, this.log);
+      try {
+        await udp.start(exclusive);
+      } catch (err) {
+        await udp.close();
+        throw err;
+      }
+      const tcp = new TcpListener({ ...a, port: udp.port }, this.respond, limits, this.events, this.log);
+      try {
+        await tcp.start(exclusive);
+        return { address: a, udp, tcp };
+      } catch (err) {
+        await udp.close();
+        if (a.port !== 0 || attempt >= 10) throw err;
+      }
+    }
+  }
+}
+
+async function closeAll(pairs: readonly ListenerPair[]): Promise<void> {
+  await Promise.all(pairs.flatMap((l) => [l.udp.close(), l.tcp.close()]));
+}
