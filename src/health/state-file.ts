@@ -4,10 +4,11 @@
 // is unchanged are restored (the key includes the monitor definition).
 //
 // Reading never stops the server. A file that is missing, not a regular file, larger than MAX_STATE_FILE_BYTES,
-// not JSON, or not a `steerdns-health` v1 object with a `targets` array is logged and ignored as a whole: the server
-// starts with every target unknown, as without a state file. Inside a well-formed file, each target entry is
-// checked on its own: a malformed one (wrong field types, out-of-range numbers or times) is dropped and counted in
-// one warning, the others are restored. A bad `savedAt` is only reported as unknown.
+// holding more than MAX_STATE_FILE_CONTAINERS objects and arrays, not JSON, or not a `steerdns-health` v1 object
+// with a `targets` array is logged and ignored as a whole: the server starts with every target unknown, as without
+// a state file. Inside a well-formed file, each target entry is checked on its own: a malformed one (wrong field
+// types, out-of-range numbers or times) is dropped and counted in one warning, the others are restored. A bad
+// `savedAt` is only reported as unknown.
 //
 // Writing creates the temp file in the target's directory under an unpredictable name (random bytes), opened
 // with O_CREAT|O_EXCL|O_NOFOLLOW: it never follows a symlink and never truncates a file that someone else put
@@ -21,10 +22,17 @@ import { isFailureReason, silentLogger } from './types';
 import type { HealthLogger } from './types';
 
 /**
- * Larger files are refused unread. A saved target is a few hundred bytes; 10,000 targets (design §4) make a few
- * MB, so this leaves a wide margin while keeping a hostile or runaway file from filling memory at start-up.
+ * Larger files are refused unread. A saved target takes 250–400 bytes: 50,000 targets (design §4: 50,000
+ * endpoints) make 12–20 MB, so this leaves a margin while keeping a runaway file from filling memory at start-up.
  */
-export const MAX_STATE_FILE_BYTES = 64 * 1024 * 1024;
+export const MAX_STATE_FILE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Objects and arrays ('{' and '[' bytes, counted before parsing) a file may hold. A saved target is one object
+ * (more only if its free-text detail quotes braces); 32 MB of `{},{},…` would otherwise parse into ~1.5 GB of heap
+ * and take a minute: a million containers stay near 70 MB and a second.
+ */
+export const MAX_STATE_FILE_CONTAINERS = 1_000_000;
 
 /** The largest time a JS Date can hold (ECMA-262 §21.4.1.1): beyond it toISOString() throws. */
 const MAX_TIME_MS = 8.64e15;
@@ -110,6 +118,15 @@ function readStateText(file: string, logger: HealthLogger): string | null {
   }
 }
 
+function countContainers(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x7b || c === 0x5b) n++; // '{' '['
+  }
+  return n;
+}
+
 /**
  * Reads a snapshot; null (after logging why) when the file is missing, unreadable or not a snapshot. The snapshot
  * returned holds only the well-formed target entries (the others are counted in a warning). Never throws.
@@ -117,6 +134,10 @@ function readStateText(file: string, logger: HealthLogger): string | null {
 export function loadStateFile(file: string, logger: HealthLogger = silentLogger): HealthSnapshot | null {
   const text = readStateText(file, logger);
   if (text === null) return null;
+  if (countContainers(text) > MAX_STATE_FILE_CONTAINERS) {
+    logger.warn('health state file holds too many objects; ignored', { file, max_objects: MAX_STATE_FILE_CONTAINERS });
+    return null;
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfigText } from '../../src/config/load';
-import { MAX_STATE_FILE_BYTES, StateFileWriter, loadStateFile, restoreStateFile, writeStateFile, writeStateFileSync } from '../../src/health/state-file';
+import { MAX_STATE_FILE_BYTES, MAX_STATE_FILE_CONTAINERS, StateFileWriter, loadStateFile, restoreStateFile, writeStateFile, writeStateFileSync } from '../../src/health/state-file';
 import { HealthStore } from '../../src/health/store';
 import { buildTargets } from '../../src/health/targets';
 import type { HealthLogger, ProbeResult } from '../../src/health/types';
@@ -174,6 +174,15 @@ describe('malformed state files are logged and ignored, never thrown', () => {
     const logger = recordingLogger();
     expect(loadStateFile(file, logger)).toBeNull();
     expect(logger.lines).toEqual(['health state file is too large; ignored']);
+  });
+
+  it('a file of more objects than any real one holds is not parsed', () => {
+    const file = path.join(dir, 'health.json');
+    const n = MAX_STATE_FILE_CONTAINERS + 10;
+    fs.writeFileSync(file, `{"format":"steerdns-health","formatVersion":1,"savedAt":1,"targets":[${'{},'.repeat(n)}{}]}`);
+    const logger = recordingLogger();
+    expect(loadStateFile(file, logger)).toBeNull();
+    expect(logger.lines).toEqual(['health state file holds too many objects; ignored']);
   });
 
   it('a directory or a FIFO at the path is ignored without blocking', () => {
