@@ -9,6 +9,10 @@
 //   pool filter. No filter: everything is sent.
 // Delivery: one queue per webhook (order kept, one request in flight per webhook), bounded (oldest dropped with a
 // warning), retries on network errors, 5xx and 429 with exponential backoff, never awaited by the prober.
+// One exchange holds one socket and never outlives the webhook's `timeout`, which covers everything from the name
+// lookup to the end of the response body; the body is read up to MAX_RESPONSE_BODY_BYTES, then the socket is
+// destroyed. The status code decides the outcome as soon as it arrives: a 2xx whose body stalls or floods is
+// delivered (retrying would post the event twice), a timeout before any status is a failure to retry.
 import http from 'node:http';
 import https from 'node:https';
 import type { Config, NotificationFilterConfig, WebhookConfig } from '../config/types';
@@ -49,6 +53,11 @@ export function shouldNotify(filter: NotificationFilterConfig | null | undefined
   const poolOk = event.pool.changed && !filter.pool.disable && (filter.pool.healthy === null || filter.pool.healthy === event.pool.healthy);
   return originOk || poolOk;
 }
+
+type Outcome = { ok: boolean; retry: boolean; error: string };
+
+/** Response bytes read before the socket is dropped: only the status code is used. */
+export const MAX_RESPONSE_BODY_BYTES = 4096;
 
 interface Delivery {
   body: string;
@@ -142,7 +151,7 @@ class WebhookQueue {
     this.inflight = null;
   }
 
-  private send(d: Delivery): Promise<{ ok: boolean; retry: boolean; error: string }> {
+  private send(d: Delivery): Promise<Outcome> {
     return new Promise((resolve) => {
       let url: URL;
       try {
@@ -156,15 +165,25 @@ class WebhookQueue {
         resolve({ ok: false, retry: false, error: `unsupported scheme ${url.protocol}` });
         return;
       }
+      // What the status line said, once it came: a receiver that then stalls or floods its body does not undo it.
+      let answered: Outcome | null = null;
+      let req: http.ClientRequest | null = null;
       let settled = false;
-      const settle = (r: { ok: boolean; retry: boolean; error: string }): void => {
+      // Every path ends here, and here the socket goes, whatever state the exchange is in (agent: false, so the
+      // socket belongs to this request alone; after a complete response destroying it is a no-op).
+      const settle = (r: Outcome): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        req?.destroy();
         resolve(r);
       };
+      // One deadline for the whole exchange: name lookup, connect, TLS, request, response headers and body.
+      const timer = setTimeout(() => {
+        settle(answered ?? { ok: false, retry: true, error: `no answer within ${this.hook.timeout} s` });
+      }, Math.max(1, this.hook.timeout * 1000));
       const body = Buffer.from(d.body, 'utf8');
-      const req = mod.request(url, {
+      req = mod.request(url, {
         method: 'POST',
         agent: false,
         headers: {
@@ -175,16 +194,24 @@ class WebhookQueue {
         },
       });
       this.current = req;
-      const timer = setTimeout(() => {
-        req.destroy();
-        settle({ ok: false, retry: true, error: `no answer within ${this.hook.timeout} s` });
-      }, Math.max(1, this.hook.timeout * 1000));
-      req.on('error', (err) => settle({ ok: false, retry: true, error: err.message }));
+      req.on('error', (err) => settle(answered ?? { ok: false, retry: true, error: err.message }));
+      req.on('close', () => settle(answered ?? { ok: false, retry: true, error: 'connection closed before a response' }));
       req.on('response', (res) => {
-        res.resume();
         const code = res.statusCode ?? 0;
-        if (code >= 200 && code < 300) settle({ ok: true, retry: false, error: '' });
-        else settle({ ok: false, retry: code >= 500 || code === 429 || code === 408, error: `HTTP ${code}` });
+        answered =
+          code >= 200 && code < 300
+            ? { ok: true, retry: false, error: '' }
+            : { ok: false, retry: code >= 500 || code === 429 || code === 408, error: `HTTP ${code}` };
+        const outcome = answered;
+        // The body is not used; it is read (and dropped) only so that a well-behaved exchange ends cleanly.
+        let bytes = 0;
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (bytes > MAX_RESPONSE_BODY_BYTES) settle(outcome);
+        });
+        res.on('end', () => settle(outcome));
+        res.on('error', () => settle(outcome));
+        res.on('close', () => settle(outcome));
       });
       req.end(body);
     });

@@ -1,12 +1,19 @@
 // The operations HTTP listener (default 127.0.0.1:9153): /metrics, /healthz, /readyz and read-only JSON status
 // shaped like the Cloudflare API ({success, errors, messages, result}). An optional bearer token guards
 // /metrics and /api/*; the health probes stay open for orchestrators.
+//
+// The listener is open by default (no token) and may face hostile clients, so: configuration is shown with its
+// secrets redacted (redact.ts); a malformed request gets a 4xx in the API's error shape, never a 500; request bodies
+// are never used: GET/HEAD with a body are refused and the connection closed, other methods are read at most
+// MAX_BODY_BYTES (then 413 and close) before their 405; header and request timeouts cut slow clients off; the token
+// is compared through fixed-length digests, so the time taken tells nothing about its length or contents.
 import * as http from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { ListenAddress } from '../config/types';
 import type { HealthEvent, EventQuery } from '../health/events';
 import type { Logger } from './log';
+import { redactReplacer } from './redact';
 import { loadBalancerView, monitorView, poolView, type StatusDeps } from './status';
 
 export interface HttpDeps {
@@ -19,9 +26,39 @@ export interface HttpDeps {
   log: Logger;
 }
 
-function send(res: http.ServerResponse, code: number, body: unknown, type = 'application/json'): void {
-  const text = typeof body === 'string' ? body : `${JSON.stringify(body, null, 2)}\n`;
-  res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+/** Bytes of request body read (and dropped) before a 405; past it, 413 and the connection is closed. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * Server limits. Every answer here is computed in memory, so an honest client (Prometheus, curl, a load balancer's
+ * health check) sends its request at once; these only cut off clients that trickle headers or bodies. Node checks
+ * the header/request timeouts every `connectionsCheckingInterval` (30 s by default, too coarse to matter).
+ */
+export const HTTP_LIMITS = {
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  checkIntervalMs: 1_000,
+  keepAliveTimeoutMs: 5_000,
+  /** A connection with no traffic at all for this long is closed. */
+  idleTimeoutMs: 30_000,
+  maxConnections: 256,
+} as const;
+
+class RequestError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function send(res: http.ServerResponse, code: number, body: unknown, type = 'application/json', close = false): void {
+  const text = typeof body === 'string' ? body : `${JSON.stringify(body, redactReplacer, 2)}\n`;
+  const headers: http.OutgoingHttpHeaders = { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) };
+  // Node closes the connection after a response that says so, without reading the rest of the request body.
+  if (close) headers.connection = 'close';
+  res.writeHead(code, headers);
   res.end(text);
 }
 
@@ -29,8 +66,12 @@ function ok(res: http.ServerResponse, result: unknown, info?: Record<string, unk
   send(res, 200, { success: true, errors: [], messages: [], result, ...(info ? { result_info: info } : {}) });
 }
 
-function fail(res: http.ServerResponse, code: number, message: string): void {
-  send(res, code, { success: false, errors: [{ code, message }], messages: [], result: null });
+function fail(res: http.ServerResponse, code: number, message: string, close = false): void {
+  send(res, code, { success: false, errors: [{ code, message }], messages: [], result: null }, 'application/json', close);
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
 }
 
 function authorized(req: http.IncomingMessage, token: string | null): boolean {
@@ -38,9 +79,65 @@ function authorized(req: http.IncomingMessage, token: string | null): boolean {
   const header = req.headers.authorization ?? '';
   const m = /^Bearer\s+(.+)$/i.exec(header);
   if (!m) return false;
-  const a = Buffer.from(m[1].trim());
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
+  // Equal-length digests: timingSafeEqual runs whatever was sent, and its time depends on neither token.
+  return timingSafeEqual(digest(m[1].trim()), digest(token));
+}
+
+/** Whether the request announces a body (RFC 9112 §6.3: Transfer-Encoding, or a non-zero Content-Length). */
+function hasBody(req: http.IncomingMessage): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const len = req.headers['content-length'];
+  return len !== undefined && len !== '0';
+}
+
+/** Reads and drops the body; true when it ended within `limit` bytes, false when it went past (or broke off). */
+function drainBody(req: http.IncomingMessage, limit: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let bytes = 0;
+    let done = false;
+    const finish = (within: boolean): void => {
+      if (done) return;
+      done = true;
+      req.off('data', onData);
+      if (!within) req.pause();
+      resolve(within);
+    };
+    const onData = (chunk: Buffer): void => {
+      bytes += chunk.length;
+      if (bytes > limit) finish(false);
+    };
+    req.on('data', onData);
+    req.once('end', () => finish(true));
+    req.once('error', () => finish(false));
+    req.once('close', () => finish(false));
+  });
+}
+
+/** The path (percent-decoded, one entry per segment) and the query of a request target. */
+function parseTarget(raw: string): { path: string; segments: string[]; query: URLSearchParams } {
+  const q = raw.indexOf('?');
+  let p = q < 0 ? raw : raw.slice(0, q);
+  if (!p.startsWith('/')) {
+    // absolute-form (RFC 9112 §3.2.2), which a server must accept: keep its path
+    try {
+      p = new URL(p).pathname;
+    } catch {
+      throw new RequestError(400, 'malformed request target');
+    }
+  }
+  const path = p.replace(/\/+$/, '') || '/';
+  const segments = path
+    .split('/')
+    .filter((s) => s !== '')
+    .map((s) => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        throw new RequestError(400, `malformed percent-encoding in the path: ${JSON.stringify(s)}`);
+      }
+    });
+  // URLSearchParams never throws: a malformed escape in the query is kept as written.
+  return { path, segments, query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) };
 }
 
 export class StatusHttpServer {
@@ -49,16 +146,27 @@ export class StatusHttpServer {
   constructor(private readonly deps: HttpDeps) {}
 
   async start(address: ListenAddress): Promise<number> {
-    const server = http.createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => {
-        this.deps.log.error('status API error', { err, url: req.url });
-        if (!res.headersSent) fail(res, 500, 'internal error');
-        else res.destroy();
-      });
-    });
-    server.keepAliveTimeout = 5000;
-    server.headersTimeout = 10000;
-    server.requestTimeout = 10000;
+    const server = http.createServer(
+      {
+        headersTimeout: HTTP_LIMITS.headersTimeoutMs,
+        requestTimeout: HTTP_LIMITS.requestTimeoutMs,
+        connectionsCheckingInterval: HTTP_LIMITS.checkIntervalMs,
+        keepAliveTimeout: HTTP_LIMITS.keepAliveTimeoutMs,
+      },
+      (req, res) => {
+        this.handle(req, res).catch((err: unknown) => {
+          if (err instanceof RequestError) {
+            if (!res.headersSent) fail(res, err.status, err.message);
+            return;
+          }
+          this.deps.log.error('status API error', { err, url: req.url });
+          if (!res.headersSent) fail(res, 500, 'internal error');
+          else res.destroy();
+        });
+      },
+    );
+    server.timeout = HTTP_LIMITS.idleTimeoutMs;
+    server.maxConnections = HTTP_LIMITS.maxConnections;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -81,12 +189,17 @@ export class StatusHttpServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const path = url.pathname.replace(/\/+$/, '') || '/';
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
+    const readOnly = req.method === 'GET' || req.method === 'HEAD';
+    if (readOnly && hasBody(req)) return fail(res, 400, `a ${req.method} request must not have a body`, true);
+    if (!readOnly) {
       res.setHeader('allow', 'GET, HEAD');
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (declared > MAX_BODY_BYTES || !(await drainBody(req, MAX_BODY_BYTES))) {
+        return fail(res, 413, `request body over ${MAX_BODY_BYTES} bytes`, true);
+      }
       return fail(res, 405, 'read-only API: only GET is allowed');
     }
+    const { path, segments: parts, query } = parseTarget(req.url ?? '/');
     if (path === '/healthz') return send(res, 200, 'ok\n', 'text/plain');
     if (path === '/readyz') {
       const r = this.deps.ready();
@@ -100,7 +213,6 @@ export class StatusHttpServer {
       const registry = await this.deps.registry();
       return send(res, 200, await registry.metrics(), registry.contentType);
     }
-    const parts = path.split('/').filter((p) => p !== '').map(decodeURIComponent);
     if (parts[0] !== 'api') return fail(res, 404, `no such endpoint: ${path}`);
     const deps = this.deps.status();
     const config = deps.runtime.config;
@@ -128,11 +240,11 @@ export class StatusHttpServer {
         return m ? ok(res, m) : fail(res, 404, `no monitor "${parts[2]}"`);
       }
       case 'events': {
-        const limit = url.searchParams.get('limit');
-        const since = url.searchParams.get('since_id');
+        const limit = query.get('limit');
+        const since = query.get('since_id');
         const q: EventQuery = {
-          pool: url.searchParams.get('pool') ?? undefined,
-          origin: url.searchParams.get('origin') ?? undefined,
+          pool: query.get('pool') ?? undefined,
+          origin: query.get('origin') ?? undefined,
           sinceId: since !== null && /^\d+$/.test(since) ? Number(since) : undefined,
           limit: limit !== null && /^\d+$/.test(limit) ? Math.min(Number(limit), 10000) : undefined,
         };

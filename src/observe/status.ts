@@ -1,11 +1,13 @@
 // Read-only views of the running state, shaped after the Cloudflare API objects (load balancers, pools with
 // origin health and failure reasons, monitors, the health-event log). Used by the HTTP API and the metrics.
+// Configuration shown here goes through redact.ts: header values and URL credentials are never echoed.
 import type { LoadBalancerConfig, PoolConfig } from '../config/types';
 import { evaluatePool, type PoolHealth } from '../health/pool-state';
 import type { HealthStore } from '../health/store';
 import { buildTargets } from '../health/targets';
 import { effectivePolicy } from '../lb/steering';
 import type { Runtime } from '../runtime';
+import { redactHeaders, redactUrl } from './redact';
 
 /** Reloads so far (metrics and /api/status). */
 export interface ReloadStats {
@@ -108,7 +110,7 @@ export function poolView(deps: StatusDeps, pool: PoolConfig): Record<string, unk
         weight: o.weight,
         port: o.port,
         priority: o.priority,
-        header: o.header,
+        header: redactHeaders(o.header),
         healthy: e.healthy && (resolved === null || resolved.addresses.length > 0),
         status: e.status,
         failure_reason: resolved && resolved.addresses.length === 0 && resolved.error ? 'DNS Unknown Host' : e.reason,
@@ -138,11 +140,18 @@ export function monitorView(deps: StatusDeps, name: string): Record<string, unkn
         response_code: s?.responseCode ?? null,
         rtt_ms: s?.rttMs ?? null,
         rtt_ewma_ms: s?.rttEwmaMs ?? null,
-        last_checked: s?.lastCheckedAt ? new Date(s.lastCheckedAt).toISOString() : null,
-        changed: s?.changedAt ? new Date(s.changedAt).toISOString() : null,
+        last_checked: isoOrNull(s?.lastCheckedAt),
+        changed: isoOrNull(s?.changedAt),
       };
     });
-  return { id: name, ...m, targets };
+  return { id: name, ...m, path: redactUrl(m.path), header: redactHeaders(m.header), targets };
+}
+
+/** ISO time, null when unset or not a time a Date can hold (toISOString() would throw). */
+function isoOrNull(ms: number | null | undefined): string | null {
+  if (!ms) return null;
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
 /** The part of /api/status that single-process servers and cluster primaries share. */

@@ -1,7 +1,8 @@
 import type { NotificationFilterConfig } from '../../src/config/types';
 import type { HealthEvent } from '../../src/health/events';
-import { WebhookNotifier, shouldNotify } from '../../src/health/notify';
-import { config, listenHttp, pool, waitFor } from './helpers';
+import net from 'node:net';
+import { MAX_RESPONSE_BODY_BYTES, WebhookNotifier, shouldNotify } from '../../src/health/notify';
+import { config, listenHttp, listenNet, pool, waitFor } from './helpers';
 
 function event(over: { originHealthy?: boolean | null; poolChanged?: boolean; poolHealthy?: boolean; id?: number } = {}): HealthEvent {
   const originChanged = over.originHealthy !== null && over.originHealthy !== undefined;
@@ -137,4 +138,103 @@ describe('WebhookNotifier', () => {
     expect(n.notify(event({ originHealthy: false }))).toBe(false);
     n.close();
   });
+});
+
+// Issue 11, defect 7: a receiver that sends `200` headers and never finishes a chunked body used to keep one socket
+// open per event. Real HTTP receivers on 127.0.15.x that misbehave at the byte level, counting their open sockets.
+describe('WebhookNotifier: misbehaving receivers cannot hold sockets', () => {
+  const cleanup: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0)) await c();
+  });
+
+  /** A raw receiver: reads the request head, then runs `answer` on the socket; counts open and peak sockets. */
+  async function receiver(host: string, answer: (c: net.Socket) => void): Promise<{ port: number; open: () => number; peak: () => number; requests: () => number }> {
+    let open = 0;
+    let peak = 0;
+    let requests = 0;
+    const srv = await listenNet(host, (c) => {
+      open++;
+      peak = Math.max(peak, open);
+      c.on('close', () => open--);
+      let head = '';
+      const onData = (d: Buffer): void => {
+        head += d.toString('latin1');
+        if (!head.includes('\r\n\r\n')) return;
+        c.off('data', onData);
+        c.resume(); // the request body (small) is ignored
+        requests++;
+        answer(c);
+      };
+      c.on('data', onData);
+    });
+    cleanup.push(() => srv.close());
+    return { port: srv.port, open: () => open, peak: () => peak, requests: () => requests };
+  }
+
+  function notifier(port: number, host: string, timeout: number, maxAttempts = 1): WebhookNotifier {
+    const n = new WebhookNotifier({ backoffBaseMs: 10 });
+    cleanup.push(() => n.close());
+    n.setConfig(config({ pools: [pool()], webhooks: [{ name: 'w', url: `http://${host}:${port}/hook`, headers: {}, timeout, max_attempts: maxAttempts }] }));
+    return n;
+  }
+
+  it('200 headers and a chunked body that never ends: the timeout ends each exchange and its socket', async () => {
+    const timers: NodeJS.Timeout[] = [];
+    cleanup.push(() => timers.forEach(clearInterval));
+    const r = await receiver('127.0.15.1', (c) => {
+      c.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n');
+      const t = setInterval(() => c.writable && c.write('1\r\nb\r\n'), 50); // a trickle, never the last chunk
+      timers.push(t);
+      c.on('close', () => clearInterval(t));
+    });
+    const n = notifier(r.port, '127.0.15.1', 0.3);
+    for (let id = 1; id <= 8; id++) n.notify(event({ originHealthy: id % 2 === 0, id }));
+    await waitFor(() => r.requests() === 8 && n.stats()[0].queued === 0, 15000);
+    // The status line said 200: delivered (not posted again), but no exchange outlived its timeout.
+    expect(n.stats()[0]).toMatchObject({ delivered: 8, failed: 0, queued: 0 });
+    await waitFor(() => r.open() === 0, 3000);
+    // One exchange at a time, each released before the next (the receiver may see the next connection a moment
+    // before the close of the previous one: hence 2, against 8 when sockets were kept).
+    expect(r.peak()).toBeLessThanOrEqual(2);
+  }, 30000);
+
+  it('a response body larger than the bound: the socket is dropped after the bound, long before the timeout', async () => {
+    let written = 0;
+    const r = await receiver('127.0.15.2', (c) => {
+      c.write('HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000000000\r\n\r\n');
+      const chunk = Buffer.alloc(16 * 1024, 0x61);
+      const pump = (): void => {
+        while (c.writable && c.write(chunk)) written += chunk.length;
+        if (c.writable) c.once('drain', pump);
+      };
+      pump();
+    });
+    const n = notifier(r.port, '127.0.15.2', 60); // a timeout far beyond the test: only the bound can end it
+    n.notify(event({ originHealthy: false, id: 1 }));
+    await waitFor(() => n.stats()[0].delivered === 1, 10000);
+    await waitFor(() => r.open() === 0, 5000);
+    expect(MAX_RESPONSE_BODY_BYTES).toBeLessThanOrEqual(64 * 1024);
+    expect(written).toBeLessThan(64 * 1024 * 1024); // socket buffers, not the whole gigabyte
+  }, 30000);
+
+  it('no status line at all, or a 500 that stalls: failures retried, every socket released', async () => {
+    const silent = await receiver('127.0.15.3', () => undefined); // reads the request, never answers
+    const n1 = notifier(silent.port, '127.0.15.3', 0.2, 2);
+    for (let id = 1; id <= 3; id++) n1.notify(event({ originHealthy: false, id }));
+    expect(await n1.drain(10000)).toBe(true);
+    expect(n1.stats()[0]).toMatchObject({ delivered: 0, failed: 3 });
+    expect(silent.requests()).toBe(6);
+    await waitFor(() => silent.open() === 0, 3000);
+    expect(silent.peak()).toBeLessThanOrEqual(2);
+
+    const stalled = await receiver('127.0.15.4', (c) => c.write('HTTP/1.1 500 Oops\r\nContent-Length: 100\r\n\r\npartial'));
+    const n2 = notifier(stalled.port, '127.0.15.4', 0.2, 3);
+    n2.notify(event({ originHealthy: false, id: 1 }));
+    expect(await n2.drain(10000)).toBe(true);
+    expect(n2.stats()[0]).toMatchObject({ delivered: 0, failed: 1 });
+    expect(stalled.requests()).toBe(3);
+    await waitFor(() => stalled.open() === 0, 3000);
+    expect(stalled.peak()).toBeLessThanOrEqual(2);
+  }, 30000);
 });
