@@ -1,6 +1,6 @@
 // TCP listener (RFC 7766): 2-byte length framing, pipelined queries answered in order on one connection,
 // an idle timeout that only a complete query resets, a limit on how long one frame may take to arrive, caps on
-// connections overall and per client network, and protection against clients that send but never read.
+// connections overall and per client network, and bounded memory for answers that clients do not read.
 //
 // RFC 7766 §6.2.3 (https://www.rfc-editor.org/rfc/rfc7766#section-6.2.3): the server's idle period should be on
 // the order of seconds, and a server may close idle connections (sooner under load or attack) to get its
@@ -21,8 +21,10 @@ export interface TcpLimits {
   maxConnectionsPerClient: number;
 }
 
-/** Responses queued but not yet read by the client, beyond which the connection is dropped. */
+/** Real bytes of unread answers one connection may hold before it is dropped ('slow_reader'). */
 const MAX_UNREAD_BYTES = 1024 * 1024;
+/** Default for the process-wide budget of unread TCP answers (tcpQueueBudget). */
+export const DEFAULT_MAX_QUEUED_BYTES = 32 * 1024 * 1024;
 /**
  * A frame (length prefix and message) must arrive in full within this many ms of its first byte, or the
  * connection is closed ('partial_frame'); never longer than idle_timeout. A query is one or two segments, so a
@@ -32,6 +34,22 @@ const MAX_UNREAD_BYTES = 1024 * 1024;
 const PARTIAL_FRAME_TIMEOUT_MS = 2000;
 /** A connection closed by a timeout has this long to read the answers still queued for it, then it is destroyed. */
 const CLOSE_GRACE_MS = 2000;
+/**
+ * Answers are copied out of the encoder's 256 KB slab (a view that waits in a socket queue would keep the whole
+ * slab alive) into buffers of this size: one shared by a listener's connections for answers written at once,
+ * and one per connection that coalesces the answers waiting while its socket is backed up.
+ */
+const CHUNK_SIZE = 16 * 1024;
+/** Larger answers get a copy of their own rather than a quarter or more of a shared chunk. */
+const OWN_COPY_ABOVE = CHUNK_SIZE / 4;
+
+/**
+ * Bytes held in this process for TCP clients that have not read them yet, across every listener and connection:
+ * what the socket queues pin (buffer capacities, not answer lengths). Memory is per process, so the budget is.
+ * A connection whose queue would grow past `limit` is closed ('queue_budget').
+ */
+export const tcpQueueBudget = { limit: DEFAULT_MAX_QUEUED_BYTES, used: 0 };
+
 /**
  * The key that per-client caps count under: the /24 of an IPv4 address (IPv4-mapped IPv6 included), the /56 of
  * an IPv6 address (the smallest assignment to one customer site). One host owns many addresses of its network,
@@ -57,7 +75,7 @@ export function clientPrefix(address: string): string {
   return `${groups[0].toString(16)}:${groups[1].toString(16)}:${groups[2].toString(16)}:${(groups[3] >> 8).toString(16)}/56`;
 }
 
-/** One accepted connection: framing state and timestamps for the sweep. */
+/** One accepted connection: framing state, timestamps for the sweep, and the answers waiting to be written. */
 class Connection {
   /** performance.now() of the accept or the last answered query. */
   lastQuery: number;
@@ -65,17 +83,30 @@ class Connection {
   partialSince = 0;
   /** performance.now() when a timeout closed it; 0 while open. */
   closingSince = 0;
+  /** After 'close': late write callbacks must not touch the budget. */
+  gone = false;
   /** The incomplete frame received so far (length prefix included); grows by doubling up to the frame size. */
   pending: Buffer | null = null;
   pendingUsed = 0;
+
+  /** Bytes this connection holds in tcpQueueBudget. */
+  charged = 0;
+  /** The charge of each write handed to the socket and not yet done (0: the kernel took it at once), oldest first. */
+  readonly inFlight: number[] = [];
+  /** Answers waiting while the socket is backed up, coalesced. */
+  chunk: Buffer | null = null;
+  chunkUsed = 0;
+  readonly onWritten: () => void;
 
   constructor(
     readonly sock: net.Socket,
     readonly client: string,
     readonly prefix: string,
     now: number,
+    written: (c: Connection) => void,
   ) {
     this.lastQuery = now;
+    this.onWritten = () => written(this);
   }
 }
 
@@ -85,6 +116,10 @@ export class TcpListener {
   private readonly perClient = new Map<string, number>();
   private closing = false;
   private sweepTimer: NodeJS.Timeout | null = null;
+  /** The shared buffer answers written at once are copied into. */
+  private out = new Uint8Array(CHUNK_SIZE);
+  private outUsed = 0;
+
   constructor(
     readonly address: ListenAddress,
     private readonly respond: Responder,
@@ -102,7 +137,8 @@ export class TcpListener {
   }
 
   start(exclusive = true): Promise<void> {
-    const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (sock) => this.onConnection(sock));
+    // allowHalfOpen: a client that sends its queries and then FIN still gets the answers queued behind a write.
+    const server = net.createServer({ noDelay: true, pauseOnConnect: false, allowHalfOpen: true }, (sock) => this.onConnection(sock));
     this.server = server;
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
@@ -139,11 +175,16 @@ export class TcpListener {
       return;
     }
     this.perClient.set(prefix, n + 1);
-    const c = new Connection(sock, client, prefix, performance.now());
+    const c = new Connection(sock, client, prefix, performance.now(), (conn) => this.written(conn));
     this.connections.add(c);
     if (!this.sweepTimer) this.startSweep();
 
     sock.on('data', (chunk: Buffer) => this.onData(c, chunk));
+    sock.on('end', () => {
+      // The client is done sending: finish writing its answers, then close our side.
+      if (c.closingSince === 0) this.flushChunk(c);
+      sock.end();
+    });
     sock.on('error', (err) => this.log.debug('tcp connection error', { client, err: err.message }));
     sock.on('close', () => this.forget(c));
   }
@@ -195,16 +236,94 @@ export class TcpListener {
       this.events.dropped('tcp', 'not a query');
       return false;
     }
-    if (c.sock.writableLength > MAX_UNREAD_BYTES) {
-      this.events.tcpRejected('slow_reader');
-      c.sock.destroy();
-      return false;
+    const len = out.length;
+    if (c.chunkUsed === 0 && c.sock.writableLength === 0) {
+      // Nothing waiting: the kernel nearly always takes the answer at once. When it cannot, the write keeps the
+      // buffer it was copied into (the shared chunk, or the answer's own copy) until it is done: count that.
+      const own = len > OWN_COPY_ABOVE;
+      this.send(c, this.copyOut(out), 0);
+      if (c.sock.writableLength > 0) {
+        const pinned = own ? len : CHUNK_SIZE;
+        c.inFlight[c.inFlight.length - 1] = pinned;
+        this.charge(c, pinned);
+      }
+      return true;
     }
-    c.sock.write(out);
+    // The socket is backed up: the answer waits, coalesced with the others in the connection's own chunk.
+    if (c.chunk === null || c.chunk.length - c.chunkUsed < len) {
+      const size = Math.max(CHUNK_SIZE, len);
+      if (c.charged + size > MAX_UNREAD_BYTES) return this.drop(c, 'slow_reader');
+      if (tcpQueueBudget.used + size > tcpQueueBudget.limit) return this.drop(c, 'queue_budget');
+      if (c.chunk !== null) this.flushChunk(c);
+      c.chunk = Buffer.allocUnsafeSlow(size);
+      c.chunkUsed = 0;
+      this.charge(c, size);
+    }
+    c.chunk.set(out, c.chunkUsed);
+    c.chunkUsed += len;
     return true;
   }
 
+  /** A copy of an answer that holds none of the encoder's slab. */
+  private copyOut(out: Uint8Array): Uint8Array {
+    const len = out.length;
+    if (len > OWN_COPY_ABOVE) return out.slice();
+    if (this.outUsed + len > CHUNK_SIZE) {
+      this.out = new Uint8Array(CHUNK_SIZE);
+      this.outUsed = 0;
+    }
+    const at = this.outUsed;
+    this.out.set(out, at);
+    this.outUsed = at + len;
+    // A plain view: Buffer#subarray costs several times more than the copy itself.
+    return new Uint8Array(this.out.buffer, at, len);
+  }
+
+  private send(c: Connection, buf: Uint8Array, charge: number): void {
+    c.inFlight.push(charge);
+    c.sock.write(buf, c.onWritten);
+  }
+
+  /** A write reached the kernel (or failed): release its charge; once the socket has drained, send what waited. */
+  private written(c: Connection): void {
+    if (c.gone) return;
+    const done = c.inFlight.shift();
+    if (done !== undefined && done > 0) this.release(c, done);
+    if (c.chunkUsed > 0 && c.sock.writableLength === 0 && !c.sock.destroyed) this.flushChunk(c);
+  }
+
+  /** Hands the coalesced answers to the socket; its charge stays until the write is done. */
+  private flushChunk(c: Connection): void {
+    const chunk = c.chunk;
+    if (chunk === null || c.chunkUsed === 0 || !c.sock.writable) return;
+    const used = c.chunkUsed;
+    c.chunk = null;
+    c.chunkUsed = 0;
+    this.send(c, chunk.subarray(0, used), chunk.length);
+  }
+
+  private charge(c: Connection, n: number): void {
+    c.charged += n;
+    tcpQueueBudget.used += n;
+  }
+
+  private release(c: Connection, n: number): void {
+    c.charged -= n;
+    tcpQueueBudget.used -= n;
+  }
+
+  private drop(c: Connection, reason: 'slow_reader' | 'queue_budget'): false {
+    this.events.tcpRejected(reason);
+    c.sock.destroy();
+    return false;
+  }
+
   private forget(c: Connection): void {
+    if (c.gone) return;
+    c.gone = true;
+    tcpQueueBudget.used -= c.charged;
+    c.charged = 0;
+    c.chunk = null;
     c.pending = null;
     this.connections.delete(c);
     const left = (this.perClient.get(c.prefix) ?? 1) - 1;
@@ -252,6 +371,7 @@ export class TcpListener {
   private shut(c: Connection, now: number): void {
     c.closingSince = now;
     c.pending = null;
+    this.flushChunk(c);
     c.sock.pause();
     c.sock.end();
     c.sock.destroySoon();

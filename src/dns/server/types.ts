@@ -9,9 +9,10 @@ export interface TransportEvents {
   /**
    * A TCP connection refused or closed by a limit: max_connections, per_client (per /24 or /56), idle (no
    * complete query for idle_timeout), partial_frame (a frame that took too long to arrive), slow_reader (its
-   * unread answers passed the per-connection cap).
+   * unread answers passed the per-connection cap), queue_budget (all connections' unread answers passed the
+   * process-wide budget).
    */
-  tcpRejected(reason: 'max_connections' | 'per_client' | 'idle' | 'partial_frame' | 'slow_reader'): void;
+  tcpRejected(reason: 'max_connections' | 'per_client' | 'idle' | 'partial_frame' | 'slow_reader' | 'queue_budget'): void;
 }
 
 export const noTransportEvents: TransportEvents = {
