@@ -122,7 +122,7 @@ export function createMetrics(src: MetricsSource): Registry {
   });
   new Counter({
     name: 'steerdns_tcp_rejected_total',
-    help: 'TCP connections refused or closed by a limit (max_connections, per_client, idle, slow_reader).',
+    help: 'TCP connections refused or closed by a limit (max_connections, per_client, idle, partial_frame, slow_reader, queue_budget).',
     labelNames: ['reason'],
     registers: [registry],
     async collect() {

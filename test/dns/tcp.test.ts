@@ -1,8 +1,8 @@
 // DNS over TCP (RFC 7766, RFC 1035 §4.2.2): framing, pipelining, split writes, idle timeout, connection caps.
-import * as net from 'node:net';
 import { sleep, startServer, tcpExchange, TestServer } from '../helpers/server';
 import { decodeBoth, lines, rcodeName } from './oracle';
 import { rawQuery } from './packets';
+import { Client, frame } from './tcp-client';
 
 const ZONE = `
 zones:
@@ -14,82 +14,7 @@ zones:
       - { name: mail, type: A, value: 192.0.2.25 }
 `;
 
-const frame = (m: Buffer): Buffer => Buffer.concat([Buffer.from([m.length >> 8, m.length & 0xff]), m]);
 const q = (id: number, name = 'www.example.com', type = 1): Buffer => rawQuery({ id, questions: [{ name, type }] });
-
-/** A TCP client that collects framed responses and notices when the server closes. */
-class Client {
-  readonly sock: net.Socket;
-  readonly messages: Buffer[] = [];
-  closed = false;
-  closedAt = 0;
-  readonly connected: Promise<void>;
-  private buf = Buffer.alloc(0);
-  private waiters: (() => void)[] = [];
-
-  constructor(port: number, localAddress = '127.0.0.1') {
-    this.sock = net.connect({ host: '127.0.0.1', port, localAddress });
-    this.sock.setNoDelay(true);
-    this.connected = new Promise((resolve, reject) => {
-      this.sock.once('connect', () => resolve());
-      this.sock.once('error', reject);
-    });
-    this.sock.on('error', () => undefined);
-    this.sock.on('data', (d) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      while (this.buf.length >= 2 && this.buf.length >= 2 + this.buf.readUInt16BE(0)) {
-        this.messages.push(this.buf.subarray(2, 2 + this.buf.readUInt16BE(0)));
-        this.buf = this.buf.subarray(2 + this.buf.readUInt16BE(0));
-      }
-      this.wake();
-    });
-    this.sock.on('close', () => {
-      this.closed = true;
-      this.closedAt = Date.now();
-      this.wake();
-    });
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-
-  /** Resolves when `n` messages arrived or the connection closed (or after `ms`). */
-  /** Waits until `done()` holds, re-checking on every event, at most `ms`. */
-  private until(done: () => boolean, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(finish, ms);
-      const self = this;
-      function finish(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      function check(): void {
-        if (done()) finish();
-        else self.waiters.push(check);
-      }
-      check();
-    });
-  }
-
-  /** Resolves when `n` messages arrived or the connection closed (or after `ms`). */
-  async waitFor(n: number, ms = 2000): Promise<Buffer[]> {
-    await this.until(() => this.messages.length >= n || this.closed, ms);
-    return this.messages;
-  }
-
-  async waitClosed(ms = 3000): Promise<boolean> {
-    await this.until(() => this.closed, ms);
-    return this.closed;
-  }
-
-  destroy(): void {
-    this.sock.destroy();
-  }
-}
-
 
 describe('framing and pipelining (idle timeout 0.5 s)', () => {
   let s: TestServer;
@@ -227,26 +152,30 @@ describe('connection limits', () => {
     return got.length === 1 && decodeBoth(got[0]).id === id;
   }
 
-  test('max_connections_per_client and max_connections are enforced, and slots come back', async () => {
+  test('max_connections_per_client (per /24) and max_connections are enforced, and slots come back', async () => {
     const a = [new Client(s.port), new Client(s.port), new Client(s.port)];
     for (const [i, c] of a.entries()) expect(await works(c, 100 + i)).toBe(true);
     // The 4th from 127.0.0.1 is refused: closed without an answer.
     const extra = new Client(s.port);
     expect(await works(extra, 200)).toBe(false);
     expect(await extra.waitClosed()).toBe(true);
-    // Another address still gets in (per-client cap, not global).
-    const b1 = new Client(s.port, '127.0.0.2');
-    const b2 = new Client(s.port, '127.0.0.2');
+    // 127.0.0.2 is another address of the same /24: it shares the cap with 127.0.0.1.
+    const sibling = new Client(s.port, '127.0.0.2');
+    expect(await works(sibling, 250)).toBe(false);
+    expect(s.plane.queryStats.tcpRejected.get('per_client')).toBe(2);
+    // Another /24 still gets in (per-client cap, not global).
+    const b1 = new Client(s.port, '127.0.1.1');
+    const b2 = new Client(s.port, '127.0.1.2');
     expect(await works(b1, 300)).toBe(true);
     expect(await works(b2, 301)).toBe(true);
     expect(s.plane.tcpConnections).toBe(5);
-    // Global cap of 5 reached: a third address is refused too.
-    const c1 = new Client(s.port, '127.0.0.3');
+    // Global cap of 5 reached: a third network is refused too.
+    const c1 = new Client(s.port, '127.0.2.1');
     expect(await works(c1, 400)).toBe(false);
-    // Closing one of the first three frees a slot for 127.0.0.1.
+    // Closing one of the first three frees a slot for 127.0.0.0/24.
     a[0].destroy();
     await sleep(100);
-    const again = new Client(s.port);
+    const again = new Client(s.port, '127.0.0.3');
     expect(await works(again, 500)).toBe(true);
     for (const c of [...a, b1, b2, again]) c.destroy();
     await sleep(100);
