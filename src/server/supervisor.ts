@@ -88,6 +88,9 @@ export class Supervisor {
   }
 
   async start(): Promise<void> {
+    // Signals first: a SIGHUP or SIGTERM that arrives while starting (or right after the start line is read) is
+    // acted on, not left to its default action (ending the process).
+    if (this.opts.signals) this.installSignals();
     const gen = await this.loadGeneration();
     await this.health.start(gen.config);
     try {
@@ -113,7 +116,7 @@ export class Supervisor {
       load_balancers: config.load_balancers.length,
       pop: gen.runtime.pop.code,
     });
-    if (this.opts.signals) this.installSignals();
+    if (this.hupWhileStarting) void this.reload();
   }
 
   /** Reads the config file again and applies it. Resolves true when the new config serves. */
@@ -267,8 +270,16 @@ export class Supervisor {
     this.log.info('steerdns stopped');
   }
 
+  private hupWhileStarting = false;
+
   private installSignals(): void {
     process.on('SIGHUP', () => {
+      if (this.stopped) return;
+      if (!this.current) {
+        this.log.info('SIGHUP while starting: reloading once started');
+        this.hupWhileStarting = true;
+        return;
+      }
       this.log.info('SIGHUP: reloading');
       void this.reload();
     });
