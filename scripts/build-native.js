@@ -34,7 +34,9 @@ try {
   const cc = process.env.CC || 'cc';
   // Compile to a temporary name and rename: a process that has the old module loaded keeps its copy.
   const tmp = `${out}.${process.pid}.tmp`;
-  const args = ['-O2', '-std=gnu11', '-Wall', '-Wextra', '-shared', '-fPIC', `-I${include}`, source, '-o', tmp];
+  // -z nodelete: a worker thread's addons are dlclose'd when it ends, before libuv runs the close callbacks of
+  // the worker's handles; the module's callbacks must stay mapped until then.
+  const args = ['-O2', '-std=gnu11', '-Wall', '-Wextra', '-shared', '-fPIC', '-Wl,-z,nodelete', `-I${include}`, source, '-o', tmp];
   const r = spawnSync(cc, args, { encoding: 'utf8' });
   if (r.error) {
     skip(r.error.code === 'ENOENT' ? `no C compiler: '${cc}' not found on PATH` : `${cc}: ${r.error.message}`);
