@@ -164,13 +164,13 @@ static void env_cleanup(void *arg) {
   close_socket(s);
 }
 
-static void send_answers(sock_t *s) {
+static void send_answers(sock_t *s, int n) {
   uint8_t *mem = s->shared->data;
   int32_t *send_len = (int32_t *)(mem + OFF_SEND_LEN);
   int32_t *port = (int32_t *)(mem + OFF_PORT);
   double *st = stats_of(s);
   unsigned m = 0;
-  for (unsigned i = 0; i < BATCH; i++) {
+  for (unsigned i = 0; i < (unsigned)n; i++) {
     int32_t len = send_len[i];
     if (len == 0) continue;
     if (len < 0 || len > SEND_SLOT || port[i] == 0) {
@@ -262,8 +262,8 @@ static int call_js(sock_t *s, int n) {
     ok = 0;
   } else {
     s->in_callback = 1;
-    // make_callback (not call_function; its receiver must be an object, hence the global) so that process.nextTick and promise jobs queued by the batch run after
-    // it, as after any dgram 'message' event.
+    // make_callback, not call_function: process.nextTick and promise jobs queued by the batch run after it, as
+    // after any dgram 'message' event. Its receiver must be an object, hence the global.
     napi_status st = napi_make_callback(env, s->async, recv, fn, 1, argv, &result);
     s->in_callback = 0;
     if (st != napi_ok) {
@@ -320,7 +320,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       return;
     }
     if (!ok) break;
-    send_answers(s);
+    send_answers(s, n);
     if (n < BATCH) break;  // the queue was empty a moment ago; the next readable event brings the rest
   }
 }
