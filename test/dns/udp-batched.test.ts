@@ -337,6 +337,36 @@ withModule('BatchedUdpListener lifecycle and error paths', () => {
     expect(ev.drops).toEqual(['send failed', 'send failed']);
   });
 
+  test('the module sends only slots of the batch just received: a length past it goes nowhere', async () => {
+    const binding = loaded.binding!;
+    // onBatch writes a length into the slot after the batch, as a buggy caller might; the source address the
+    // module still holds for that slot is from an earlier batch and must not get a datagram.
+    const wrapped: UdpBatchBinding = {
+      layout: binding.layout,
+      close: (h) => binding.close(h),
+      open: (family, host, port, reuse, onBatch) => {
+        let sendLen = new Int32Array(0);
+        const s = binding.open(family, host, port, reuse, (n) => {
+          onBatch(n);
+          if (n < binding.layout.batch) sendLen[n] = 12;
+        });
+        sendLen = new Int32Array(s.memory, binding.layout.sendLen, binding.layout.batch);
+        return s;
+      },
+    };
+    const l = listener('127.0.0.1', 0, respond, events(), wrapped);
+    await l.start();
+    const [a, b] = await clients(2, '127.0.0.1');
+    a.sock.send(www, l.port, '127.0.0.1');
+    a.sock.send(www, l.port, '127.0.0.1'); // same tick: one batch of 2
+    await until(() => a.got.length >= 2);
+    b.sock.send(www, l.port, '127.0.0.1'); // a batch of 1; slot 1 still holds a's address
+    await until(() => b.got.length >= 1);
+    await sleep(100);
+    expect([a.got.length, b.got.length]).toEqual([2, 1]);
+    expect(l.stats().sent).toBe(3);
+  });
+
   test('a Responder that closes the listener mid-batch: no crash, nothing sent after, the port is free', async () => {
     let l: BatchedUdpListener | null = null;
     const closing: Responder = (pkt, remote, t) => {
