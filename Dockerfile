@@ -3,10 +3,17 @@
 #   docker run --cap-add NET_BIND_SERVICE --cap-add NET_RAW -p 53:53/udp -p 53:53/tcp \
 #     -v $PWD/steerdns.yaml:/etc/steerdns/steerdns.yaml:ro steerdns
 FROM node:22-bookworm-slim AS build
+# A C compiler for the optional batched-UDP module (native/, scripts/build-native.js; Node's headers come with
+# the image). Without it the build prints why and the server uses node:dgram.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 RUN npm ci
 COPY src ./src
+COPY scripts ./scripts
+COPY native ./native
 RUN npm run build && npm prune --omit=dev
 
 FROM node:22-bookworm-slim
@@ -19,6 +26,8 @@ RUN apt-get update \
 WORKDIR /opt/steerdns
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+# build/ exists even when the module was not built (scripts/build-native.js creates it).
+COPY --from=build /src/build ./build
 COPY package.json ./
 COPY geoip ./geoip
 COPY config/docker.yaml /etc/steerdns/steerdns.yaml
