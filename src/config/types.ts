@@ -58,6 +58,8 @@ export interface ServerConfig {
   edns_udp_size: number;
   tcp: { idle_timeout: number; max_connections: number; max_connections_per_client: number };
   workers: number;
+  /** UDP socket I/O: the native batched module (recvmmsg/sendmmsg), node:dgram, or batched when available. */
+  udp_io: 'auto' | 'batched' | 'dgram';
   log: { level: 'debug' | 'info' | 'warn' | 'error'; queries: boolean };
 }
 

@@ -43,6 +43,8 @@ export interface MetricsSource {
   /** Current runtime and health, for gauges. */
   status(): StatusDeps;
   tcpConnections(): number;
+  /** The UDP I/O path of the data planes ('batched' or 'dgram'), null before they serve. */
+  udpIo(): string | null;
 }
 
 type Values = MetricObjectWithValues<MetricValueWithName<string>>;
@@ -136,6 +138,17 @@ export function createMetrics(src: MetricsSource): Registry {
     registers: [registry],
     collect() {
       this.set(src.tcpConnections());
+    },
+  });
+  new Gauge({
+    name: 'steerdns_udp_io',
+    help: 'The UDP I/O path in use: 1 for path="batched" (recvmmsg/sendmmsg, native module) or path="dgram" (node:dgram).',
+    labelNames: ['path'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const path = src.udpIo();
+      if (path !== null) this.set({ path }, 1);
     },
   });
   new ExternalHistogram('steerdns_answer_duration_seconds', 'Time spent answering a query inside the server (decode to encode), sampled: one query in 8 is timed.', [], async () => {

@@ -3,6 +3,9 @@
 // it forks workers, hands them each config in chunks (two-phase: prepare everywhere, then commit), pushes health
 // changes to them, gathers their counters, and replaces a worker that dies.
 import cluster, { type Worker } from 'node:cluster';
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import type { ListenAddress } from '../config/types';
 import { configChunks } from '../config/transfer';
 import type { HealthStore } from '../health/store';
 import { buildTargets } from '../health/targets';
@@ -24,6 +27,7 @@ interface WorkerState {
   /** Prepared for the round in progress. */
   prepared: boolean;
   listening: string[];
+  udpIo: 'batched' | 'dgram' | null;
 }
 
 export class ClusterPlanes implements DataPlanes {
@@ -39,6 +43,8 @@ export class ClusterPlanes implements DataPlanes {
   private dirty = new Set<string>();
   private flushTimer: NodeJS.Timeout | null = null;
   private lastTcpConnections = 0;
+  /** Ports chosen for listen addresses configured with port 0, by host: every worker must bind the same one. */
+  private readonly pinned = new Map<string, number>();
   /** Deliveries to single (replacement) workers and reload rounds run one at a time. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -57,6 +63,7 @@ export class ClusterPlanes implements DataPlanes {
       if (next.config.server.workers !== this.count) {
         this.log.warn('server.workers changed: the number of workers changes at the next restart', { running: this.count, configured: next.config.server.workers });
       }
+      await this.pinPorts(next.config.server.listen);
       const all = [...this.workers.values()];
       await Promise.all(all.map((s) => s.ready));
       const errors = await Promise.all(all.map((s) => this.prepareWorker(s, next)));
@@ -112,6 +119,7 @@ export class ClusterPlanes implements DataPlanes {
     return {
       workers: workers.map((s) => ({ id: s.worker.id, pid: s.worker.process.pid, listening: s.serving !== null })),
       listen: workers.find((s) => s.listening.length > 0)?.listening ?? [],
+      udp_io: workers.find((s) => s.udpIo !== null)?.udpIo ?? null,
     };
   }
 
@@ -148,6 +156,22 @@ export class ClusterPlanes implements DataPlanes {
     );
   }
 
+  /**
+   * Replaces port 0 in listen addresses with one free port per host, the same for every worker and every reload:
+   * workers with their own SO_REUSEPORT sockets would otherwise each pick a different one.
+   */
+  private async pinPorts(listen: ListenAddress[]): Promise<void> {
+    for (const a of listen) {
+      if (a.port !== 0) continue;
+      let port = this.pinned.get(a.host);
+      if (port === undefined) {
+        port = await freePort(a);
+        this.pinned.set(a.host, port);
+      }
+      a.port = port;
+    }
+  }
+
   private serialize<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.queue.then(fn, fn);
     this.queue = run.catch(() => undefined);
@@ -157,7 +181,7 @@ export class ClusterPlanes implements DataPlanes {
   private fork(): WorkerState {
     const worker = cluster.fork();
     let onReady: () => void = () => undefined;
-    const state: WorkerState = { worker, ready: new Promise<void>((r) => (onReady = r)), serving: null, prepared: false, listening: [] };
+    const state: WorkerState = { worker, ready: new Promise<void>((r) => (onReady = r)), serving: null, prepared: false, listening: [], udpIo: null };
     this.workers.set(worker.id, state);
     worker.on('message', (raw: unknown) => {
       const m = parseFromWorker(raw);
@@ -199,6 +223,7 @@ export class ClusterPlanes implements DataPlanes {
     if (r && r.type === 'committed') {
       s.serving = next;
       s.listening = r.listening;
+      s.udpIo = r.udpIo;
     } else {
       this.log.error('a worker did not confirm the switch to the new config; restarting it', { worker: s.worker.id });
       s.worker.kill();
@@ -281,5 +306,24 @@ export class ClusterPlanes implements DataPlanes {
         resolve(null);
       }
     });
+  }
+}
+
+/** A port free for both UDP and TCP on `a.host` right now. */
+async function freePort(a: ListenAddress): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const udp = dgram.createSocket(a.family === 6 ? 'udp6' : 'udp4');
+    const port = await new Promise<number>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(0, a.host, () => resolve(udp.address().port));
+    });
+    const tcp = net.createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      tcp.once('error', () => resolve(false));
+      tcp.listen(port, a.host, () => resolve(true));
+    });
+    await new Promise<void>((resolve) => (ok ? tcp.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => udp.close(() => resolve()));
+    if (ok || attempt >= 10) return port;
   }
 }

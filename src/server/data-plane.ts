@@ -13,16 +13,25 @@ import { handleQuery } from '../dns/handler';
 import { TcpListener, type TcpLimits } from '../dns/server/tcp';
 import type { TransportEvents } from '../dns/server/types';
 import { UdpListener } from '../dns/server/udp';
+import { BatchedUdpListener, loadBatchedUdp } from '../dns/server/udp-batched';
 import { LbStatsRegistry } from '../lb/stats';
 import type { Logger } from '../observe/log';
 import { QueryStats } from '../observe/query-stats';
 import type { Runtime } from '../runtime';
 
+/** What both UDP listeners (node:dgram, and the native batched module) offer the data plane. */
+interface UdpSocketListener {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
 interface ListenerPair {
   address: ListenAddress;
-  udp: UdpListener;
+  udp: UdpSocketListener;
   tcp: TcpListener;
 }
+
+export type UdpIo = 'batched' | 'dgram';
 
 export interface DataPlaneOptions {
   log: Logger;
@@ -32,6 +41,7 @@ export interface DataPlaneOptions {
 
 interface Staged {
   runtime: Runtime;
+  udpIo: UdpIo;
   server: ServerConfig;
   /** Listeners opened for addresses the running config does not have. */
   opened: ListenerPair[];
@@ -61,6 +71,8 @@ export class DataPlane {
   private staged: Staged | null = null;
   private stopped = false;
   private sampleTick = 0;
+  /** The UDP path of the running listeners (the config's choice, resolved; see udpPath()). */
+  private udpIo: UdpIo | null = null;
   private readonly events: TransportEvents;
   private readonly log: Logger;
 
@@ -100,6 +112,11 @@ export class DataPlane {
     return this.listeners.map((l) => formatListen(l.address, l.udp.port));
   }
 
+  /** The UDP path the listeners use (null before the first commit). */
+  get udpPath(): UdpIo | null {
+    return this.udpIo;
+  }
+
   get tcpConnections(): number {
     return this.listeners.reduce((n, l) => n + l.tcp.connectionCount, 0);
   }
@@ -111,18 +128,22 @@ export class DataPlane {
   async prepare(runtime: Runtime, server: ServerConfig): Promise<void> {
     if (this.staged) await this.abort();
     if (this.stopped) throw new Error('the data plane is stopped');
+    const udpIo = this.udpIo ?? this.resolveUdpIo(server.udp_io);
+    if (this.udpIo !== null && server.udp_io !== 'auto' && server.udp_io !== this.udpIo) {
+      this.log.warn(`server.udp_io changed to ${server.udp_io}: it applies at the next restart`, { running: this.udpIo });
+    }
     const running = new Set(this.listeners.map((l) => listenKey(l.address)));
     const opened: ListenerPair[] = [];
     try {
       for (const a of server.listen) {
         if (running.has(listenKey(a))) continue;
-        opened.push(await this.openListener(a, tcpLimits(server)));
+        opened.push(await this.openListener(a, tcpLimits(server), udpIo));
       }
     } catch (err) {
       await closeAll(opened);
       throw err;
     }
-    this.staged = { runtime, server, opened };
+    this.staged = { runtime, udpIo, server, opened };
   }
 
   /** Swaps in the prepared runtime and listener set; closes the listeners the new config dropped. */
@@ -131,6 +152,7 @@ export class DataPlane {
     if (!staged) throw new Error('nothing prepared');
     this.staged = null;
     this.current = staged.runtime;
+    this.udpIo = staged.udpIo;
     const wanted = new Set(staged.server.listen.map(listenKey));
     const limits = tcpLimits(staged.server);
     const kept: ListenerPair[] = [];
@@ -168,16 +190,40 @@ export class DataPlane {
     await closeAll(all);
   }
 
-  private async openListener(a: ListenAddress, limits: TcpLimits): Promise<ListenerPair> {
+  /**
+   * The UDP path for `setting` (fixed for the life of the process: sockets stay open across reloads). The
+   * environment variable STEERDNS_UDP_IO overrides the config (tests run the suite on both paths with it).
+   */
+  private resolveUdpIo(setting: ServerConfig['udp_io']): UdpIo {
+    const env = process.env.STEERDNS_UDP_IO;
+    const wanted = env === 'batched' || env === 'dgram' || env === 'auto' ? env : setting;
+    if (wanted === 'dgram') return 'dgram';
+    const native = loadBatchedUdp();
+    if (native.binding) return 'batched';
+    if (wanted === 'batched') throw new Error(`udp_io is "batched" but the native module cannot be used: ${native.reason}`);
+    this.log.info(`UDP through node:dgram: ${native.reason}`);
+    return 'dgram';
+  }
+
+  private async openListener(a: ListenAddress, limits: TcpLimits, udpIo: UdpIo): Promise<ListenerPair> {
     const exclusive = !this.opts.shared;
     // With port 0, UDP picks a free port and TCP takes the same one (retrying if it happens to be busy).
     for (let attempt = 0; ; attempt++) {
-      const udp = new UdpListener(a, this.respond, this.events, this.log);
-      try {
-        await udp.start(exclusive);
-      } catch (err) {
-        await udp.close();
-        throw err;
+      let udp: UdpSocketListener;
+      if (udpIo === 'batched') {
+        // Each process binds its own socket; in a cluster, SO_REUSEPORT lets the kernel spread datagrams over them.
+        const b = new BatchedUdpListener(a, this.respond, this.events, this.log);
+        await b.start({ reusePort: this.opts.shared });
+        udp = b;
+      } else {
+        const d = new UdpListener(a, this.respond, this.events, this.log);
+        try {
+          await d.start(exclusive);
+        } catch (err) {
+          await d.close();
+          throw err;
+        }
+        udp = d;
       }
       const tcp = new TcpListener({ ...a, port: udp.port }, this.respond, limits, this.events, this.log);
       try {

@@ -29,7 +29,7 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'prepared'; seq: number; ok: boolean; error: string }
-  | { type: 'committed'; seq: number; listening: string[] }
+  | { type: 'committed'; seq: number; listening: string[]; udpIo: 'batched' | 'dgram' }
   | { type: 'stats'; seq: number; stats: PlaneStats };
 
 type Fields = Record<string, unknown>;
@@ -73,7 +73,7 @@ export function parseFromWorker(m: unknown): FromWorker | null {
   switch (m.type) {
     case 'ready': return { type: 'ready' };
     case 'prepared': return isSeq(m.seq) && typeof m.ok === 'boolean' && typeof m.error === 'string' ? (m as FromWorker) : null;
-    case 'committed': return isSeq(m.seq) && isStringArray(m.listening) ? (m as FromWorker) : null;
+    case 'committed': return isSeq(m.seq) && isStringArray(m.listening) && (m.udpIo === 'batched' || m.udpIo === 'dgram') ? (m as FromWorker) : null;
     case 'stats': return isSeq(m.seq) && isPlaneStats(m.stats) ? (m as FromWorker) : null;
     default: return null;
   }

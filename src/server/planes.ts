@@ -76,8 +76,8 @@ export class LocalPlanes implements DataPlanes {
     return this.plane.runtime === null ? { ready: false, reason: 'not serving yet' } : { ready: true, reason: '' };
   }
 
-  describe(): { listen: string[] } {
-    return { listen: this.plane.listening };
+  describe(): { listen: string[]; udp_io: string | null } {
+    return { listen: this.plane.listening, udp_io: this.plane.udpPath };
   }
 
   tcpConnections(): number {

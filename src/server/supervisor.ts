@@ -220,6 +220,10 @@ export class Supervisor {
       reloads: this.reloads,
       status: () => this.statusDeps(),
       tcpConnections: () => this.planes.tcpConnections(),
+      udpIo: () => {
+        const path = this.planes.describe().udp_io;
+        return typeof path === 'string' ? path : null;
+      },
     });
     this.http = new StatusHttpServer({
       registry: () => Promise.resolve(registry),

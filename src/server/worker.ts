@@ -58,7 +58,7 @@ export function runWorker(log: Logger): void {
     await plane.commit();
     store.retain(new Set(m.targets));
     hostnames.setInternalLookup(internalLookup(rt));
-    send({ type: 'committed', seq: m.seq, listening: plane.listening });
+    send({ type: 'committed', seq: m.seq, listening: plane.listening, udpIo: plane.udpPath ?? 'dgram' });
     void hostnames.setNames(rt.hostnames).then(() => hostnames.refreshAll());
   };
 

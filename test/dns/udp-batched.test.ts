@@ -6,7 +6,8 @@ import * as dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { loadConfigText } from '../../src/config/load';
-import { handleQuery, outcome } from '../../src/dns/handler';
+import { QueryContext } from '../../src/dns/context';
+import { handleQuery } from '../../src/dns/handler';
 import { BATCHED_UDP_MODULE, BatchedUdpListener, loadBatchedUdp, type UdpBatchBinding } from '../../src/dns/server/udp-batched';
 import type { Responder, TransportEvents } from '../../src/dns/server/types';
 import { noHostnames } from '../../src/lb/views';
@@ -31,12 +32,15 @@ zones:
       - { name: many40, type: A, values: [${ips(40, 40)}] }
 `;
 
+/** One query context for the tests' responders (the real data plane keeps one per plane). */
+const ctx = new QueryContext();
+
 function makeResponder(): Responder {
   const { config, problems } = loadConfigText(YAML, 'batched.yaml', path.join(tmpDir(), 'batched.yaml'));
   if (!config) throw new Error(problems.map((p) => p.message).join('\n'));
   const { runtime } = buildRuntime(config, { store: null, hostnames: noHostnames });
   if (!runtime) throw new Error('no runtime');
-  return (pkt, remote, transport) => handleQuery(runtime, pkt, remote, transport);
+  return (pkt, remote, transport) => handleQuery(ctx, runtime, pkt, remote, transport);
 }
 
 type Events = TransportEvents & { drops: string[] };
@@ -104,7 +108,7 @@ withModule('BatchedUdpListener with the real handler', () => {
   const remotes = new Map<string, string>();
   const respond: Responder = (pkt, remote, t) => {
     const out = real(pkt, remote, t);
-    remotes.set(outcome.qname, remote);
+    remotes.set(ctx.outcome.qname, remote);
     return out;
   };
   let ev: Events;

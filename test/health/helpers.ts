@@ -84,6 +84,7 @@ export function config(opts: {
       edns_udp_size: 1232,
       tcp: { idle_timeout: 10, max_connections: 10, max_connections_per_client: 10 },
       workers: 1,
+      udp_io: 'auto',
       log: { level: 'info', queries: false },
     },
     zones: [],
