@@ -1,7 +1,8 @@
-// Issue 11 over real sockets, on the real CLI process (needs dist/: `npm test` builds first): a reload with a
-// condition nested 2,000 deep is refused and leaves the server serving the previous config.
+// Issue 11 over real sockets, on the real CLI process (needs dist/: `npm test` builds first): a rule whose regex
+// backtracks catastrophically in a backtracking engine, and a reload with a condition nested 2,000 deep. The server
+// answers the hostile query and the next ordinary one, and a bad reload leaves it serving the previous config.
 import { writeFileSync } from 'node:fs';
-import { answers, query, sleep, spawnServer, writeConfig, type ProcessServer } from '../helpers/server';
+import { answers, query, rcodeOf, sleep, spawnServer, writeConfig, type ProcessServer } from '../helpers/server';
 
 const config = (condition: string): string => `server: { listen: ["127.0.0.1:0"], http: null, log: { level: info } }
 zones:
@@ -27,6 +28,25 @@ async function stop(srv: ProcessServer): Promise<void> {
   await srv.stop('SIGTERM');
   clearTimeout(killer);
 }
+
+describe('a `matches` rule that backtracking engines cannot finish', () => {
+  let srv: ProcessServer;
+  beforeAll(async () => {
+    srv = await spawnServer(writeConfig(config('dns.qry.name matches "(a+)+$" or dns.qry.name matches "^b+\\.lb\\."')));
+  });
+  afterAll(() => stop(srv));
+
+  it('answers a 63-letter label at once, and the next query too', async () => {
+    const hostile = await query(srv.port, `${'a'.repeat(63)}.lb.example.com`, { timeoutMs: 5000 });
+    expect(rcodeOf(hostile.packet)).toBe('NOERROR');
+    expect(answers(hostile.packet, 'A')).toEqual(['192.0.2.1']); // no match: the default pool
+    // Generous bound for a loaded machine; before the fix the server stayed busy for far longer than this.
+    const ordinary = await query(srv.port, 'www.example.com', { timeoutMs: 2000 });
+    expect(answers(ordinary.packet, 'A')).toEqual(['192.0.2.80']);
+    const matching = await query(srv.port, 'bbbb.lb.example.com', { timeoutMs: 2000 });
+    expect(answers(matching.packet, 'A')).toEqual(['192.0.2.2']); // the rule still works: P2
+  });
+});
 
 describe('a reload with a hostile condition', () => {
   let srv: ProcessServer;

@@ -1,5 +1,6 @@
 // AST → closures. Everything the query path needs (strings, sets, CIDRs, regexes) was built by the parser; a
-// compiled predicate only reads RuleInput, compares and branches, with no allocation per call. An and/or/xor chain is one closure looping over its operands, so
+// compiled predicate only reads RuleInput, compares and branches, with no allocation per call (a `matches` test
+// allocates a few small objects inside re2js). An and/or/xor chain is one closure looping over its operands, so
 // closures nest only as deep as the parentheses (MAX_NESTING_DEPTH) and neither compiling nor evaluating can
 // overflow the stack.
 import { type Cidr, type IpAddr, cidrContains } from '../../util/ip';
@@ -65,7 +66,6 @@ export function compileNode(node: Node): Predicate {
     }
     case 'str_matches': {
       const get = STRING_GETTERS[node.field];
-      // No g/y flag, so test() keeps no lastIndex state between queries.
       const regex = node.regex;
       return (i) => regex.test(get(i));
     }

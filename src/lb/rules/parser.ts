@@ -27,6 +27,7 @@ import {
 } from './fields';
 import { type Token, tokenize } from './lexer';
 import { MAX_CONDITION_LENGTH, MAX_NESTING_DEPTH } from './limits';
+import { type CompiledRegex, compileRegex } from './regex';
 
 type StringToken = Token & { readonly kind: 'string' };
 
@@ -52,7 +53,7 @@ export type Node =
   | { readonly kind: 'bool'; readonly field: BoolFieldId; readonly value: boolean }
   | { readonly kind: 'str_cmp'; readonly field: StringFieldId; readonly op: CmpOp; readonly value: string }
   | { readonly kind: 'str_contains'; readonly field: StringFieldId; readonly value: string }
-  | { readonly kind: 'str_matches'; readonly field: StringFieldId; readonly regex: RegExp }
+  | { readonly kind: 'str_matches'; readonly field: StringFieldId; readonly regex: CompiledRegex }
   | { readonly kind: 'str_in'; readonly field: StringFieldId; readonly values: ReadonlySet<string> }
   | { readonly kind: 'int_cmp'; readonly field: IntFieldId; readonly op: CmpOp; readonly value: number }
   | {
@@ -345,20 +346,37 @@ function stringValue(tok: StringToken, field: Field, exact: boolean): string {
   return value;
 }
 
-function regexValue(tok: StringToken, field: Field): RegExp {
-  let pattern = decodeRegex(tok);
-  // Names are case-insensitive; "(?i)" (Rust/wirefilter syntax, unknown to JS before V8 12.5) asks the same.
-  let flags = field.dnsName !== null ? 'i' : '';
-  if (pattern.startsWith('(?i)')) {
-    pattern = pattern.slice(4);
-    flags = 'i';
+/** RE2 syntax (regex.ts): names match case-insensitively, other fields case-sensitively unless the pattern says "(?i)". */
+function regexValue(tok: StringToken, field: Field): CompiledRegex {
+  const pattern = decodeRegex(tok);
+  const result = compileRegex(pattern, field.dnsName !== null);
+  if (result.ok) return result.regex;
+  if (result.at === null) throw err(result.message, tok);
+  // Back from the pattern to the source: the opening quote, plus one for every \" unescaped before the spot.
+  const start = rawIndex(tok.raw, result.at);
+  const end = rawIndex(tok.raw, result.at + result.length);
+  throw new ConditionError(result.message, tok.offset + 1 + start, end - start);
+}
+
+/** Index in a string token's raw body of the character at `decodedIndex` of decodeRegex's output. */
+function rawIndex(raw: string, decodedIndex: number): number {
+  let r = 0;
+  let d = 0;
+  while (d < decodedIndex && r < raw.length) {
+    if (raw[r] !== '\\') {
+      r++;
+      d++;
+    } else if (raw[r + 1] === '"') {
+      r += 2; // \" became one character
+      d++;
+    } else if (d + 1 === decodedIndex) {
+      return r + 1; // inside a pair that was kept as written
+    } else {
+      r += 2;
+      d += 2;
+    }
   }
-  try {
-    return new RegExp(pattern, flags);
-  } catch (e) {
-    const why = e instanceof Error ? e.message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '') : String(e);
-    throw err(`invalid regular expression: ${why}`, tok);
-  }
+  return r;
 }
 
 /** Plain strings: only \" and \\ are escapes, so a stray backslash is an error, not a silent surprise. */
