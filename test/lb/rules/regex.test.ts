@@ -174,7 +174,7 @@ describe('pattern size limits', () => {
         }
         expect(estimateProgramSize(p)).toBeGreaterThanOrEqual(size);
       }),
-      { numRuns: 2000 },
+      { numRuns: 1000 },
     );
   });
 
