@@ -48,6 +48,7 @@ const mixes = {
   'lb-geo-ecs': ['81.2.69.0/24', '1.0.16.0/24', '216.160.83.0/24', '5.1.2.0/24'].map((e) => query('geo.bench.test', 1, e)),
   'lb-proximity': ['81.2.69.0/24', '1.0.16.0/24'].map((e) => query('near.bench.test', 1, e)),
   'lb-rules': [query('rules.bench.test', 1, '81.2.69.0/24')],
+  'lb-rules-regex': [query('regex.bench.test', 1, '81.2.69.0/24')],
 };
 
 const only = process.argv.includes('--mix') ? process.argv[process.argv.indexOf('--mix') + 1].split(',') : null;

@@ -153,3 +153,43 @@ describe('steerdns check accepts', () => {
     expect(r.stderr).not.toMatch(/interval/);
   });
 });
+
+describe('steerdns check on hostile conditions (issue 11): exit 1, one file:line:col line, no stack trace', () => {
+  const nested = `${'('.repeat(2000)}dns.qry.qu${')'.repeat(2000)}`;
+  const nots = `${'not '.repeat(10000)}dns.qry.qu`;
+  const ands = Array.from({ length: 10000 }, () => 'dns.qry.qu').join(' and ');
+  const cases: Array<{ name: string; condition: string; at: number; message: string | RegExp }> = [
+    { name: '2,000 nested parentheses', condition: nested, at: 32, message: 'parentheses nested more than 32 deep' },
+    { name: '10,000 nots', condition: nots, at: 4096, message: `condition is ${nots.length} characters long; the limit is 4096 (split it into several rules)` },
+    { name: 'a 10,000-term and', condition: ands, at: 4096, message: `condition is ${ands.length} characters long; the limit is 4096 (split it into several rules)` },
+    { name: 'a backreference', condition: 'dns.qry.name matches "^(a)\\1"', at: 26, message: 'backreferences such as `\\1` are not supported (RE2 syntax)' },
+    { name: 'a lookahead', condition: 'dns.qry.name matches "^www(?!-test)"', at: 26, message: 'lookahead `(?!…` is not supported (RE2 syntax)' },
+    {
+      name: 'a pattern too large once expanded',
+      condition: 'dns.qry.name matches "(?:[a-z]{0,100}){0,100}"',
+      at: 21,
+      message: /^regular expression too large: about \d+ instructions once repetitions are expanded; the limit is 1000 /,
+    },
+  ];
+  let results: Promise<Awaited<ReturnType<typeof check>>[]>;
+  beforeAll(() => {
+    results = Promise.all(cases.map((c, i) => check(`hostile-${i}`, `${HEAD}    rules:\n      - { name: hostile, condition: '${c.condition}' }\n`)));
+  });
+  cases.forEach((c, i) => {
+    test(c.name, async () => {
+      const r = (await results)[i];
+      const yaml = `${HEAD}    rules:\n      - { name: hostile, condition: '${c.condition}' }\n`;
+      const start = locate(yaml, `'${c.condition.slice(0, 20)}`);
+      const lines = r.stderr.split('\n');
+      expect(lines).toHaveLength(3);
+      const prefix = `${r.file}:${start.line}:${start.col + 1 + c.at}: rule "hostile": `;
+      expect(lines[0].startsWith(prefix)).toBe(true);
+      const message = lines[0].slice(prefix.length);
+      if (typeof c.message === 'string') expect(message).toBe(c.message);
+      else expect(message).toMatch(c.message);
+      expect(lines.slice(1)).toEqual([`${r.file}: 1 error`, '']);
+      expect(r.stdout).toBe('');
+      expect(r.code).toBe(1);
+    });
+  });
+});

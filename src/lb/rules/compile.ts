@@ -1,5 +1,8 @@
-// AST → nested closures. Everything the query path needs (strings, sets, CIDRs, regexes) was built by the
-// parser; a compiled predicate only reads RuleInput, compares and branches, with no allocation per call.
+// AST → closures. Everything the query path needs (strings, sets, CIDRs, regexes) was built by the parser; a
+// compiled predicate only reads RuleInput, compares and branches, with no allocation per call (a `matches` test
+// allocates a few small objects inside re2js). An and/or/xor chain is one closure looping over its operands, so
+// closures nest only as deep as the parentheses (MAX_NESTING_DEPTH) and neither compiling nor evaluating can
+// overflow the stack.
 import { type Cidr, type IpAddr, cidrContains } from '../../util/ip';
 import type { RuleInput } from './condition';
 import type { BoolFieldId, IntFieldId, IpFieldId, StringFieldId } from './fields';
@@ -44,21 +47,12 @@ export function compileNode(node: Node): Predicate {
       const a = compileNode(node.operand);
       return (i) => !a(i);
     }
-    case 'and': {
-      const a = compileNode(node.left);
-      const b = compileNode(node.right);
-      return (i) => a(i) && b(i);
-    }
-    case 'or': {
-      const a = compileNode(node.left);
-      const b = compileNode(node.right);
-      return (i) => a(i) || b(i);
-    }
-    case 'xor': {
-      const a = compileNode(node.left);
-      const b = compileNode(node.right);
-      return (i) => a(i) !== b(i);
-    }
+    case 'and':
+      return all(node.operands.map((n) => compileNode(n)));
+    case 'or':
+      return any(node.operands.map((n) => compileNode(n)));
+    case 'xor':
+      return odd(node.operands.map((n) => compileNode(n)));
     case 'bool': {
       const get = BOOL_GETTERS[node.field];
       return node.value ? get : (i) => !get(i);
@@ -72,7 +66,6 @@ export function compileNode(node: Node): Predicate {
     }
     case 'str_matches': {
       const get = STRING_GETTERS[node.field];
-      // No g/y flag, so test() keeps no lastIndex state between queries.
       const regex = node.regex;
       return (i) => regex.test(get(i));
     }
@@ -102,6 +95,45 @@ export function compileNode(node: Node): Predicate {
     case 'ip_in':
       return ipIn(IP_GETTERS[node.field], node.cidrs, node.ranges);
   }
+}
+
+// Two operands (the common case) get a closure of their own: a call with no loop costs fewer instructions.
+function all(ps: readonly Predicate[]): Predicate {
+  if (ps.length === 2) {
+    const a = ps[0];
+    const b = ps[1];
+    return (i) => a(i) && b(i);
+  }
+  return (i) => {
+    for (let k = 0; k < ps.length; k++) if (!ps[k](i)) return false;
+    return true;
+  };
+}
+
+function any(ps: readonly Predicate[]): Predicate {
+  if (ps.length === 2) {
+    const a = ps[0];
+    const b = ps[1];
+    return (i) => a(i) || b(i);
+  }
+  return (i) => {
+    for (let k = 0; k < ps.length; k++) if (ps[k](i)) return true;
+    return false;
+  };
+}
+
+/** a xor b xor c … is true when an odd number of operands are (every operand is evaluated). */
+function odd(ps: readonly Predicate[]): Predicate {
+  if (ps.length === 2) {
+    const a = ps[0];
+    const b = ps[1];
+    return (i) => a(i) !== b(i);
+  }
+  return (i) => {
+    let result = false;
+    for (let k = 0; k < ps.length; k++) if (ps[k](i)) result = !result;
+    return result;
+  };
 }
 
 function compare<T extends string | number>(get: Getter<T>, op: CmpOp, value: T): Predicate {

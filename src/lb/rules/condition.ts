@@ -2,9 +2,10 @@
 // config load into a closure that the query path calls. The grammar is in parser.ts.
 import type { IpAddr } from '../../util/ip';
 import { compileNode } from './compile';
+import { ConditionError } from './errors';
 import { parse } from './parser';
 
-export { ConditionError } from './errors';
+export { ConditionError };
 
 export interface RuleInput {
   /** dns.qry.name: lowercase FQDN with trailing dot, e.g. "www.example.com." */
@@ -30,12 +31,23 @@ export interface CompiledCondition {
   test(input: RuleInput): boolean;
 }
 
-/** Parses and type-checks `source`; throws ConditionError (with offset and length) on any problem. */
+/**
+ * Parses and type-checks `source`; throws ConditionError (with offset and length) on any problem, and nothing else
+ * for any string: the config loader turns it into `file:line:col: message`, where any other exception would print
+ * a stack trace from `check` or fail a reload.
+ */
 export function compileCondition(source: string): CompiledCondition {
-  const parsed = parse(source);
-  return Object.freeze({
-    source,
-    readsClientAddress: parsed.readsClientAddress,
-    test: compileNode(parsed.node),
-  });
+  try {
+    const parsed = parse(source);
+    return Object.freeze({
+      source,
+      readsClientAddress: parsed.readsClientAddress,
+      test: compileNode(parsed.node),
+    });
+  } catch (e) {
+    if (e instanceof ConditionError) throw e;
+    // Not expected (limits.ts bounds recursion and sizes); kept as a config error rather than a crash.
+    const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    throw new ConditionError(`cannot compile this condition (internal error, please report it: ${why})`, 0, source.length);
+  }
 }

@@ -1,11 +1,13 @@
 // Recursive-descent parser and type checker: source → typed AST with every literal pre-parsed. All errors a
-// condition can have are found here, at config load, each pointing at the offending token.
+// condition can have are found here, at config load, each pointing at the offending token. Recursion happens only
+// at "(" (at most MAX_NESTING_DEPTH deep); chains of and/or/xor become one node with a list of operands, and a
+// run of "not"s is counted in a loop, so no input within MAX_CONDITION_LENGTH can overflow the stack.
 //
 //   condition  = [ or ] ;                       (empty → always true)
 //   or         = xor { ("or" | "||") xor } ;
 //   xor        = and { ("xor" | "^^") and } ;
 //   and        = unary { ("and" | "&&") unary } ;
-//   unary      = ("not" | "!") unary | primary ;
+//   unary      = { "not" | "!" } primary ;
 //   primary    = "(" or ")" | field [ cmp-op value | ("contains" | "matches" | "~") string | "in" set ] ;
 //   cmp-op     = "==" | "eq" | "!=" | "ne" | "<" | "lt" | "<=" | "le" | ">" | "gt" | ">=" | "ge" ;
 //   set        = "{" { element [","] } "}" ;
@@ -24,6 +26,8 @@ import {
   typeName,
 } from './fields';
 import { type Token, tokenize } from './lexer';
+import { MAX_CONDITION_LENGTH, MAX_NESTING_DEPTH } from './limits';
+import { type CompiledRegex, compileRegex } from './regex';
 
 type StringToken = Token & { readonly kind: 'string' };
 
@@ -43,12 +47,13 @@ export interface IpRange {
 export type Node =
   | { readonly kind: 'const'; readonly value: boolean }
   | { readonly kind: 'not'; readonly operand: Node }
-  | { readonly kind: 'and' | 'or' | 'xor'; readonly left: Node; readonly right: Node }
+  /** Two or more operands, evaluated left to right (and/or stop at the first that decides). */
+  | { readonly kind: 'and' | 'or' | 'xor'; readonly operands: readonly Node[] }
   /** field == value (a bare field is `== true`). */
   | { readonly kind: 'bool'; readonly field: BoolFieldId; readonly value: boolean }
   | { readonly kind: 'str_cmp'; readonly field: StringFieldId; readonly op: CmpOp; readonly value: string }
   | { readonly kind: 'str_contains'; readonly field: StringFieldId; readonly value: string }
-  | { readonly kind: 'str_matches'; readonly field: StringFieldId; readonly regex: RegExp }
+  | { readonly kind: 'str_matches'; readonly field: StringFieldId; readonly regex: CompiledRegex }
   | { readonly kind: 'str_in'; readonly field: StringFieldId; readonly values: ReadonlySet<string> }
   | { readonly kind: 'int_cmp'; readonly field: IntFieldId; readonly op: CmpOp; readonly value: number }
   | {
@@ -85,6 +90,13 @@ const RR_TYPES: Readonly<Record<string, number>> = {
 };
 
 export function parse(source: string): Parsed {
+  if (source.length > MAX_CONDITION_LENGTH) {
+    throw new ConditionError(
+      `condition is ${source.length} characters long; the limit is ${MAX_CONDITION_LENGTH} (split it into several rules)`,
+      MAX_CONDITION_LENGTH,
+      source.length - MAX_CONDITION_LENGTH,
+    );
+  }
   const tokens = tokenize(source);
   if (tokens.length === 1) return { node: { kind: 'const', value: true }, readsClientAddress: false };
   const p = new Parser(tokens);
@@ -101,6 +113,8 @@ export function parse(source: string): Parsed {
 
 class Parser {
   private pos = 0;
+  /** Parentheses open around the current token. */
+  private depth = 0;
   readsClientAddress = false;
 
   constructor(private readonly tokens: readonly Token[]) {}
@@ -120,45 +134,50 @@ class Parser {
   }
 
   parseOr(): Node {
-    let left = this.parseXor();
-    while (isLogical(this.peek(), 'or', '||')) {
-      this.next();
-      left = { kind: 'or', left, right: this.parseXor() };
-    }
-    return left;
+    return this.parseChain('or', '||', () => this.parseXor());
   }
 
   private parseXor(): Node {
-    let left = this.parseAnd();
-    while (isLogical(this.peek(), 'xor', '^^')) {
-      this.next();
-      left = { kind: 'xor', left, right: this.parseAnd() };
-    }
-    return left;
+    return this.parseChain('xor', '^^', () => this.parseAnd());
   }
 
   private parseAnd(): Node {
-    let left = this.parseUnary();
-    while (isLogical(this.peek(), 'and', '&&')) {
-      this.next();
-      left = { kind: 'and', left, right: this.parseUnary() };
-    }
-    return left;
+    return this.parseChain('and', '&&', () => this.parseUnary());
   }
 
-  private parseUnary(): Node {
-    if (isLogical(this.peek(), 'not', '!')) {
+  /** operand { op operand }: one node for the whole chain, so its length costs no stack depth. */
+  private parseChain(kind: 'and' | 'or' | 'xor', punct: string, operand: () => Node): Node {
+    const first = operand();
+    if (!isLogical(this.peek(), kind, punct)) return first;
+    const operands = [first];
+    while (isLogical(this.peek(), kind, punct)) {
       this.next();
-      return { kind: 'not', operand: this.parseUnary() };
+      operands.push(operand());
     }
-    return this.parsePrimary();
+    return { kind, operands };
+  }
+
+  /** Counted, not recursed: `not not x` is x, so only an odd number of negations leaves a "not" node. */
+  private parseUnary(): Node {
+    let negations = 0;
+    while (isLogical(this.peek(), 'not', '!')) {
+      this.next();
+      negations++;
+    }
+    const operand = this.parsePrimary();
+    return negations % 2 === 1 ? { kind: 'not', operand } : operand;
   }
 
   private parsePrimary(): Node {
     const tok = this.peek();
     if (isPunct(tok, '(')) {
+      if (this.depth >= MAX_NESTING_DEPTH) {
+        throw err(`parentheses nested more than ${MAX_NESTING_DEPTH} deep`, tok);
+      }
       this.next();
+      this.depth++;
       const inner = this.parseOr();
+      this.depth--;
       const close = this.peek();
       if (isPunct(close, ')')) {
         this.next();
@@ -327,20 +346,37 @@ function stringValue(tok: StringToken, field: Field, exact: boolean): string {
   return value;
 }
 
-function regexValue(tok: StringToken, field: Field): RegExp {
-  let pattern = decodeRegex(tok);
-  // Names are case-insensitive; "(?i)" (Rust/wirefilter syntax, unknown to JS before V8 12.5) asks the same.
-  let flags = field.dnsName !== null ? 'i' : '';
-  if (pattern.startsWith('(?i)')) {
-    pattern = pattern.slice(4);
-    flags = 'i';
+/** RE2 syntax (regex.ts): names match case-insensitively, other fields case-sensitively unless the pattern says "(?i)". */
+function regexValue(tok: StringToken, field: Field): CompiledRegex {
+  const pattern = decodeRegex(tok);
+  const result = compileRegex(pattern, field.dnsName !== null);
+  if (result.ok) return result.regex;
+  if (result.at === null) throw err(result.message, tok);
+  // Back from the pattern to the source: the opening quote, plus one for every \" unescaped before the spot.
+  const start = rawIndex(tok.raw, result.at);
+  const end = rawIndex(tok.raw, result.at + result.length);
+  throw new ConditionError(result.message, tok.offset + 1 + start, end - start);
+}
+
+/** Index in a string token's raw body of the character at `decodedIndex` of decodeRegex's output. */
+function rawIndex(raw: string, decodedIndex: number): number {
+  let r = 0;
+  let d = 0;
+  while (d < decodedIndex && r < raw.length) {
+    if (raw[r] !== '\\') {
+      r++;
+      d++;
+    } else if (raw[r + 1] === '"') {
+      r += 2; // \" became one character
+      d++;
+    } else if (d + 1 === decodedIndex) {
+      return r + 1; // inside a pair that was kept as written
+    } else {
+      r += 2;
+      d += 2;
+    }
   }
-  try {
-    return new RegExp(pattern, flags);
-  } catch (e) {
-    const why = e instanceof Error ? e.message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '') : String(e);
-    throw err(`invalid regular expression: ${why}`, tok);
-  }
+  return r;
 }
 
 /** Plain strings: only \" and \\ are escapes, so a stray backslash is an error, not a silent surprise. */
