@@ -4,7 +4,7 @@
 // closures nest only as deep as the parentheses (MAX_NESTING_DEPTH) and neither compiling nor evaluating can
 // overflow the stack.
 import { type Cidr, type IpAddr, cidrContains } from '../../util/ip';
-import type { RuleInput } from './condition';
+import type { RuleInput } from './input';
 import type { BoolFieldId, IntFieldId, IpFieldId, StringFieldId } from './fields';
 import { compareBytes } from './lexer';
 import type { CmpOp, IntRange, IpRange, Node } from './parser';

@@ -1,28 +1,12 @@
 // Custom-rule conditions (design §2.9, seed spec §6.5–6.6): a wirefilter-style expression compiled once at
 // config load into a closure that the query path calls. The grammar is in parser.ts.
-import type { IpAddr } from '../../util/ip';
 import { compileNode } from './compile';
 import { ConditionError } from './errors';
+import type { RuleInput } from './input';
 import { parse } from './parser';
 
 export { ConditionError };
-
-export interface RuleInput {
-  /** dns.qry.name: lowercase FQDN with trailing dot, e.g. "www.example.com." */
-  qname: string;
-  /** dns.qry.name.len: qname.length, given apart so that a length test need not build qname. */
-  qnameLength: number;
-  /** dns.qry.type */
-  qtype: number;
-  /** ECS address from the query (already truncated to its source prefix); null if no ECS. */
-  ecs: IpAddr | null;
-  /** The resolver's source address. */
-  resolver: IpAddr;
-  /** cf.load_balancer.name, e.g. "lb.example.com" or "*.example.com" */
-  lbName: string;
-  /** cf.load_balancer.region: region code of this server's PoP, e.g. "WNAM" */
-  region: string | null;
-}
+export type { RuleInput };
 
 export interface CompiledCondition {
   readonly source: string;
