@@ -260,7 +260,7 @@ test('server.workers: 2 — UDP/TCP answers, /metrics sums both workers, health 
       });
       const verArrivals = stream.arrivals.filter((a) => a.name === 'ver.example.com').map((a) => a.answer);
 
-      expect(sent).toBeGreaterThan(7000);
+      expect(sent).toBeGreaterThan(2000); // paced by the clock; a loaded machine sends fewer
       expect(stream.bad).toEqual([]);
       // On failure the diagnostics tell a server drop (dropped counter) from a full socket buffer on this host.
       const diagnostics = { sent, retries, rcvbufErrors: udpRcvbufErrors() - rcv0, serverDropped: await metric(hp, 'steerdns_dropped_packets_total'), loadavg: readFileSync('/proc/loadavg', 'utf8').trim() };

