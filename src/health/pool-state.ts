@@ -12,6 +12,7 @@
 //
 // Called by the load-balancer code when `store.version` changes; cost O(endpoints × members), no allocation
 // beyond the result.
+import { isIP } from 'node:net';
 import type { Config, MonitorConfig, MonitorGroupMember, OriginConfig, PoolConfig } from '../config/types';
 import type { HealthStore, TargetStatus } from './store';
 import { targetKey } from './targets';
@@ -71,9 +72,17 @@ export interface PoolHealth {
 /** Status lookup; the default reads the store. Events pass an override to evaluate "before" a transition. */
 export type StatusOf = (key: string) => TargetStatus;
 
+/**
+ * Whether a hostname endpoint currently resolves to at least one address. An endpoint whose name does not resolve
+ * is down whatever its monitor says ("DNS Unknown Host"): it cannot be answered.
+ * https://developers.cloudflare.com/load-balancing/troubleshooting/common-error-codes/ ("DNS Unknown Host")
+ */
+export type Resolves = (hostname: string) => boolean;
+
 interface Lookup {
   store: HealthStore;
   statusOf: StatusOf;
+  resolves: Resolves | null;
 }
 
 function readStatus(l: Lookup, key: string): TargetStatus {
@@ -103,6 +112,14 @@ function failureOf(m: MemberHealth): FailureReason | 'Not yet probed' {
 }
 
 function endpointHealth(pool: PoolConfig, config: Config, origin: OriginConfig, l: Lookup): EndpointHealth {
+  const h = monitoredHealth(pool, config, origin, l);
+  if (h.enabled && l.resolves !== null && isIP(origin.address) === 0 && !l.resolves(origin.address)) {
+    return { ...h, healthy: false, status: 'unhealthy', reason: 'DNS Unknown Host' };
+  }
+  return h;
+}
+
+function monitoredHealth(pool: PoolConfig, config: Config, origin: OriginConfig, l: Lookup): EndpointHealth {
   const base = { name: origin.name, address: origin.address, enabled: origin.enabled };
   const monitor = pool.monitor !== null ? config.monitors.get(pool.monitor) : undefined;
   const group = pool.monitor_group !== null ? config.monitor_groups.get(pool.monitor_group) : undefined;
@@ -171,17 +188,21 @@ function endpointHealth(pool: PoolConfig, config: Config, origin: OriginConfig, 
 }
 
 /** Health of one endpoint of a pool (disabled endpoints: healthy false, status 'unknown'). */
-export function evaluateEndpoint(pool: PoolConfig, config: Config, origin: OriginConfig, store: HealthStore, statusOf?: StatusOf): EndpointHealth {
-  return endpointHealth(pool, config, origin, lookupFor(store, statusOf));
+export function evaluateEndpoint(pool: PoolConfig, config: Config, origin: OriginConfig, store: HealthStore, statusOf?: StatusOf, resolves?: Resolves): EndpointHealth {
+  return endpointHealth(pool, config, origin, lookupFor(store, statusOf, resolves));
 }
 
-function lookupFor(store: HealthStore, statusOf?: StatusOf): Lookup {
-  return { store, statusOf: statusOf ?? ((key) => store.peek(key)?.status ?? 'unknown') };
+function lookupFor(store: HealthStore, statusOf?: StatusOf, resolves?: Resolves): Lookup {
+  return { store, statusOf: statusOf ?? ((key) => store.peek(key)?.status ?? 'unknown'), resolves: resolves ?? null };
 }
 
-/** Pool health: endpoint health, pool state, usability and RTT. Cheap enough to call on every version change. */
-export function evaluatePool(pool: PoolConfig, config: Config, store: HealthStore, statusOf?: StatusOf): PoolHealth {
-  const l = lookupFor(store, statusOf);
+/**
+ * Pool health: endpoint health, pool state, usability and RTT — the one judge of whether a pool can take traffic.
+ * Steering (through the runtime's health view), the status API, metrics and explain all read it. `resolves`
+ * (hostname endpoints) is given wherever names are resolved; without it, only the monitors decide.
+ */
+export function evaluatePool(pool: PoolConfig, config: Config, store: HealthStore, statusOf?: StatusOf, resolves?: Resolves): PoolHealth {
+  const l = lookupFor(store, statusOf, resolves);
   const endpoints: EndpointHealth[] = [];
   let healthyCount = 0;
   let enabledCount = 0;

@@ -114,21 +114,17 @@ export class Pool {
     if (this.seenHealth === health.version && this.seenHostnames === hostnames.version) return;
     this.seenHealth = health.version;
     this.seenHostnames = hostnames.version;
-    const originHealth = health.originHealth(this.config);
+    const judged = health.pool(this.config);
     const sets = this.eligible;
     const any = this.any;
     for (const k of ['A', 'AAAA', 'MX', 'SRV'] as const) {
       sets[k].length = 0;
       any[k].length = 0;
     }
-    let healthyCount = 0;
     for (const e of this.endpoints) {
+      if (e.weight <= 0) continue; // weight 0 takes an endpoint out of answers (seed L4077)
       const v4 = e.kind === 'v4' || (e.kind === 'name' && hostnames.addresses(e.config.address, 4) !== null);
       const v6 = e.kind === 'v6' || (e.kind === 'name' && hostnames.addresses(e.config.address, 6) !== null);
-      // A hostname endpoint that does not resolve is down, monitored or not (seed §7.6 "DNS Unknown Host").
-      const up = originHealth[e.index] === true && (v4 || v6);
-      if (up) healthyCount++;
-      if (e.weight <= 0) continue; // weight 0 takes an endpoint out of answers (seed L4077)
       const add = (target: EligibleSets) => {
         if (v4) target.A.push(e);
         if (v6) target.AAAA.push(e);
@@ -138,10 +134,10 @@ export class Pool {
         }
       };
       add(any);
-      if (up) add(sets);
+      if (judged.up[e.index] === true) add(sets);
     }
-    this.healthyCount = healthyCount;
-    this.healthy = healthyCount >= this.config.minimum_origins;
+    this.healthyCount = judged.healthyCount;
+    this.healthy = judged.usable;
   }
 
   /** Healthy enough to receive traffic (health threshold met). Call refresh() first. */

@@ -6,11 +6,20 @@ import type { RData } from '../dns/wire/records';
 import type { GeoLocation } from '../geo/geoip';
 import type { IpAddr } from '../util/ip';
 
+/** The judgement of one pool's health (health/pool-state.ts evaluatePool decides; steering only reads it). */
+export interface PoolJudgement {
+  /** Per origin in config order: up (disabled origins, and hostnames that do not resolve, are not). */
+  readonly up: readonly boolean[];
+  /** Enabled and enough healthy endpoints (minimum_origins). */
+  readonly usable: boolean;
+  readonly healthyCount: number;
+}
+
 export interface HealthView {
   /** Changes whenever the health of any endpoint may have changed; pools cache what they derive from it. */
   readonly version: number;
-  /** Health of each origin of `pool`, in config order (disabled origins: false). */
-  originHealth(pool: PoolConfig): readonly boolean[];
+  /** The pool's health as the one judge sees it (hostname resolution included). */
+  pool(pool: PoolConfig): PoolJudgement;
   /** The pool's RTT EWMA in ms from its monitor probes, or null without data (read live, per query). */
   poolRtt(pool: PoolConfig): number | null;
 }
@@ -25,13 +34,6 @@ export interface HostnameView {
 export interface GeoView {
   lookup(ip: IpAddr): GeoLocation | null;
 }
-
-/** Health as if every monitored endpoint were up (explain --health assume-up, and pools without monitors). */
-export const assumeUpHealth: HealthView = {
-  version: 0,
-  originHealth: (pool) => pool.origins.map((o) => o.enabled),
-  poolRtt: () => null,
-};
 
 export const noHostnames: HostnameView = {
   version: 0,

@@ -2,7 +2,7 @@
 // origin health and failure reasons, monitors, the health-event log). Used by the HTTP API and the metrics.
 // Configuration shown here goes through redact.ts: header values and URL credentials are never echoed.
 import type { LoadBalancerConfig, PoolConfig } from '../config/types';
-import { evaluatePool, type PoolHealth } from '../health/pool-state';
+import { evaluatePool, type PoolHealth, type Resolves } from '../health/pool-state';
 import type { HealthStore } from '../health/store';
 import { buildTargets } from '../health/targets';
 import { effectivePolicy } from '../lb/steering';
@@ -26,10 +26,12 @@ export interface StatusDeps {
   store: HealthStore;
   /** Resolved addresses of hostname endpoints, when known. */
   describeHostname?: (name: string) => { addresses: string[]; error: string | null } | null;
+  /** Whether a hostname endpoint resolves now, as steering sees it (the same judge decides, see pool-state.ts). */
+  resolves?: Resolves;
 }
 
 export function poolHealth(deps: StatusDeps, pool: PoolConfig): PoolHealth {
-  return evaluatePool(pool, deps.runtime.config, deps.store);
+  return evaluatePool(pool, deps.runtime.config, deps.store, undefined, deps.resolves);
 }
 
 function poolsOf(lb: LoadBalancerConfig): string[] {

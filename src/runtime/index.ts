@@ -17,10 +17,10 @@ import { compileLoadBalancersSliced } from '../lb/compile';
 import { popFromConfig, type Pop } from '../lb/location';
 import type { Pool } from '../lb/pool';
 import { LbStatsRegistry } from '../lb/stats';
-import { assumeUpHealth, noHostnames, type HealthView, type HostnameView } from '../lb/views';
+import { noHostnames, type HealthView, type HostnameView } from '../lb/views';
 import { formatIp } from '../util/ip';
 import { runToEnd, type Sliced } from '../util/slices';
-import { StoreHealthView } from './health-view';
+import { AssumeUpHealthView, StoreHealthView } from './health-view';
 
 export interface Runtime extends DnsRuntime {
   readonly config: Config;
@@ -90,7 +90,7 @@ export function* buildRuntimeSliced(config: Config, deps: RuntimeDeps): Sliced<B
   if (config.server.pop.country && pop.region === null) {
     problems.push({ pos: posOf(config.server.pop, 'country'), message: `no load-balancer region known for ${config.server.pop.country}; set pop.region`, severity: 'warning' });
   }
-  const health = deps.store ? new StoreHealthView(deps.store, config) : assumeUpHealth;
+  const health: HealthView = deps.store ? new StoreHealthView(deps.store, config, deps.hostnames) : new AssumeUpHealthView(config, deps.hostnames);
   const lb = yield* compileLoadBalancersSliced(config, { pop, geo, health, hostnames: deps.hostnames, stats: deps.lbStats ?? new LbStatsRegistry() });
   problems.push(...lb.problems);
   const zones = yield* compileZonesSliced(config, lb.bindings);

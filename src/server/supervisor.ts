@@ -15,6 +15,7 @@ import { createLogger, type Logger } from '../observe/log';
 import { createMetrics, ProbeStats, type ReloadStats } from '../observe/metrics';
 import { statusSummary, type StatusDeps } from '../observe/status';
 import { buildRuntimeSliced, GeoCache, internalLookup, type Runtime } from '../runtime';
+import { resolvesWith } from '../runtime/health-view';
 import { runInSlices } from '../util/slices';
 import { VERSION } from '../version';
 import { ConfigLoader } from './config-loader';
@@ -238,7 +239,7 @@ export class Supervisor {
   }
 
   statusDeps(): StatusDeps {
-    return { runtime: this.runtime, store: this.store, describeHostname: (n) => this.hostnames.describe(n) };
+    return { runtime: this.runtime, store: this.store, describeHostname: (n) => this.hostnames.describe(n), resolves: resolvesWith(this.hostnames) };
   }
 
   healthEvents(q: EventQuery): HealthEvent[] {
