@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { formatProblem, hasErrors, loadConfigFile } from './config/load';
 import { QueryContext } from './dns/context';
 import { handleQuery } from './dns/handler';
-import { parseTypeName } from './dns/wire/constants';
+import { parseTypeName } from './dns/wire/rrtypes';
 import { presentMessage } from './dns/wire/present';
 import { HealthStore } from './health/store';
 import { buildTargets } from './health/targets';

@@ -4,10 +4,11 @@ import { statSync } from 'node:fs';
 import { posOf } from '../config/kit';
 import type { Config, Pos, Problem, ZoneConfig } from '../config/types';
 import type { DynamicName } from './dynamic';
-import { RRType, TYPE_NAMES, typeName } from './wire/constants';
+import { RRType } from './wire/constants';
 import { apexTemplate, type RData, type RRset } from './wire/records';
 import { isSubdomainKey, labelCountOfKey, nameOf, parentKey, parseName, WireName } from './wire/name';
-import { parseRData, rdataName, rdataSoa } from './wire/rdata';
+import { rdataName, rdataSoa } from './wire/rdata';
+import { parseRData, recordTypeNamed, STATIC_TYPES, typeName } from './wire/rrtypes';
 import { internalized } from '../util/intern';
 import { runToEnd, type Sliced } from '../util/slices';
 
@@ -259,7 +260,12 @@ function* compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: 
       err(at, `"${rec.name}": a wildcard must be the first label`);
       continue;
     }
-    const type = TYPE_NAMES[rec.type];
+    const known = recordTypeNamed(rec.type);
+    if (!known || !known.parse) {
+      err(posOf(rec, 'type'), `unsupported record type "${rec.type}" (supported: ${STATIC_TYPES.join(', ')})`);
+      continue;
+    }
+    const type = known.code;
     if (type === RRType.NS && owner.key === origin.key) {
       err(posOf(rec, 'type'), 'apex NS records come from the zone\'s "ns" list');
       continue;

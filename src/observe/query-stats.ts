@@ -1,15 +1,17 @@
 // Per-query counters kept as plain numbers on the query path (an array index and an increment); the Prometheus
 // exposition reads them at scrape time. Label lookups in a metrics library would cost more than the answer.
-import { Rcode, RRType } from '../dns/wire/constants';
+import { Rcode } from '../dns/wire/constants';
+import { RECORD_TYPES } from '../dns/wire/rrtypes';
 
 export const TRANSPORTS = ['udp', 'tcp'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
-export const QTYPE_LABELS = ['A', 'AAAA', 'CNAME', 'MX', 'SRV', 'TXT', 'CAA', 'NS', 'PTR', 'SOA', 'ANY', 'HTTPS', 'other'] as const;
-// Counter index by QTYPE (every labelled type is below 256); a typed-array read, not a Map lookup per query.
-const QTYPE_INDEX = new Uint8Array(256).fill(QTYPE_LABELS.length - 1);
-[RRType.A, RRType.AAAA, RRType.CNAME, RRType.MX, RRType.SRV, RRType.TXT, RRType.CAA, RRType.NS, RRType.PTR, RRType.SOA, RRType.ANY, 65]
-  .forEach((t, i) => (QTYPE_INDEX[t] = i));
+// The types with a label of their own come from the record-type table; every other type counts as "other".
+const LABELLED = RECORD_TYPES.filter((t) => t.metric === true);
+export const QTYPE_LABELS: readonly string[] = [...LABELLED.map((t) => t.name), 'other'];
+// Counter index by QTYPE (65536 entries: one typed-array read per query, not a Map lookup).
+const QTYPE_INDEX = new Uint8Array(65536).fill(QTYPE_LABELS.length - 1);
+LABELLED.forEach((t, i) => (QTYPE_INDEX[t.code] = i));
 
 export const RCODE_LABELS = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'BADVERS', 'other'] as const;
 function rcodeIndex(rcode: number): number {
@@ -33,7 +35,7 @@ export class QueryStats {
   /** `seconds` < 0: the query was not timed. */
   record(transport: Transport, rcode: number, qtype: number, truncated: boolean, seconds: number): void {
     const t = transport === 'udp' ? 0 : 1;
-    const q = qtype < 256 ? QTYPE_INDEX[qtype] : QTYPE_LABELS.length - 1;
+    const q = QTYPE_INDEX[qtype & 0xffff];
     this.queries[(t * RCODE_LABELS.length + rcodeIndex(rcode)) * QTYPE_LABELS.length + q]++;
     if (truncated) this.truncated[t]++;
     if (seconds < 0) return; // not timed (the histogram samples queries)

@@ -72,11 +72,11 @@ describe('schema', () => {
   });
 
   test('unsupported record types and SOA records', async () => {
-    const y = `${ZONE}      - { name: t, type: SOA, value: x }\n      - { name: u, type: HTTPS, value: x }\n`;
-    expect(await problems(y)).toEqual([
-      `${at(y, 'SOA')}SOA comes from the zone's "soa" block, not from records`,
-      `${at(y, 'HTTPS')}unsupported record type "HTTPS" (supported: A, AAAA, CNAME, MX, SRV, TXT, CAA, NS, PTR)`,
-    ]);
+    let y = `${ZONE}      - { name: t, type: SOA, value: x }\n`;
+    expect(await problems(y)).toEqual([`${at(y, 'SOA')}SOA comes from the zone's "soa" block, not from records`]);
+    // Which types a static record may have is the record-type table's business (the zone compiler reports it).
+    y = `${ZONE}      - { name: u, type: HTTPS, value: x }\n`;
+    expect(await problems(y)).toEqual([`${at(y, 'HTTPS')}unsupported record type "HTTPS" (supported: A, NS, CNAME, PTR, MX, TXT, AAAA, SRV, CAA)`]);
   });
 
   test('value and values together, or neither', async () => {

@@ -3,7 +3,8 @@ import { RRType } from '../../src/dns/wire/constants';
 import {
   isSubdomainKey, keyOfWire, labelCountOfKey, nameOf, parentKey, parseName, readQuestionName, skipName, WireName,
 } from '../../src/dns/wire/name';
-import { parseRData, parseTxtStrings } from '../../src/dns/wire/rdata';
+import { parseTxtStrings } from '../../src/dns/wire/rdata';
+import { parseRData } from '../../src/dns/wire/rrtypes';
 import { internalized } from '../../src/util/intern';
 import { wireName } from './packets';
 

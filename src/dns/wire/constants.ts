@@ -19,25 +19,6 @@ export const enum RRType {
   CAA = 257,
 }
 
-export const TYPE_NAMES: Readonly<Record<string, number>> = {
-  A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, HINFO: 13, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41, DS: 43,
-  IXFR: 251, AXFR: 252, ANY: 255, CAA: 257, HTTPS: 65, SVCB: 64, DNSKEY: 48, RRSIG: 46, NSEC: 47, TLSA: 52,
-};
-
-export function typeName(t: number): string {
-  for (const k of Object.keys(TYPE_NAMES)) if (TYPE_NAMES[k] === t) return k;
-  return `TYPE${t}`;
-}
-
-/** Accepts "AAAA", "aaaa", "28" or "TYPE28". */
-export function parseTypeName(text: string): number | null {
-  const t = text.toUpperCase();
-  if (t in TYPE_NAMES) return TYPE_NAMES[t];
-  const m = /^(?:TYPE)?(\d{1,5})$/.exec(t);
-  if (m && Number(m[1]) <= 65535) return Number(m[1]);
-  return null;
-}
-
 export const enum RRClass {
   IN = 1,
   CH = 3,

@@ -1,63 +1,7 @@
-// A dig-like text rendering of a response we produced (explain output, debugging). Reads only what steerdns
-// writes: the record types it serves.
-import { RCODE_NAMES, RRType, typeName } from './constants';
-import { keyOfWire } from './name';
-import { formatIp } from '../../util/ip';
-
-function readName(pkt: Buffer, off: number): { name: string; end: number } {
-  const labels: Buffer[] = [];
-  let end = -1;
-  let jumps = 0;
-  for (;;) {
-    const len = pkt[off];
-    if (len === undefined) throw new Error('truncated name');
-    if ((len & 0xc0) === 0xc0) {
-      if (end < 0) end = off + 2;
-      off = ((len & 0x3f) << 8) | pkt[off + 1];
-      if (++jumps > 64) throw new Error('pointer loop');
-      continue;
-    }
-    if (len === 0) {
-      if (end < 0) end = off + 1;
-      break;
-    }
-    labels.push(pkt.subarray(off, off + len + 1));
-    off += len + 1;
-  }
-  const wire = Buffer.concat([...labels, Buffer.from([0])]);
-  const key = keyOfWire(wire, 0);
-  return { name: key === '' ? '.' : `${key}.`, end };
-}
-
-function charStrings(rd: Buffer): string[] {
-  const out: string[] = [];
-  let o = 0;
-  while (o < rd.length) {
-    const l = rd[o];
-    out.push(JSON.stringify(rd.subarray(o + 1, o + 1 + l).toString('utf8')));
-    o += l + 1;
-  }
-  return out;
-}
-
-function rdataText(pkt: Buffer, type: number, off: number, len: number): string {
-  const rd = pkt.subarray(off, off + len);
-  switch (type) {
-    case RRType.A: return [...rd].join('.');
-    case RRType.AAAA: return formatIp({ family: 6, bytes: rd });
-    case RRType.CNAME: case RRType.NS: case RRType.PTR: return readName(pkt, off).name;
-    case RRType.MX: return `${rd.readUInt16BE(0)} ${readName(pkt, off + 2).name}`;
-    case RRType.SRV: return `${rd.readUInt16BE(0)} ${rd.readUInt16BE(2)} ${rd.readUInt16BE(4)} ${readName(pkt, off + 6).name}`;
-    case RRType.SOA: {
-      const m = readName(pkt, off);
-      const r = readName(pkt, m.end);
-      const t = pkt.subarray(r.end, r.end + 20);
-      return `${m.name} ${r.name} ${t.readUInt32BE(0)} ${t.readUInt32BE(4)} ${t.readUInt32BE(8)} ${t.readUInt32BE(12)} ${t.readUInt32BE(16)}`;
-    }
-    case RRType.TXT: case RRType.HINFO: return charStrings(rd).join(' ');
-    default: return `\\# ${len} ${rd.toString('hex')}`;
-  }
-}
+// A dig-like text rendering of a response we produced (explain output, debugging); RDATA is shown by the
+// record-type table (rrtypes.ts).
+import { RCODE_NAMES, RRType } from './constants';
+import { presentRData, readName, typeName } from './rrtypes';
 
 /** Renders a DNS message (without TCP prefix) as dig-style sections. */
 export function presentMessage(pkt: Buffer): string {
@@ -86,7 +30,7 @@ export function presentMessage(pkt: Buffer): string {
         rcode |= pkt[n.end + 4] << 4;
         body.push(`; OPT udp=${pkt.readUInt16BE(n.end + 2)}${optText(pkt.subarray(rdOff, rdOff + len))}`);
       } else {
-        body.push(`${n.name}\t${ttl}\t${pkt.readUInt16BE(n.end + 2) === 3 ? 'CH' : 'IN'}\t${typeName(type)}\t${rdataText(pkt, type, rdOff, len)}`);
+        body.push(`${n.name}\t${ttl}\t${pkt.readUInt16BE(n.end + 2) === 3 ? 'CH' : 'IN'}\t${typeName(type)}\t${presentRData(pkt, type, rdOff, len)}`);
       }
       off = rdOff + len;
     }

@@ -1,8 +1,7 @@
-// RDATA from presentation text (zone-file syntax), encoded once at config-compile time.
-import { RRType } from './constants';
+// RDATA builders (encoded once at config-compile time) and the <character-string> reader. Which type parses how is
+// in the record-type table (rrtypes.ts).
 import { RData } from './records';
-import { parseIpv4, parseIpv6 } from '../../util/ip';
-import { parseName, WireName } from './name';
+import type { WireName } from './name';
 
 export function rdataA(bytes: Uint8Array): RData {
   return new RData(Buffer.from(bytes));
@@ -94,78 +93,4 @@ export function parseTxtStrings(text: string): Buffer[] | string {
   if (out.length === 0) out.push(Buffer.alloc(0));
   if (out.reduce((s, b) => s + b.length + 1, 0) > 65535) return 'TXT data longer than 65535 bytes';
   return out;
-}
-
-function u16(text: string | undefined, what: string): number | string {
-  if (text === undefined || !/^\d{1,5}$/.test(text) || Number(text) > 65535) return `${what} must be an integer from 0 to 65535`;
-  return Number(text);
-}
-
-/**
- * Parses the value of a static record. Names in RDATA are relative to `origin` unless they end with a dot.
- * Returns the RData or an error message.
- */
-export function parseRData(type: number, text: string, origin: WireName): RData | string {
-  const value = text.trim();
-  const fields = value.split(/\s+/);
-  const name = (t: string | undefined, what: string): WireName | string => {
-    if (t === undefined || t === '') return `missing ${what}`;
-    const n = parseName(t, origin);
-    return typeof n === 'string' ? `${what}: ${n}` : n;
-  };
-  switch (type) {
-    case RRType.A: {
-      const b = parseIpv4(value);
-      return b ? rdataA(b) : `"${value}" is not an IPv4 address`;
-    }
-    case RRType.AAAA: {
-      const b = parseIpv6(value);
-      return b ? rdataA(b) : `"${value}" is not an IPv6 address`;
-    }
-    case RRType.CNAME:
-    case RRType.NS:
-    case RRType.PTR: {
-      if (fields.length !== 1) return `expected one domain name, got "${value}"`;
-      const n = name(fields[0], 'target');
-      return typeof n === 'string' ? n : rdataName(n);
-    }
-    case RRType.MX: {
-      if (fields.length !== 2) return `expected "<preference> <exchange>", got "${value}"`;
-      const pref = u16(fields[0], 'preference');
-      if (typeof pref === 'string') return pref;
-      const n = name(fields[1], 'exchange');
-      return typeof n === 'string' ? n : rdataMx(pref, n);
-    }
-    case RRType.SRV: {
-      if (fields.length !== 4) return `expected "<priority> <weight> <port> <target>", got "${value}"`;
-      const nums: number[] = [];
-      for (const [i, what] of ['priority', 'weight', 'port'].entries()) {
-        const v = u16(fields[i], what);
-        if (typeof v === 'string') return v;
-        nums.push(v);
-      }
-      const n = name(fields[3], 'target');
-      return typeof n === 'string' ? n : rdataSrv(nums[0], nums[1], nums[2], n);
-    }
-    case RRType.TXT: {
-      const strings = parseTxtStrings(text);
-      return typeof strings === 'string' ? strings : rdataTxt(strings);
-    }
-    case RRType.CAA: {
-      const m = /^(\d{1,3})\s+([A-Za-z0-9]+)\s+(.*)$/.exec(value);
-      if (!m || Number(m[1]) > 255) return `expected "<flags> <tag> <value>", e.g. 0 issue "letsencrypt.org", got "${value}"`;
-      const tag = Buffer.from(m[2].toLowerCase(), 'ascii');
-      if (tag.length > 15) return 'CAA tag longer than 15 characters';
-      let v = m[3].trim();
-      if (v.startsWith('"')) {
-        const s = parseTxtStrings(v);
-        if (typeof s === 'string') return s;
-        v = Buffer.concat(s).toString('utf8');
-      }
-      const valueBytes = Buffer.from(v, 'utf8');
-      return new RData(Buffer.concat([Buffer.from([Number(m[1]), tag.length]), tag, valueBytes]));
-    }
-    default:
-      return `record type ${type} is not supported`;
-  }
 }

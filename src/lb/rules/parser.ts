@@ -12,6 +12,7 @@
 //   cmp-op     = "==" | "eq" | "!=" | "ne" | "<" | "lt" | "<=" | "le" | ">" | "gt" | ">=" | "ge" ;
 //   set        = "{" { element [","] } "}" ;
 //   element    = string | int | int ".." int | ip | cidr | ip ".." ip ;
+import { recordTypeNamed } from '../../dns/wire/rrtypes';
 import type { Cidr, IpAddr } from '../../util/ip';
 import { ConditionError } from './errors';
 import {
@@ -84,10 +85,6 @@ const OPERATOR_PUNCT: Readonly<Record<string, Operator>> = {
 const KEYWORDS = new Set(['and', 'or', 'xor', 'not', 'true', 'false', ...Object.keys(OPERATOR_WORDS)]);
 
 /** Common record types, only to make `dns.qry.type == AAAA` fail with the number to write instead. */
-const RR_TYPES: Readonly<Record<string, number>> = {
-  A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, NAPTR: 35, DS: 43,
-  DNSKEY: 48, SVCB: 64, HTTPS: 65, ANY: 255, CAA: 257,
-};
 
 export function parse(source: string): Parsed {
   if (source.length > MAX_CONDITION_LENGTH) {
@@ -322,7 +319,7 @@ class Parser {
 
   private wrongValue(tok: Token, opTok: Token, field: Field): ConditionError {
     let message = `expected ${literalName(field.type)} after "${opTok.text}" ("${field.id}" is ${typeName(field.type)}), found ${describe(tok)}`;
-    const rr = tok.kind === 'ident' ? RR_TYPES[tok.text.toUpperCase()] : undefined;
+    const rr = tok.kind === 'ident' ? recordTypeNamed(tok.text.toUpperCase())?.code : undefined;
     if (field.id === 'dns.qry.type' && rr !== undefined) message += `; record types are numbers: ${tok.text} is ${rr}`;
     return err(message, tok);
   }
