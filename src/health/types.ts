@@ -94,6 +94,11 @@ export interface ProbeContext {
   heloName?: string;
   /** The ping binary (default "ping"). */
   pingCommand?: string;
+  /**
+   * Addresses of a hostname endpoint as the answers resolve it (our own zones, else the server's resolver); [] when
+   * it does not resolve, null when the name is not one the answering side knows (then the system resolves it).
+   */
+  resolve?: (hostname: string) => readonly string[] | null;
 }
 
 /** The structured logger the health module writes to; the server passes its own. */

@@ -53,6 +53,7 @@ export class Supervisor {
 
   constructor(private readonly opts: SupervisorOptions) {
     this.log = opts.logger ?? createLogger('info');
+    this.hostnames = new HostnameResolver(() => undefined, this.log.child({ component: 'hostnames' }));
     let planes: DataPlanes | null = null;
     this.health = new HealthService({
       logger: this.log.child({ component: 'health' }),
@@ -61,12 +62,20 @@ export class Supervisor {
           this.probeStats.record(t.users[0]?.monitor ?? '?', t.monitor.type, r.ok, r.ok ? 'No failures' : r.reason, ms / 1000);
           planes?.healthChanged(t.key, false); // RTT moved: data planes elsewhere need it for dynamic steering
         },
+        // Monitors probe the addresses the answers hand out: hostname endpoints resolve as the answers resolve them.
+        probeContext: { resolve: (name) => this.resolvedForProbe(name) },
       },
     });
     this.store = this.health.store;
     this.planes = planes = opts.planes ? opts.planes(this.store, this.log) : new LocalPlanes(this.log);
     this.store.onTransition((t) => this.planes.healthChanged(t.key, true));
-    this.hostnames = new HostnameResolver(() => undefined, this.log.child({ component: 'hostnames' }));
+  }
+
+  /** Addresses of a hostname endpoint as the answers see them; null for a name the resolver does not keep. */
+  private resolvedForProbe(name: string): readonly string[] | null {
+    const d = this.hostnames.describe(name);
+    if (d === null || d.resolvedAt === null) return null;
+    return d.addresses;
   }
 
   get role(): 'single' | 'primary' {
@@ -93,6 +102,8 @@ export class Supervisor {
     // acted on, not left to its default action (ending the process).
     if (this.opts.signals) this.installSignals();
     const gen = await this.loadGeneration();
+    // Hostname endpoints resolved before the first probes: monitors probe what the answers resolve.
+    await this.resolveNames(gen);
     await this.health.start(gen.config);
     try {
       await this.planes.prepare(gen);
@@ -147,6 +158,7 @@ export class Supervisor {
       } catch (err) {
         throw new ReloadFailure(`the new config cannot be applied: ${(err as Error).message}`);
       }
+      await this.resolveNames(gen);
       await this.health.reload(gen.config);
       await this.planes.commit();
       this.adopt(gen);
@@ -163,6 +175,9 @@ export class Supervisor {
       return true;
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
+      // Whatever was readied for the new config is dropped; names resolve against the running zones again.
+      await this.planes.abort().catch(() => undefined);
+      if (this.current) this.hostnames.setInternalLookup(internalLookup(this.current.runtime));
       this.reloads.reloadFailures++;
       this.reloads.lastReloadSuccess = false;
       this.reloads.lastReloadError = message;
@@ -192,13 +207,20 @@ export class Supervisor {
     return { config, runtime: built.runtime };
   }
 
-  /** The new generation is live: hostname endpoints resolve against its zones. */
-  private adopt(gen: Generation): void {
-    const first = this.current === null;
-    this.current = gen;
+  /**
+   * Hostname endpoints of `gen` resolved against its own zones (names new to the resolver get a first result; the
+   * others are refreshed in the background, since the zones may have changed).
+   */
+  private async resolveNames(gen: Generation): Promise<void> {
+    const known = this.current !== null;
     this.hostnames.setInternalLookup(internalLookup(gen.runtime));
-    const names = this.hostnames.setNames(gen.runtime.hostnames);
-    if (!first) void names.then(() => this.hostnames.refreshAll());
+    await this.hostnames.setNames(gen.runtime.hostnames);
+    if (known) void this.hostnames.refreshAll();
+  }
+
+  /** The new generation is live. */
+  private adopt(gen: Generation): void {
+    this.current = gen;
   }
 
   private report(problems: readonly Problem[]): void {

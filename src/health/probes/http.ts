@@ -12,6 +12,7 @@ import type { MonitorConfig } from '../../config/types';
 import { hostName, parseExpectedCodes } from '../targets';
 import { failResult, passResult } from '../types';
 import type { ProbeContext, ProbeResult, ProbeTarget } from '../types';
+import { probeLookup } from './resolve';
 import { classifyError, classifyTimeout, errorMessage } from './errors';
 import type { ProbePhase } from './errors';
 
@@ -181,6 +182,8 @@ function requestOnce(
       agent: hop.tls ? httpsAgent : httpAgent,
       setHost: false,
     };
+    const lookup = probeLookup(ctx);
+    if (lookup) options.lookup = lookup as NonNullable<https.RequestOptions['lookup']>;
     if (hop.tls) {
       options.servername = sni;
       options.rejectUnauthorized = !target.monitor.allow_insecure;

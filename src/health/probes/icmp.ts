@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { failResult, passResult } from '../types';
 import type { ProbeContext, ProbeResult, ProbeTarget } from '../types';
+import { probeAddress } from './resolve';
 
 const MAX_OUTPUT = 16 * 1024;
 
@@ -76,7 +77,9 @@ export function interpretPing(code: number | null, output: string, address: stri
 }
 
 export function probeIcmp(target: ProbeTarget, timeoutMs: number, ctx: ProbeContext = {}): Promise<ProbeResult> {
-  return ping(target.address, timeoutMs, ctx);
+  const address = probeAddress(target.address, ctx);
+  if (address === null) return Promise.resolve(failResult('DNS Unknown Host', `${target.address} does not resolve`));
+  return ping(address, timeoutMs, ctx);
 }
 
 let availability: Promise<{ ok: boolean; detail: string }> | null = null;

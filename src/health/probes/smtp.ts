@@ -7,6 +7,7 @@ import { failResult, passResult } from '../types';
 import type { ProbeContext, ProbeResult, ProbeTarget } from '../types';
 import { classifyError, classifyTimeout } from './errors';
 import type { ProbePhase } from './errors';
+import { probeLookup } from './resolve';
 
 const MAX_REPLY_BYTES = 64 * 1024;
 
@@ -43,7 +44,8 @@ export function probeSmtp(target: ProbeTarget, timeoutMs: number, ctx: ProbeCont
       sock.destroy(); // closes the socket: FIN (RST only if the server left unread data behind)
       resolve(r);
     };
-    const sock = net.connect({ host: target.address, port });
+    const lookup = probeLookup(ctx);
+    const sock = net.connect(lookup ? { host: target.address, port, lookup: lookup as net.LookupFunction } : { host: target.address, port });
     sock.setEncoding('latin1');
     const timer = setTimeout(() => {
       const t = classifyTimeout(phase, timeoutMs, `SMTP ${STEP_NAME[step]}`);

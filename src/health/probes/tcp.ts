@@ -4,9 +4,10 @@ import { performance } from 'node:perf_hooks';
 import { failResult, passResult } from '../types';
 import type { ProbeContext, ProbeResult, ProbeTarget } from '../types';
 import { classifyError, classifyTimeout } from './errors';
+import { probeLookup } from './resolve';
 import type { ProbePhase } from './errors';
 
-export function probeTcp(target: ProbeTarget, timeoutMs: number, _ctx: ProbeContext = {}): Promise<ProbeResult> {
+export function probeTcp(target: ProbeTarget, timeoutMs: number, ctx: ProbeContext = {}): Promise<ProbeResult> {
   const port = target.port;
   if (port === null) return Promise.resolve(failResult('Monitor Config Error', 'tcp monitor without a port'));
   return new Promise<ProbeResult>((resolve) => {
@@ -20,7 +21,8 @@ export function probeTcp(target: ProbeTarget, timeoutMs: number, _ctx: ProbeCont
       sock.destroy();
       resolve(r);
     };
-    const sock = net.connect({ host: target.address, port });
+    const lookup = probeLookup(ctx);
+    const sock = net.connect(lookup ? { host: target.address, port, lookup: lookup as net.LookupFunction } : { host: target.address, port });
     const timer = setTimeout(() => {
       const t = classifyTimeout(phase, timeoutMs, 'TCP');
       finish(failResult(t.reason, t.detail));

@@ -17,6 +17,7 @@ import { failResult, passResult } from '../types';
 import type { ProbeContext, ProbeResult, ProbeTarget } from '../types';
 import { classifyError } from './errors';
 import { ping } from './icmp';
+import { probeAddress } from './resolve';
 
 export const MIN_UDP_WAIT_MS = 1000;
 
@@ -24,9 +25,11 @@ export async function probeUdpIcmp(target: ProbeTarget, timeoutMs: number, ctx: 
   const port = target.port;
   if (port === null) return failResult('Monitor Config Error', 'udp_icmp monitor without a port');
   const t0 = performance.now();
-  const echo = await ping(target.address, timeoutMs, ctx);
+  const answered = probeAddress(target.address, ctx);
+  if (answered === null) return failResult('DNS Unknown Host', `${target.address} does not resolve`);
+  const echo = await ping(answered, timeoutMs, ctx);
   if (!echo.ok) return echo;
-  let address = target.address;
+  let address = answered;
   let family = isIP(address);
   if (family === 0) {
     try {
