@@ -17,23 +17,24 @@ class Spots {
   constructor(
     readonly src: Source,
     readonly self: number,
-    /** null for a list: `offs[i]` is item i. */
-    readonly keys: (string | number)[] | null,
-    readonly offs: number[],
+    /** A list: `at[i]` is the offset of item i. An object or dict: key, offset, key, offset… */
+    readonly list: boolean,
+    readonly at: (string | number)[],
   ) {}
 
   offsetOf(key: string | number): number {
-    if (this.keys === null) return typeof key === 'number' && key >= 0 && key < this.offs.length ? this.offs[key] : this.self;
+    const at = this.at;
+    if (this.list) return typeof key === 'number' && key >= 0 && key < at.length ? (at[key] as number) : this.self;
     // A big dict (pool_weights of thousands of pools) gets an index instead of a scan per look-up.
-    if (this.keys.length > 32) {
+    if (at.length > 64) {
       if (this.index === null) {
         this.index = new Map();
-        for (let i = this.keys.length - 1; i >= 0; i--) this.index.set(this.keys[i], this.offs[i]);
+        for (let i = at.length - 2; i >= 0; i -= 2) this.index.set(at[i], at[i + 1] as number);
       }
       return this.index.get(key) ?? this.self;
     }
-    const i = this.keys.indexOf(key);
-    return i >= 0 ? this.offs[i] : this.self;
+    for (let i = 0; i < at.length; i += 2) if (at[i] === key) return at[i + 1] as number;
+    return this.self;
   }
 }
 
@@ -80,8 +81,8 @@ export function setPos(obj: object, self: Pos, keys: Map<string | number, Pos> =
   putSpots(obj, new FixedSpots(self, keys));
 }
 
-function track(obj: object, src: Source, self: number, keys: (string | number)[] | null, offs: number[]): void {
-  putSpots(obj, new Spots(src, self, keys, offs));
+function track(obj: object, src: Source, self: number, list: boolean, at: (string | number)[]): void {
+  putSpots(obj, new Spots(src, self, list, at));
 }
 
 /** Where a message about `node` points: a quoted scalar at its first character inside the quotes, so that an
@@ -242,7 +243,7 @@ export function oneOrMany<T>(item: Schema<T>): Schema<T[]> {
       const v = item.parse(node, ctx);
       if (v === INVALID) return INVALID;
       const out = [v];
-      track(out, ctx.src, offsetOf(node), null, [offsetOf(node)]);
+      track(out, ctx.src, offsetOf(node), true, [offsetOf(node)]);
       return out;
     },
   };
@@ -268,7 +269,7 @@ export function list<T>(item: Schema<T>, opts: { min?: number } = {}): Schema<T[
         return ctx.error(node, `needs at least ${opts.min} item${opts.min === 1 ? '' : 's'}`);
       }
       if (bad) return INVALID;
-      track(out, ctx.src, offsetOf(node), null, offs);
+      track(out, ctx.src, offsetOf(node), true, offs);
       return out;
     },
   };
@@ -281,8 +282,7 @@ export function dict<T>(value: Schema<T>, opts: { key?: (k: string, at: Pos, ctx
     parse(node, ctx) {
       if (node.kind !== 'map') return ctx.error(node, `expected a mapping, got ${describe(node)}`);
       const out: Record<string, T> = Object.create(null) as Record<string, T>;
-      const keys: string[] = [];
-      const offs: number[] = [];
+      const at: (string | number)[] = [];
       let bad = false;
       for (const pair of node.items) {
         if (pair.duplicate) continue; // reported by the reader
@@ -308,11 +308,10 @@ export function dict<T>(value: Schema<T>, opts: { key?: (k: string, at: Pos, ctx
         const v = pair.value === null ? ctx.error(keyNode, `${keyText(key)} has no value`) : value.parse(pair.value, ctx);
         if (v === INVALID) { bad = true; continue; }
         out[key] = v;
-        keys.push(key);
-        offs.push(offsetOf(keyNode));
+        at.push(key, offsetOf(keyNode));
       }
       if (bad) return INVALID;
-      track(out, ctx.src, offsetOf(node), keys, offs);
+      track(out, ctx.src, offsetOf(node), false, at);
       return out;
     },
   };
@@ -348,6 +347,10 @@ export function obj<T extends object>(fields: FieldsOf<T>, opts: ObjectOptions =
   if (names.length > 30) throw new Error('obj(): at most 30 fields');
   const specs = names.map((n) => asSpec((fields as Record<string, FieldSpec<unknown> | Schema<unknown>>)[n]));
   const index = new Map(names.map((n, i) => [n, i]));
+  // Every object of a schema starts as a copy of one template with all its fields (a sparse one with none), so
+  // they share one shape and are allocated at their final size.
+  const template: Record<string, unknown> = {};
+  if (!opts.sparse) for (const n of names) template[n] = null;
   const rejected = ownMap(opts.rejected);
   const checked = ownMap(opts.checked);
   const ignored = ownMap(opts.ignored);
@@ -355,9 +358,8 @@ export function obj<T extends object>(fields: FieldsOf<T>, opts: ObjectOptions =
     expect: 'a mapping',
     parse(node, ctx) {
       if (node.kind !== 'map') return ctx.error(node, `expected a mapping, got ${describe(node)}`);
-      const out: Record<string, unknown> = {};
-      const keys: string[] = [];
-      const offs: number[] = [];
+      const out: Record<string, unknown> = { ...template };
+      const at: (string | number)[] = [];
       let seen = 0;
       let bad = false;
       for (const pair of node.items) {
@@ -393,8 +395,7 @@ export function obj<T extends object>(fields: FieldsOf<T>, opts: ObjectOptions =
         const v = specs[i].schema.parse(valueNode, ctx);
         if (v === INVALID) bad = true;
         else out[key] = v;
-        keys.push(key);
-        offs.push(offsetOf(pair.value ?? keyNode));
+        at.push(key, offsetOf(pair.value ?? keyNode));
       }
       for (let i = 0; i < names.length; i++) {
         if (seen & (1 << i)) continue;
@@ -404,12 +405,10 @@ export function obj<T extends object>(fields: FieldsOf<T>, opts: ObjectOptions =
           bad = true;
         } else if (spec.default !== undefined) {
           out[names[i]] = typeof spec.default === 'function' ? (spec.default as (ctx: Ctx) => unknown)(ctx) : spec.default;
-        } else if (!opts.sparse) {
-          out[names[i]] = null;
         }
       }
       if (bad) return INVALID;
-      track(out, ctx.src, offsetOf(node), keys, offs);
+      track(out, ctx.src, offsetOf(node), false, at);
       opts.check?.(out, node, ctx);
       return out as T;
     },

@@ -345,15 +345,30 @@ const poolSchema: Schema<PoolConfig> = obj<PoolConfig>({
     const p = v as unknown as PoolConfig;
     if (p.monitor !== null && p.monitor_group !== null) ctx.error(node, 'a pool takes a "monitor" or a "monitor_group", not both');
     if ((p.latitude === null) !== (p.longitude === null)) ctx.error(node, 'set both latitude and longitude, or neither');
-    const names = new Set<string>();
-    const addresses = new Set<string>();
-    p.origins.forEach((o, i) => {
-      const address = `${o.address}|${o.port ?? ''}`;
-      if (names.has(o.name)) ctx.error(posOf(p.origins, i), `duplicate origin name "${o.name}" in pool "${p.name}"`);
-      if (addresses.has(address)) ctx.error(posOf(p.origins, i), `origin address ${o.address} appears twice in pool "${p.name}"`);
-      names.add(o.name);
-      addresses.add(address);
-    });
+    // Pairwise for the usual handful of origins (no sets to allocate), with sets for a big pool.
+    const origins = p.origins;
+    const small = origins.length <= 16;
+    const names = small ? null : new Set<string>();
+    const addresses = small ? null : new Set<string>();
+    for (let i = 0; i < origins.length; i++) {
+      const o = origins[i];
+      let sameName = false;
+      let sameAddress = false;
+      if (names && addresses) {
+        const address = `${o.address}|${o.port ?? ''}`;
+        sameName = names.has(o.name);
+        sameAddress = addresses.has(address);
+        names.add(o.name);
+        addresses.add(address);
+      } else {
+        for (let j = 0; j < i; j++) {
+          if (origins[j].name === o.name) sameName = true;
+          if (origins[j].address === o.address && origins[j].port === o.port) sameAddress = true;
+        }
+      }
+      if (sameName) ctx.error(posOf(origins, i), `duplicate origin name "${o.name}" in pool "${p.name}"`);
+      if (sameAddress) ctx.error(posOf(origins, i), `origin address ${o.address} appears twice in pool "${p.name}"`);
+    }
   },
 });
 
