@@ -15,6 +15,9 @@ import { parseFull } from './yaml-full';
 /** Deepest nesting of mappings and sequences accepted; a config needs about 8. */
 export const MAX_DEPTH = 64;
 
+/** YAML syntax problems reported one by one; the rest are counted. */
+const MAX_SYNTAX_PROBLEMS = 100;
+
 export interface LoadResult {
   /** null when any error was found. */
   config: Config | null;
@@ -74,7 +77,10 @@ function load(text: string, ctx: Ctx, abs: string): LoadResult {
     ({ root, duplicates } = fast);
   } else {
     const full = parseFull(text, MAX_DEPTH);
-    for (const p of full.problems) ctx.problems.push({ pos: ctx.src.pos(p.offset), message: p.message, severity: p.severity });
+    // A broken file can hold a syntax error every few bytes; the first ones say what is wrong.
+    for (const p of full.problems.slice(0, MAX_SYNTAX_PROBLEMS)) ctx.problems.push({ pos: ctx.src.pos(p.offset), message: p.message, severity: p.severity });
+    const more = full.problems.length - MAX_SYNTAX_PROBLEMS;
+    if (more > 0) ctx.problems.push({ pos: ctx.src.pos(full.problems[MAX_SYNTAX_PROBLEMS].offset), message: `and ${more} more YAML problem${more === 1 ? '' : 's'}`, severity: full.problems.slice(MAX_SYNTAX_PROBLEMS).some((p) => p.severity === 'error') ? 'error' : 'warning' });
     if (full.problems.some((p) => p.severity === 'error')) return { config: null, problems: ctx.problems };
     ({ root, duplicates } = full);
   }

@@ -44,6 +44,19 @@ function tooDeep(stack: readonly Token[], maxDepth: number): number {
 }
 
 export function parseFull(text: string, maxDepth: number): FullResult {
+  // The package reports each syntax error as an Error, whose stack trace costs more than the parsing: a file of
+  // a million stray quotes took 20 s. Messages need no stack; nothing here awaits, so the limit is restored
+  // before any other code runs.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return parse(text, maxDepth);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+function parse(text: string, maxDepth: number): FullResult {
   const lexer = new Lexer();
   const parser = new Parser();
   let deepAt = -1;

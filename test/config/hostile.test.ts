@@ -183,6 +183,12 @@ describe('other hostile input', () => {
     expect(lines[0]).toMatch(/refers to unknown pool "pool-numbr-0" \(did you mean "pool-number-0"\?\)$/);
   });
 
+  test('a syntax error every byte: the first 100 are reported, the rest counted', () => {
+    const r = loadConfigText('"'.repeat(20000), 'cfg.yaml');
+    expect(r.problems).toHaveLength(101);
+    expect(r.problems[100].message).toMatch(/^and \d+ more YAML problems$/);
+  });
+
   test('random bytes and mutations of the example config never make the loader throw', () => {
     const { readFileSync } = require('node:fs') as typeof import('node:fs');
     const example = readFileSync(path.join(ROOT, 'config', 'example.yaml'), 'utf8');
