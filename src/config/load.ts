@@ -1,11 +1,22 @@
-// Reading a config file: YAML → typed, validated Config plus every problem found, each with file:line:col.
+// Reading a config file: bytes → strict UTF-8 → YAML tree → typed, validated Config plus every problem found,
+// each with file:line:col. Whatever the bytes, this returns problems rather than throwing, in time linear in
+// the size of the file (depth is capped, aliases are never expanded, duplicate keys are found with a set).
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
-import { Ctx, INVALID } from './kit';
+import type { YNode } from './ast';
+import { Ctx, INVALID, keyText } from './kit';
 import { checkReferences } from './references';
 import { configSchema } from './schema';
+import { decodeUtf8, Source } from './source';
 import type { Config, Pos, Problem } from './types';
+import { parseFast } from './yaml-fast';
+import { parseFull } from './yaml-full';
+
+/** Deepest nesting of mappings and sequences accepted; a config needs about 8. */
+export const MAX_DEPTH = 64;
+
+/** YAML syntax problems reported one by one; the rest are counted. */
+const MAX_SYNTAX_PROBLEMS = 100;
 
 export interface LoadResult {
   /** null when any error was found. */
@@ -25,37 +36,62 @@ export function hasErrors(problems: readonly Problem[]): boolean {
   return problems.some((p) => p.severity === 'error');
 }
 
-export function loadConfigFile(file: string): LoadResult {
-  const abs = path.resolve(file);
-  let text: string;
+/** The text of a config file, or the problem that stops it being read (missing, unreadable, not UTF-8). */
+export function readConfigText(file: string, abs = path.resolve(file)): { text: string } | { problem: Problem } {
+  const at = (line: number, col: number): Pos => ({ file, line, col });
   try {
-    text = readFileSync(abs, 'utf8');
+    const decoded = decodeUtf8(readFileSync(abs));
+    if ('text' in decoded) return decoded;
+    const byte = decoded.byte.toString(16).padStart(2, '0');
+    return { problem: { pos: at(decoded.line, decoded.col), message: `the file is not valid UTF-8 (byte 0x${byte} at offset ${decoded.badOffset})`, severity: 'error' } };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    return { config: null, problems: [{ pos: { file, line: 1, col: 1 }, message: `cannot read config: ${err.code ?? err.message}`, severity: 'error' }] };
+    return { problem: { pos: at(1, 1), message: `cannot read config: ${err.code ?? err.message}`, severity: 'error' } };
   }
-  return loadConfigText(text, file, abs);
+}
+
+export function loadConfigFile(file: string): LoadResult {
+  const abs = path.resolve(file);
+  const read = readConfigText(file, abs);
+  if ('problem' in read) return { config: null, problems: [read.problem] };
+  return loadConfigText(read.text, file, abs);
 }
 
 /** `displayName` is what messages show (as the user typed it); `abs` anchors relative paths in the file. */
 export function loadConfigText(text: string, displayName: string, abs = path.resolve(displayName)): LoadResult {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true });
-  const ctx = new Ctx(displayName, lines);
-  for (const e of doc.errors) {
-    const { line, col } = lines.linePos(e.pos[0]);
-    ctx.problems.push({ pos: { file: displayName, line, col }, message: e.message.split('\n')[0], severity: 'error' });
-  }
-  for (const w of doc.warnings) {
-    const { line, col } = lines.linePos(w.pos[0]);
-    ctx.problems.push({ pos: { file: displayName, line, col }, message: w.message.split('\n')[0], severity: 'warning' });
-  }
-  if (doc.errors.length > 0) return { config: null, problems: ctx.problems };
-  if (!doc.contents) {
-    ctx.error({ file: displayName, line: 1, col: 1 }, 'the config file is empty');
+  const ctx = new Ctx(displayName, new Source(displayName, text));
+  try {
+    return load(text, ctx, abs);
+  } catch (e) {
+    // Nothing below is meant to throw; should something still do, the file is refused, not the process ended.
+    ctx.problems.push({ pos: { file: displayName, line: 1, col: 1 }, message: `cannot read the config: ${e instanceof Error ? e.message : String(e)}`, severity: 'error' });
     return { config: null, problems: ctx.problems };
   }
-  const parsed = configSchema.parse(doc.contents, ctx);
+}
+
+function load(text: string, ctx: Ctx, abs: string): LoadResult {
+  let root: YNode | null;
+  let duplicates: YNode[];
+  const fast = parseFast(text, MAX_DEPTH);
+  if (fast !== null) {
+    ({ root, duplicates } = fast);
+  } else {
+    const full = parseFull(text, MAX_DEPTH);
+    // A broken file can hold a syntax error every few bytes; the first ones say what is wrong.
+    for (const p of full.problems.slice(0, MAX_SYNTAX_PROBLEMS)) ctx.problems.push({ pos: ctx.src.pos(p.offset), message: p.message, severity: p.severity });
+    const more = full.problems.length - MAX_SYNTAX_PROBLEMS;
+    if (more > 0) ctx.problems.push({ pos: ctx.src.pos(full.problems[MAX_SYNTAX_PROBLEMS].offset), message: `and ${more} more YAML problem${more === 1 ? '' : 's'}`, severity: full.problems.slice(MAX_SYNTAX_PROBLEMS).some((p) => p.severity === 'error') ? 'error' : 'warning' });
+    if (full.problems.some((p) => p.severity === 'error')) return { config: null, problems: ctx.problems };
+    ({ root, duplicates } = full);
+  }
+  // Reported here, at the later occurrence; the schema skips those pairs and goes on, so a duplicate does not
+  // hide the other problems of the file.
+  for (const key of duplicates) ctx.error(key, `duplicate key ${keyText(String(key.kind === 'scalar' ? key.value : ''))}`);
+  if (root === null) {
+    ctx.error({ file: ctx.file, line: 1, col: 1 }, 'the config file is empty');
+    return { config: null, problems: ctx.problems };
+  }
+  const parsed = configSchema.parse(root, ctx);
   if (parsed === INVALID) return { config: null, problems: ctx.problems };
 
   const dir = path.dirname(abs);

@@ -2,9 +2,9 @@
 // are checked afterwards in references.ts; RDATA syntax, regions and rule expressions by the domains that
 // compile them.
 import { isIP, isIPv4, isIPv6 } from 'node:net';
-import { isMap, isScalar, LineCounter, Node, YAMLMap } from 'yaml';
+import { YMap, YNode } from './ast';
 import {
-  bool, Ctx, dict, int, INVALID, list, maybe, num, obj, oneOf, oneOrMany, opt, posOf, refine, req, Schema, str,
+  bool, Ctx, dict, int, INVALID, keyText, list, maybe, num, obj, oneOf, oneOrMany, opt, posOf, refine, req, Schema, str,
 } from './kit';
 import type {
   Config, ListenAddress, LoadBalancerConfig, LoadSheddingConfig, LocationStrategyConfig, MonitorConfig,
@@ -88,7 +88,7 @@ const geoipSchema: Schema<{ databases: string[] }> = refine(
 const httpListen: Schema<ListenAddress | null> = {
   expect: 'an address:port, or null to disable',
   parse(node, ctx) {
-    if (isScalar(node) && (node.value === null || node.value === false || node.value === 'off')) return null;
+    if (node.kind === 'scalar' && (node.value === null || node.value === false || node.value === 'off')) return null;
     return listenAddress.parse(node, ctx);
   },
 };
@@ -157,8 +157,8 @@ const recordSchema: Schema<RecordConfig> = refine(
 function scalarText(): Schema<string> {
   return {
     expect: 'a value',
-    parse(node: Node, ctx: Ctx) {
-      if (!isScalar(node) || node.value === null || typeof node.value === 'object') return ctx.error(node, 'expected a record value (a string)');
+    parse(node: YNode, ctx: Ctx) {
+      if (node.kind !== 'scalar' || node.value === null || typeof node.value === 'object') return ctx.error(node, 'expected a record value (a string)');
       return String(node.value);
     },
   };
@@ -187,46 +187,51 @@ const MONITOR_TYPES: readonly MonitorType[] = ['http', 'https', 'tcp', 'smtp', '
 const headerMap = dict(oneOrMany(str()));
 const EXPECTED_CODES = /^\s*[1-5](\d\d|xx|XX)(\s*[,\s]\s*[1-5](\d\d|xx|XX))*\s*$/;
 
-function monitorSchema(name: string): Schema<MonitorConfig> {
-  return obj<MonitorConfig>({
-    name: opt(str(), name),
-    type: opt(oneOf(MONITOR_TYPES), 'http'),
-    description: opt(str(), ''),
-    method: opt(str({ pattern: /^[A-Z]{1,16}$/, patternHint: 'an HTTP method in capitals (GET, HEAD, POST…)' }), 'GET'),
-    path: opt(str({ pattern: /^\//, patternHint: 'a path starting with "/"' }), '/'),
-    port: maybe(int({ min: 1, max: 65535 })),
-    header: opt(headerMap, () => ({})),
-    timeout: opt(num({ min: 0.1, max: 60 }), 5),
-    retries: opt(int({ min: 0, max: 10 }), 2),
-    interval: opt(num({ min: 1, max: 3600 }), 60),
-    expected_codes: opt(str({ pattern: EXPECTED_CODES, patternHint: 'status codes like "200", "2xx" or "200, 302"' }), '200'),
-    expected_body: maybe(str({ nonEmpty: true })),
-    follow_redirects: opt(bool(), false),
-    allow_insecure: opt(bool(), false),
-    consecutive_up: opt(int({ min: 1, max: 100 }), 1),
-    consecutive_down: opt(int({ min: 1, max: 100 }), 1),
-  }, {
-    ignored: {
-      probe_zone: 'Simulate Zone applies Cloudflare proxy settings to probes; steerdns probes endpoints directly',
-      id: 'informational', created_on: 'informational', modified_on: 'informational',
-    },
-    check(v, node, ctx) {
-      const m = v as unknown as MonitorConfig;
-      if (m.timeout > m.interval) ctx.error(node, `timeout (${m.timeout} s) must not exceed interval (${m.interval} s)`);
-      const http = m.type === 'http' || m.type === 'https';
-      if (!http) {
-        for (const key of ['expected_body', 'follow_redirects', 'allow_insecure', 'method', 'path', 'header', 'expected_codes'] as const) {
-          const pair = node.items.find((p) => isScalar(p.key) && p.key.value === key);
-          if (pair) ctx.warn(pair.key as Node, `"${key}" only applies to http and https monitors; ignored for ${m.type}`);
-        }
-      }
-      if ((m.type === 'icmp_ping') && m.port !== null) {
-        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === 'port');
-        ctx.warn(pair?.key as Node, 'icmp_ping has no port; ignored');
-      }
-    },
-  });
+/** The pair of `key` in a mapping node, for a message at that key. */
+function keyNode(node: YMap, key: string): YNode | null {
+  return node.items.find((p) => p.key.kind === 'scalar' && p.key.value === key)?.key ?? null;
 }
+
+/** Monitors and pools are named by their key in the mapping unless they say otherwise. */
+const nameFromKey = (ctx: Ctx): string => ctx.key;
+
+const monitorSchema: Schema<MonitorConfig> = obj<MonitorConfig>({
+  name: opt(str(), nameFromKey),
+  type: opt(oneOf(MONITOR_TYPES), 'http'),
+  description: opt(str(), ''),
+  method: opt(str({ pattern: /^[A-Z]{1,16}$/, patternHint: 'an HTTP method in capitals (GET, HEAD, POST…)' }), 'GET'),
+  path: opt(str({ pattern: /^\//, patternHint: 'a path starting with "/"' }), '/'),
+  port: maybe(int({ min: 1, max: 65535 })),
+  header: opt(headerMap, () => ({})),
+  timeout: opt(num({ min: 0.1, max: 60 }), 5),
+  retries: opt(int({ min: 0, max: 10 }), 2),
+  interval: opt(num({ min: 1, max: 3600 }), 60),
+  expected_codes: opt(str({ pattern: EXPECTED_CODES, patternHint: 'status codes like "200", "2xx" or "200, 302"' }), '200'),
+  expected_body: maybe(str({ nonEmpty: true })),
+  follow_redirects: opt(bool(), false),
+  allow_insecure: opt(bool(), false),
+  consecutive_up: opt(int({ min: 1, max: 100 }), 1),
+  consecutive_down: opt(int({ min: 1, max: 100 }), 1),
+}, {
+  ignored: {
+    probe_zone: 'Simulate Zone applies Cloudflare proxy settings to probes; steerdns probes endpoints directly',
+    id: 'informational', created_on: 'informational', modified_on: 'informational',
+  },
+  check(v, node, ctx) {
+    const m = v as unknown as MonitorConfig;
+    if (m.timeout > m.interval) ctx.error(node, `timeout (${m.timeout} s) must not exceed interval (${m.interval} s)`);
+    const http = m.type === 'http' || m.type === 'https';
+    if (!http) {
+      for (const key of ['expected_body', 'follow_redirects', 'allow_insecure', 'method', 'path', 'header', 'expected_codes'] as const) {
+        const at = keyNode(node, key);
+        if (at) ctx.warn(at, `"${key}" only applies to http and https monitors; ignored for ${m.type}`);
+      }
+    }
+    if ((m.type === 'icmp_ping') && m.port !== null) {
+      ctx.warn(keyNode(node, 'port'), 'icmp_ping has no port; ignored');
+    }
+  },
+});
 
 const monitorsSchema: Schema<Map<string, MonitorConfig>> = namedDict(monitorSchema);
 
@@ -237,27 +242,30 @@ const memberSchema: Schema<MonitorGroupMember> = obj<MonitorGroupMember>({
   monitoring_only: opt(bool(), false),
 });
 
-const monitorGroupsSchema: Schema<Map<string, MonitorGroupConfig>> = namedDict((name) => obj<MonitorGroupConfig>({
-  name: opt(str(), name),
+const monitorGroupsSchema: Schema<Map<string, MonitorGroupConfig>> = namedDict(obj<MonitorGroupConfig>({
+  name: opt(str(), nameFromKey),
   description: opt(str(), ''),
   members: req(list(memberSchema, { min: 1 })),
 }));
 
-/** A mapping of name → object whose schema knows its own name (monitors, pools). */
-function namedDict<T>(schemaFor: (name: string) => Schema<T>): Schema<Map<string, T>> {
+/** A mapping of name → object whose schema names it after its key unless it has a name (monitors, pools). */
+function namedDict<T>(schema: Schema<T>): Schema<Map<string, T>> {
   return {
     expect: 'a mapping of names to definitions',
     parse(node, ctx) {
-      if (isScalar(node) && node.value === null) return new Map();
-      if (!isMap(node)) return ctx.error(node, 'expected a mapping of names to definitions');
+      if (node.kind === 'scalar' && node.value === null) return new Map();
+      if (node.kind !== 'map') return ctx.error(node, 'expected a mapping of names to definitions');
       const out = new Map<string, T>();
       let bad = false;
       for (const pair of node.items) {
-        const key = isScalar(pair.key) ? String(pair.key.value) : null;
-        if (key === null || key === '') { ctx.error(pair.key as Node, 'expected a name'); bad = true; continue; }
-        if (out.has(key)) { ctx.error(pair.key as Node, `duplicate name "${key}"`); bad = true; continue; }
-        if (!pair.value) { ctx.error(pair.key as Node, `"${key}" has no definition`); bad = true; continue; }
-        const v = schemaFor(key).parse(pair.value as Node, ctx);
+        if (pair.duplicate) continue; // reported by the reader
+        const key = pair.key.kind === 'scalar' ? String(pair.key.value) : null;
+        if (key === null || key === '') { ctx.error(pair.key, 'expected a name'); bad = true; continue; }
+        // Names that differ in YAML but not as strings (1 and "1").
+        if (out.has(key)) { ctx.error(pair.key, `duplicate name ${keyText(key)}`); bad = true; continue; }
+        if (!pair.value) { ctx.error(pair.key, `${keyText(key)} has no definition`); bad = true; continue; }
+        ctx.key = key;
+        const v = schema.parse(pair.value, ctx);
         if (v === INVALID) bad = true;
         else out.set(key, v);
       }
@@ -288,7 +296,11 @@ const originSchema: Schema<OriginConfig> = refine(
     rejected: { virtual_network_id: 'private network load balancing is not supported: DNS-only load balancers serve public endpoints' },
   }),
   'an origin',
-  (v) => ({ ...v, name: v.name ?? v.address }),
+  (v) => {
+    // In place: one object per origin, not two (a config can have hundreds of thousands).
+    if (v.name === null) v.name = v.address;
+    return v as OriginConfig;
+  },
 );
 
 const loadSheddingSchema: Schema<LoadSheddingConfig> = obj<LoadSheddingConfig>({
@@ -299,8 +311,7 @@ const loadSheddingSchema: Schema<LoadSheddingConfig> = obj<LoadSheddingConfig>({
 }, {
   check(v, node, ctx) {
     if ((v.session_percent as number) > 0) {
-      const pair = node.items.find((p) => isScalar(p.key) && p.key.value === 'session_percent');
-      ctx.warn(pair?.key as Node, 'session_percent sheds session-affinity traffic, which DNS-only load balancers do not have; ignored');
+      ctx.warn(keyNode(node, 'session_percent'), 'session_percent sheds session-affinity traffic, which DNS-only load balancers do not have; ignored');
     }
   },
 });
@@ -310,57 +321,69 @@ const notificationFilterSchema: Schema<NotificationFilterConfig> = obj<Notificat
   pool: opt(obj<NotificationFilterConfig['pool']>({ disable: opt(bool(), false), healthy: maybe(bool()) }), () => ({ disable: false, healthy: null })),
 });
 
-function poolSchema(name: string): Schema<PoolConfig> {
-  return obj<PoolConfig>({
-    name: opt(str(), name),
-    description: opt(str(), ''),
-    enabled: opt(bool(), true),
-    minimum_origins: opt(int({ min: 1, max: 10000 }), 1),
-    monitor: maybe(str({ nonEmpty: true })),
-    monitor_group: maybe(str({ nonEmpty: true })),
-    origin_steering: opt(obj<PoolConfig['origin_steering']>({
-      policy: opt(oneOf(['random', 'hash', 'least_outstanding_requests', 'least_connections'] as const), 'random'),
-    }), () => ({ policy: 'random' as const })),
-    load_shedding: maybe(loadSheddingSchema),
-    latitude: maybe(latitude),
-    longitude: maybe(longitude),
-    notification_filter: maybe(notificationFilterSchema),
-    origins: req(list(originSchema, { min: 1 })),
-  }, {
-    ignored: {
-      check_regions: 'probes are sent from this server; there are no probe regions',
-      notification_email: 'use notifications.webhooks',
-      networks: 'Cloudflare network placement', id: 'informational', created_on: 'informational', modified_on: 'informational',
-    },
-    check(v, node, ctx) {
-      const p = v as unknown as PoolConfig;
-      if (p.monitor !== null && p.monitor_group !== null) ctx.error(node, 'a pool takes a "monitor" or a "monitor_group", not both');
-      if ((p.latitude === null) !== (p.longitude === null)) ctx.error(node, 'set both latitude and longitude, or neither');
-      const names = new Set<string>();
-      const addresses = new Set<string>();
-      p.origins.forEach((o, i) => {
-        const at = posOfItem(p.origins, i);
-        if (names.has(o.name)) ctx.error(at, `duplicate origin name "${o.name}" in pool "${p.name}"`);
-        if (addresses.has(`${o.address}|${o.port ?? ''}`)) ctx.error(at, `origin address ${o.address} appears twice in pool "${p.name}"`);
+const poolSchema: Schema<PoolConfig> = obj<PoolConfig>({
+  name: opt(str(), nameFromKey),
+  description: opt(str(), ''),
+  enabled: opt(bool(), true),
+  minimum_origins: opt(int({ min: 1, max: 10000 }), 1),
+  monitor: maybe(str({ nonEmpty: true })),
+  monitor_group: maybe(str({ nonEmpty: true })),
+  origin_steering: opt(obj<PoolConfig['origin_steering']>({
+    policy: opt(oneOf(['random', 'hash', 'least_outstanding_requests', 'least_connections'] as const), 'random'),
+  }), () => ({ policy: 'random' as const })),
+  load_shedding: maybe(loadSheddingSchema),
+  latitude: maybe(latitude),
+  longitude: maybe(longitude),
+  notification_filter: maybe(notificationFilterSchema),
+  origins: req(list(originSchema, { min: 1 })),
+}, {
+  ignored: {
+    check_regions: 'probes are sent from this server; there are no probe regions',
+    notification_email: 'use notifications.webhooks',
+    networks: 'Cloudflare network placement', id: 'informational', created_on: 'informational', modified_on: 'informational',
+  },
+  check(v, node, ctx) {
+    const p = v as unknown as PoolConfig;
+    if (p.monitor !== null && p.monitor_group !== null) ctx.error(node, 'a pool takes a "monitor" or a "monitor_group", not both');
+    if ((p.latitude === null) !== (p.longitude === null)) ctx.error(node, 'set both latitude and longitude, or neither');
+    // Pairwise for the usual handful of origins (no sets to allocate), with sets for a big pool.
+    const origins = p.origins;
+    const small = origins.length <= 16;
+    const names = small ? null : new Set<string>();
+    const addresses = small ? null : new Set<string>();
+    for (let i = 0; i < origins.length; i++) {
+      const o = origins[i];
+      let sameName = false;
+      let sameAddress = false;
+      if (names && addresses) {
+        const address = `${o.address}|${o.port ?? ''}`;
+        sameName = names.has(o.name);
+        sameAddress = addresses.has(address);
         names.add(o.name);
-        addresses.add(`${o.address}|${o.port ?? ''}`);
-      });
-    },
-  });
-}
-
-const posOfItem = (arr: object, i: number) => posOf(arr, i);
+        addresses.add(address);
+      } else {
+        for (let j = 0; j < i; j++) {
+          if (origins[j].name === o.name) sameName = true;
+          if (origins[j].address === o.address && origins[j].port === o.port) sameAddress = true;
+        }
+      }
+      if (sameName) ctx.error(posOf(origins, i), `duplicate origin name "${o.name}" in pool "${p.name}"`);
+      if (sameAddress) ctx.error(posOf(origins, i), `origin address ${o.address} appears twice in pool "${p.name}"`);
+    }
+  },
+});
 
 // ---- load balancers ----------------------------------------------------------------------------------
 
 const STEERING: readonly SteeringPolicy[] = ['', 'off', 'geo', 'random', 'dynamic_latency', 'proximity', 'least_outstanding_requests', 'least_connections'];
+const steeringOneOf = oneOf(STEERING);
 const steeringPolicy: Schema<SteeringPolicy> = {
   expect: 'a steering policy',
   parse(node, ctx) {
-    if (isScalar(node) && node.value === 'random_steering') {
+    if (node.kind === 'scalar' && node.value === 'random_steering') {
       return ctx.error(node, '"random_steering" is not a steering policy (the Cloudflare docs\' examples use it by mistake); use "random"');
     }
-    return oneOf(STEERING).parse(node, ctx);
+    return steeringOneOf.parse(node, ctx);
   },
 };
 
@@ -431,8 +454,8 @@ const loadBalancerSchema: Schema<LoadBalancerConfig> = obj<LoadBalancerConfig>({
   },
   checked: {
     proxied(value, ctx) {
-      if (isScalar(value) && (value.value === false || value.value === null)) return;
-      if (isScalar(value) && value.value === true) ctx.error(value, 'proxied: true is not possible: steerdns is a DNS-only (gray-cloud) load balancer');
+      if (value.kind === 'scalar' && (value.value === false || value.value === null)) return;
+      if (value.kind === 'scalar' && value.value === true) ctx.error(value, 'proxied: true is not possible: steerdns is a DNS-only (gray-cloud) load balancer');
       else ctx.error(value, 'proxied must be false (steerdns is a DNS-only load balancer)');
     },
   },
@@ -462,7 +485,7 @@ const notificationsSchema: Schema<NotificationsConfig> = obj<NotificationsConfig
 export type ParsedConfig = Omit<Config, 'file'>;
 
 export const configSchema: Schema<ParsedConfig> = obj<ParsedConfig>({
-  server: opt(serverSchema, () => serverSchema.parse(new YAMLMap(), new Ctx('', new LineCounter())) as ServerConfig),
+  server: opt(serverSchema, () => serverSchema.parse(new YMap(0), new Ctx('')) as ServerConfig),
   zones: req(list(zoneSchema, { min: 1 })),
   monitors: opt(monitorsSchema, () => new Map()),
   monitor_groups: opt(monitorGroupsSchema, () => new Map()),

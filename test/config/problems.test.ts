@@ -92,7 +92,18 @@ describe('schema', () => {
     expect(p.length).toBeGreaterThan(0);
     expect(p[0]).toMatch(/^cfg\.yaml:\d+:\d+: /);
     const y = `server: { http: null, http: null }\n${ZONE}`;
-    expect(await problems(y)).toEqual([expect.stringMatching(/^cfg\.yaml:1:23: .*[Mm]ap keys must be unique/)]);
+    expect(await problems(y)).toEqual(['cfg.yaml:1:23: duplicate key "http"']);
+  });
+
+  test('duplicate origin names and addresses in a pool, at the later origin (small and big pools)', async () => {
+    for (const extra of [0, 30]) {
+      const more = Array.from({ length: extra }, (_, i) => `{ address: 192.0.2.${100 + i} }`).join(', ');
+      const y = `${ZONE}pools:\n  p1:\n    origins: [ { name: a, address: 192.0.2.1 }, ${more}${extra ? ', ' : ''}{ name: a, address: 192.0.2.2 }, { name: c, address: 192.0.2.1 } ]\n`;
+      expect(await problems(y)).toEqual([
+        `${at(y, '{ name: a, address: 192.0.2.2')}duplicate origin name "a" in pool "p1"`,
+        `${at(y, '{ name: c')}origin address 192.0.2.1 appears twice in pool "p1"`,
+      ]);
+    }
   });
 
   test('empty file, missing zones', async () => {

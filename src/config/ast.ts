@@ -1,0 +1,89 @@
+// The YAML tree the schema reads: mappings, sequences and resolved scalars, each with the offset where it starts
+// in the text. Both readers produce it (yaml-fast.ts for the plain YAML configs are written in, yaml-full.ts
+// through the `yaml` package for everything else), so the schema does not depend on either. Positions are
+// offsets, turned into line:col only when a message needs one (source.ts).
+
+export type YNode = YScalar | YMap | YSeq | YOther;
+
+export class YScalar {
+  readonly kind = 'scalar' as const;
+  constructor(
+    /** Resolved per the YAML 1.2 core schema: string, number, boolean or null. */
+    readonly value: unknown,
+    /** Offset of the scalar's first character (the opening quote for a quoted one). */
+    readonly start: number,
+    readonly quoted: boolean,
+  ) {}
+}
+
+export class YPair {
+  constructor(
+    readonly key: YNode,
+    /** null: `key:` with nothing after it where no empty-scalar position is known. */
+    readonly value: YNode | null,
+    /** The key repeats an earlier key of the same mapping: already reported, the schema skips the pair. */
+    readonly duplicate: boolean,
+  ) {}
+}
+
+export class YMap {
+  readonly kind = 'map' as const;
+  readonly items: YPair[] = [];
+  constructor(readonly start: number) {}
+}
+
+export class YSeq {
+  readonly kind = 'seq' as const;
+  readonly items: YNode[] = [];
+  constructor(readonly start: number) {}
+}
+
+/** Something the config cannot use whatever the key (an alias `*x`): the schema says what it found. */
+export class YOther {
+  readonly kind = 'other' as const;
+  constructor(
+    readonly what: string,
+    readonly start: number,
+  ) {}
+}
+
+/** YAML key equality as the `yaml` package applies it (same resolved scalar value); collections never match. */
+export function sameKey(a: YNode, b: YNode): boolean {
+  return a.kind === 'scalar' && b.kind === 'scalar' && a.value === b.value;
+}
+
+/**
+ * Adds pairs to a mapping and flags a key that repeats an earlier one, in linear time: a linear scan while the
+ * mapping is small (most are), a Set of scalar values once it is not.
+ */
+export class MapBuilder {
+  private seen: Set<unknown> | null = null;
+  constructor(readonly map: YMap) {}
+
+  /** Returns whether the key was a duplicate. */
+  add(key: YNode, value: YNode | null): boolean {
+    const items = this.map.items;
+    let duplicate = false;
+    // NaN is never equal to itself, so never a duplicate (as with ===), which a Set would not agree with.
+    if (key.kind === 'scalar' && key.value === key.value) {
+      if (this.seen !== null) {
+        duplicate = this.seen.has(key.value);
+        if (!duplicate) this.seen.add(key.value);
+      } else {
+        for (let i = 0; i < items.length; i++) {
+          if (sameKey(items[i].key, key)) {
+            duplicate = true;
+            break;
+          }
+        }
+        if (items.length >= 16) {
+          this.seen = new Set();
+          for (const p of items) if (p.key.kind === 'scalar' && p.key.value === p.key.value) this.seen.add(p.key.value);
+          this.seen.add(key.value);
+        }
+      }
+    }
+    items.push(new YPair(key, value, duplicate));
+    return duplicate;
+  }
+}

@@ -1,0 +1,531 @@
+// A fast reader for the YAML that configs are written in: block mappings and sequences, one-line flow
+// collections, one-line plain and quoted scalars, comments. It reads a 5 MB config in tens of milliseconds where
+// the `yaml` package's generator-based parser takes seconds. Anything else — anchors, aliases, tags, block
+// scalars, multi-line scalars or flow collections, several documents, tabs, CR line ends, and every syntax
+// error — makes it give up (null), and the full reader (yaml-full.ts, the `yaml` package) reads the file
+// instead, so the result never depends on which reader ran: test/config/yaml-fast.test.ts holds the two to the
+// same tree on every input the fast one accepts. YAML 1.2.2 (https://yaml.org/spec/1.2.2/) chapters 6–8;
+// scalars resolve per its core schema (§10.3), as the `yaml` package resolves them.
+import { MapBuilder, YMap, YNode, YScalar, YSeq } from './ast';
+
+export interface FastResult {
+  root: YNode | null;
+  /** Keys that repeat an earlier key of their mapping (the later occurrences). */
+  duplicates: YNode[];
+}
+
+/** Thrown inside the reader to give up; never leaves this module. */
+class GiveUp {}
+const GIVE_UP = new GiveUp();
+
+// Characters that make the fast reader give up wherever they are: tabs and CR (whitespace rules it does not
+// implement), C0/C1 controls, DEL, BOM, line/paragraph separators and surrogates (non-BMP text) — rare in a
+// config, and handled (or rejected with a message) by the full reader.
+const UNUSUAL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff]/;
+
+const NL = 10;
+const SPACE = 32;
+const HASH = 35;
+const COLON = 58;
+const DASH = 45;
+const COMMA = 44;
+const LBRACKET = 91;
+const RBRACKET = 93;
+const LBRACE = 123;
+const RBRACE = 125;
+const DQUOTE = 34;
+const SQUOTE = 39;
+
+/** The tree of `text`, or null when the text is not in the subset this reader handles. */
+export function parseFast(text: string, maxDepth: number): FastResult | null {
+  if (UNUSUAL.test(text)) return null;
+  try {
+    return new FastReader(text, maxDepth).document();
+  } catch (e) {
+    if (e === GIVE_UP) return null;
+    throw e;
+  }
+}
+
+class FastReader {
+  private readonly n: number;
+  /** Position in the text; after a block node, the first character of the next content line (or n). */
+  private p = 0;
+  /** Start of the current line. */
+  private ls = 0;
+  /** Indentation of the current content line; -1 at the end of the text. */
+  private ind = -1;
+  private readonly duplicates: YNode[] = [];
+
+  constructor(
+    private readonly s: string,
+    private readonly maxDepth: number,
+  ) {
+    this.n = s.length;
+  }
+
+  document(): FastResult {
+    this.toContent();
+    if (this.ind < 0) return { root: null, duplicates: this.duplicates };
+    const root = this.blockNode(this.ind, 1);
+    if (this.ind >= 0) throw GIVE_UP; // content less indented than the root: a syntax error
+    return { root, duplicates: this.duplicates };
+  }
+
+  // ---- lines ----------------------------------------------------------------------------------------------
+
+  /** From a line start, skips blank and comment-only lines; sets p, ls, ind on the next content line. */
+  private toContent(): void {
+    const s = this.s;
+    let p = this.p;
+    for (;;) {
+      const ls = p;
+      while (p < this.n && s.charCodeAt(p) === SPACE) p++;
+      if (p >= this.n) {
+        this.p = this.n;
+        this.ind = -1;
+        return;
+      }
+      const c = s.charCodeAt(p);
+      if (c === NL) {
+        p++;
+        continue;
+      }
+      if (c === HASH) {
+        const nl = s.indexOf('\n', p);
+        if (nl < 0) {
+          this.p = this.n;
+          this.ind = -1;
+          return;
+        }
+        p = nl + 1;
+        continue;
+      }
+      // Document markers and directives start a new document: not for this reader.
+      if (p === ls && (c === DASH || c === 46 || c === 37) && (c === 37 || s.startsWith(c === DASH ? '---' : '...', p))) throw GIVE_UP;
+      this.p = p;
+      this.ls = ls;
+      this.ind = p - ls;
+      return;
+    }
+  }
+
+  /** After a value: only spaces and a comment may follow on the line; then on to the next content line. */
+  private endLine(): void {
+    const s = this.s;
+    let p = this.p;
+    while (p < this.n && s.charCodeAt(p) === SPACE) p++;
+    if (p < this.n) {
+      const c = s.charCodeAt(p);
+      if (c === HASH) {
+        if (s.charCodeAt(p - 1) !== SPACE) throw GIVE_UP; // "x"#c: a comment needs a space before it
+        const nl = s.indexOf('\n', p);
+        p = nl < 0 ? this.n : nl;
+      }
+      if (p < this.n && s.charCodeAt(p) !== NL) throw GIVE_UP;
+    }
+    this.p = p < this.n ? p + 1 : this.n;
+    this.toContent();
+  }
+
+  private atLineEnd(p: number): boolean {
+    return p >= this.n || this.s.charCodeAt(p) === NL;
+  }
+
+  /** A "- " (or "-" at the line end) sequence entry indicator at p. */
+  private isDash(p: number): boolean {
+    if (this.s.charCodeAt(p) !== DASH) return false;
+    const c = this.s.charCodeAt(p + 1);
+    return p + 1 >= this.n || c === SPACE || c === NL;
+  }
+
+  // ---- block nodes ----------------------------------------------------------------------------------------
+
+  /** A block node on the current content line at column `col`: a sequence or a mapping. */
+  private blockNode(col: number, depth: number): YNode {
+    if (this.isDash(this.p)) return this.blockSeq(col, depth);
+    if (this.keyEnd(this.p) >= 0) return this.blockMap(col, depth);
+    throw GIVE_UP; // a scalar or flow collection as a whole document: not a config
+  }
+
+  private blockMap(col: number, depth: number): YMap {
+    if (depth > this.maxDepth) throw GIVE_UP; // the full reader reports it
+    const map = new YMap(this.p);
+    const mb = new MapBuilder(map);
+    for (;;) {
+      const keyStart = this.p;
+      const colon = this.keyEnd(keyStart);
+      // An implicit key longer than 1024 characters is an error (YAML 1.2.2 §7.4.2 ns-s-implicit-yaml-key).
+      if (colon < 0 || colon - keyStart > 1000) throw GIVE_UP;
+      const key = this.keyScalar(keyStart, colon);
+      this.p = colon + 1;
+      let value: YNode;
+      let q = this.p;
+      while (q < this.n && this.s.charCodeAt(q) === SPACE) q++;
+      if (this.atLineEnd(q) || this.s.charCodeAt(q) === HASH) {
+        value = this.indentedValue(col, q, true, depth);
+      } else {
+        this.p = q;
+        value = this.inlineValue(col, depth);
+      }
+      if (mb.add(key, value)) this.duplicates.push(key);
+      if (this.ind < col) return map;
+      if (this.ind > col || this.isDash(this.p)) throw GIVE_UP;
+    }
+  }
+
+  private blockSeq(col: number, depth: number): YSeq {
+    if (depth > this.maxDepth) throw GIVE_UP;
+    const seq = new YSeq(this.p);
+    for (;;) {
+      let q = this.p + 1;
+      while (q < this.n && this.s.charCodeAt(q) === SPACE) q++;
+      let item: YNode;
+      if (this.atLineEnd(q) || this.s.charCodeAt(q) === HASH) {
+        item = this.indentedValue(col, q, false, depth);
+      } else if (this.isDash(q)) {
+        throw GIVE_UP; // "- - x": compact nested sequences
+      } else if (this.keyEnd(q) >= 0) {
+        this.p = q;
+        item = this.blockMap(q - this.ls, depth + 1);
+      } else {
+        this.p = q;
+        item = this.inlineValue(col, depth);
+      }
+      seq.items.push(item);
+      if (this.ind < col) return seq;
+      if (this.ind > col) throw GIVE_UP;
+      if (!this.isDash(this.p)) return seq; // a key of the mapping this sequence is the value of
+    }
+  }
+
+  /**
+   * The value after "key:" or "-" with nothing else on the line (`emptyAt`: where the line's content ended): a
+   * more indented block node or scalar on the following lines, a sequence at the key's own indentation
+   * (`sameIndentSeq`, YAML allows it for mapping values), or an empty value (null).
+   */
+  private indentedValue(col: number, emptyAt: number, sameIndentSeq: boolean, depth: number): YNode {
+    this.p = emptyAt;
+    this.endLine();
+    if (this.ind > col) {
+      if (this.isDash(this.p)) return this.blockSeq(this.ind, depth + 1);
+      if (this.keyEnd(this.p) >= 0) return this.blockMap(this.ind, depth + 1);
+      return this.inlineValue(col, depth);
+    }
+    if (this.ind === col && sameIndentSeq && this.isDash(this.p)) return this.blockSeq(col, depth + 1);
+    return new YScalar(null, emptyAt, false);
+  }
+
+  /** A flow collection or scalar that ends on this line; nothing may continue it on more indented lines. */
+  private inlineValue(col: number, depth: number): YNode {
+    const c = this.s.charCodeAt(this.p);
+    let node: YNode;
+    if (c === LBRACKET || c === LBRACE) node = this.flow(depth + 1);
+    else if (c === DQUOTE) node = this.doubleQuoted();
+    else if (c === SQUOTE) node = this.singleQuoted();
+    else node = this.plainBlock();
+    this.endLine();
+    if (this.ind > col) throw GIVE_UP; // a multi-line scalar, or a syntax error
+    return node;
+  }
+
+  // ---- keys ---------------------------------------------------------------------------------------------------
+
+  /**
+   * When a block mapping key starts at p (a plain or quoted scalar on this line followed by ": " or ":" at the
+   * line end), the offset of that colon; else -1.
+   */
+  private keyEnd(p: number): number {
+    const s = this.s;
+    const c = s.charCodeAt(p);
+    if (c === DQUOTE || c === SQUOTE) {
+      const close = c === DQUOTE ? this.doubleQuotedEnd(p) : this.singleQuotedEnd(p);
+      if (close < 0) return -1;
+      let q = close;
+      while (q < this.n && s.charCodeAt(q) === SPACE) q++;
+      if (s.charCodeAt(q) !== COLON) return -1;
+      const after = s.charCodeAt(q + 1);
+      return q + 1 >= this.n || after === SPACE || after === NL ? q : -1;
+    }
+    if (!this.plainStart(p, false)) return -1;
+    for (let q = p; q < this.n; q++) {
+      const ch = s.charCodeAt(q);
+      if (ch === NL) return -1;
+      if (ch === COLON) {
+        const after = s.charCodeAt(q + 1);
+        if (q + 1 >= this.n || after === SPACE || after === NL) return q;
+      } else if (ch === HASH && s.charCodeAt(q - 1) === SPACE) return -1;
+    }
+    return -1;
+  }
+
+  /** The key scalar from p to its colon. */
+  private keyScalar(p: number, colon: number): YScalar {
+    const c = this.s.charCodeAt(p);
+    if (c === DQUOTE || c === SQUOTE) {
+      this.p = p;
+      return c === DQUOTE ? this.doubleQuoted() : this.singleQuoted();
+    }
+    return new YScalar(resolvePlain(this.s.slice(p, this.keyTextEnd(p, colon))), p, false);
+  }
+
+  /** End of a key's text: before the colon and the spaces in front of it (plain), after the closing quote (quoted). */
+  private keyTextEnd(p: number, colon: number): number {
+    let e = colon;
+    while (e > p && this.s.charCodeAt(e - 1) === SPACE) e--;
+    return e;
+  }
+
+  // ---- scalars ------------------------------------------------------------------------------------------------
+
+  /** Whether a plain scalar may start at p (YAML 1.2.2 §7.3.3 ns-plain-first), in block or flow context. */
+  private plainStart(p: number, flow: boolean): boolean {
+    if (p >= this.n) return false;
+    const c = this.s.charCodeAt(p);
+    switch (c) {
+      case DASH:
+      case 63: // ?
+      case COLON: {
+        const next = this.s.charCodeAt(p + 1);
+        if (p + 1 >= this.n || next === SPACE || next === NL) return false;
+        return !(flow && (next === COMMA || next === LBRACKET || next === RBRACKET || next === LBRACE || next === RBRACE));
+      }
+      case COMMA:
+      case LBRACKET:
+      case RBRACKET:
+      case LBRACE:
+      case RBRACE:
+      case HASH:
+      case 38: // &
+      case 42: // *
+      case 33: // !
+      case 124: // |
+      case 62: // >
+      case SQUOTE:
+      case DQUOTE:
+      case 37: // %
+      case 64: // @
+      case 96: // `
+      case SPACE:
+      case NL:
+        return false;
+      default:
+        return true;
+    }
+  }
+
+  /** A plain scalar value in block context, to the end of the line or a comment. */
+  private plainBlock(): YScalar {
+    const s = this.s;
+    const start = this.p;
+    if (!this.plainStart(start, false)) throw GIVE_UP;
+    let q = start;
+    let end = start;
+    for (; q < this.n; q++) {
+      const ch = s.charCodeAt(q);
+      if (ch === NL) break;
+      if (ch === SPACE) continue;
+      if (ch === HASH && s.charCodeAt(q - 1) === SPACE) break;
+      if (ch === COLON) {
+        const after = s.charCodeAt(q + 1);
+        if (q + 1 >= this.n || after === SPACE || after === NL) throw GIVE_UP; // "a: b: c"
+      }
+      end = q + 1;
+    }
+    this.p = end;
+    return new YScalar(resolvePlain(s.slice(start, end)), start, false);
+  }
+
+  /** A plain scalar inside a flow collection: ends before ", [ ] { }", ": " and " #". */
+  private plainFlow(): YScalar {
+    const s = this.s;
+    const start = this.p;
+    if (!this.plainStart(start, true)) throw GIVE_UP;
+    let q = start;
+    let end = start;
+    for (; q < this.n; q++) {
+      const ch = s.charCodeAt(q);
+      if (ch === NL || ch === COMMA || ch === LBRACKET || ch === RBRACKET || ch === LBRACE || ch === RBRACE) break;
+      if (ch === SPACE) continue;
+      if (ch === HASH && s.charCodeAt(q - 1) === SPACE) break;
+      if (ch === COLON) {
+        const after = s.charCodeAt(q + 1);
+        if (q + 1 >= this.n || after === SPACE || after === NL || after === COMMA || after === LBRACKET || after === RBRACKET || after === LBRACE || after === RBRACE) break;
+      }
+      end = q + 1;
+    }
+    this.p = end;
+    return new YScalar(resolvePlain(s.slice(start, end)), start, false);
+  }
+
+  /** Offset just after the closing quote of a one-line single-quoted scalar at p, or -1. */
+  private singleQuotedEnd(p: number): number {
+    const s = this.s;
+    for (let q = p + 1; q < this.n; q++) {
+      const ch = s.charCodeAt(q);
+      if (ch === NL) return -1;
+      if (ch === SQUOTE) {
+        if (s.charCodeAt(q + 1) === SQUOTE) q++;
+        else return q + 1;
+      }
+    }
+    return -1;
+  }
+
+  private singleQuoted(): YScalar {
+    const start = this.p;
+    const end = this.singleQuotedEnd(start);
+    if (end < 0) throw GIVE_UP;
+    const raw = this.s.slice(start + 1, end - 1);
+    this.p = end;
+    return new YScalar(raw.indexOf("'") >= 0 ? raw.replace(/''/g, "'") : raw, start, true);
+  }
+
+  /** Offset just after the closing quote of a one-line double-quoted scalar at p, or -1. */
+  private doubleQuotedEnd(p: number): number {
+    const s = this.s;
+    for (let q = p + 1; q < this.n; q++) {
+      const ch = s.charCodeAt(q);
+      if (ch === NL) return -1;
+      if (ch === 92) {
+        if (s.charCodeAt(q + 1) === NL) return -1; // an escaped line break: a multi-line scalar
+        q++; // skip the escaped character
+      }
+      else if (ch === DQUOTE) return q + 1;
+    }
+    return -1;
+  }
+
+  private doubleQuoted(): YScalar {
+    const s = this.s;
+    const start = this.p;
+    const end = this.doubleQuotedEnd(start);
+    if (end < 0) throw GIVE_UP;
+    this.p = end;
+    const raw = s.slice(start + 1, end - 1);
+    if (raw.indexOf('\\') < 0) return new YScalar(raw, start, true);
+    let out = '';
+    for (let i = 0; i < raw.length; i++) {
+      const ch = raw[i];
+      if (ch !== '\\') {
+        out += ch;
+        continue;
+      }
+      const e = raw[++i];
+      const simple = ESCAPES[e];
+      if (simple !== undefined) {
+        out += simple;
+        continue;
+      }
+      const len = e === 'x' ? 2 : e === 'u' ? 4 : e === 'U' ? 8 : 0;
+      const hex = raw.substr(i + 1, len);
+      if (len === 0 || hex.length !== len || !/^[0-9a-fA-F]+$/.test(hex)) throw GIVE_UP;
+      const code = parseInt(hex, 16);
+      if (code > 0x10ffff) throw GIVE_UP;
+      out += String.fromCodePoint(code);
+      i += len;
+    }
+    return new YScalar(out, start, true);
+  }
+
+  // ---- flow collections -------------------------------------------------------------------------------------
+
+  /** A flow sequence or mapping at p that closes on this line. */
+  private flow(depth: number): YNode {
+    if (depth > this.maxDepth) throw GIVE_UP;
+    const s = this.s;
+    const isMap = s.charCodeAt(this.p) === LBRACE;
+    const close = isMap ? RBRACE : RBRACKET;
+    const start = this.p;
+    const map = isMap ? new YMap(start) : null;
+    const mb = map ? new MapBuilder(map) : null;
+    const seq = isMap ? null : new YSeq(start);
+    this.p++;
+    for (;;) {
+      this.spaces();
+      const c = s.charCodeAt(this.p);
+      if (this.p >= this.n || c === NL) throw GIVE_UP;
+      if (c === close) {
+        this.p++;
+        return map ?? (seq as YSeq);
+      }
+      if (mb) {
+        if (c === LBRACKET || c === LBRACE) throw GIVE_UP;
+        const key = this.flowScalar();
+        this.spaces();
+        // "key: value" only: no "key" alone, no "key:" with an empty value, no JSON-style "key":value.
+        if (s.charCodeAt(this.p) !== COLON || s.charCodeAt(this.p + 1) !== SPACE) throw GIVE_UP;
+        this.p += 2;
+        this.spaces();
+        const v = s.charCodeAt(this.p);
+        if (v === COMMA || v === close || v === NL || this.p >= this.n) throw GIVE_UP;
+        const value = this.flowValue(depth);
+        if (mb.add(key, value)) this.duplicates.push(key);
+      } else {
+        const item = this.flowValue(depth);
+        this.spaces();
+        if (s.charCodeAt(this.p) === COLON) throw GIVE_UP; // "[a: b]": a one-pair mapping
+        (seq as YSeq).items.push(item);
+      }
+      this.spaces();
+      const after = s.charCodeAt(this.p);
+      if (after === COMMA) {
+        this.p++;
+        this.spaces();
+        if (s.charCodeAt(this.p) === COMMA) throw GIVE_UP;
+      } else if (after !== close) throw GIVE_UP;
+    }
+  }
+
+  private flowValue(depth: number): YNode {
+    const c = this.s.charCodeAt(this.p);
+    if (c === LBRACKET || c === LBRACE) return this.flow(depth + 1);
+    return this.flowScalar();
+  }
+
+  private flowScalar(): YScalar {
+    const c = this.s.charCodeAt(this.p);
+    if (c === DQUOTE) return this.doubleQuoted();
+    if (c === SQUOTE) return this.singleQuoted();
+    return this.plainFlow();
+  }
+
+  private spaces(): void {
+    while (this.p < this.n && this.s.charCodeAt(this.p) === SPACE) this.p++;
+  }
+}
+
+/** Double-quoted escapes with a fixed meaning (YAML 1.2.2 §5.7); \x, \u, \U are read as hex. */
+const ESCAPES: Record<string, string | undefined> = Object.assign(Object.create(null) as Record<string, string>, {
+  '0': '\0', a: '\x07', b: '\b', e: '\x1b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v',
+  N: '\u0085', _: '\u00a0', L: '\u2028', P: '\u2029', ' ': ' ', '"': '"', '/': '/', '\\': '\\',
+});
+
+const NULL_RE = /^(?:~|[Nn]ull|NULL)?$/;
+const BOOL_RE = /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
+const OCT_RE = /^0o[0-7]+$/;
+const INT_RE = /^[-+]?[0-9]+$/;
+const HEX_RE = /^0x[0-9a-fA-F]+$/;
+const FLOAT_NAN_RE = /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
+const FLOAT_EXP_RE = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/;
+const FLOAT_RE = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
+
+/**
+ * A plain scalar's value per the YAML 1.2 core schema (§10.3.2), in the `yaml` package's order: null, bool,
+ * int (octal 0o, decimal, hex 0x), float (.inf/.nan, exponent, decimal); else the string itself. The first
+ * character decides which tests can apply, so most strings are not matched against any pattern.
+ */
+export function resolvePlain(v: string): unknown {
+  if (v.length === 0) return null;
+  const c = v.charCodeAt(0);
+  if (c === 126 || c === 110 || c === 78) return NULL_RE.test(v) ? null : v; // ~ n N
+  if (c === 116 || c === 84 || c === 102 || c === 70) return BOOL_RE.test(v) ? v.charCodeAt(0) === 116 || v.charCodeAt(0) === 84 : v; // t T f F
+  if ((c >= 48 && c <= 57) || c === 45 || c === 43 || c === 46) {
+    if (OCT_RE.test(v)) return parseInt(v.substring(2), 8);
+    if (INT_RE.test(v)) return parseInt(v, 10);
+    if (HEX_RE.test(v)) return parseInt(v.substring(2), 16);
+    if (FLOAT_NAN_RE.test(v)) return v.slice(-3).toLowerCase() === 'nan' ? NaN : c === 45 ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+    if (FLOAT_EXP_RE.test(v) || FLOAT_RE.test(v)) return parseFloat(v);
+  }
+  return v;
+}
