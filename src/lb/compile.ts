@@ -77,7 +77,7 @@ export function* compileLoadBalancersSliced(config: Config, env: SteeringEnv): S
       ttl: lb.ttl,
     };
     const rules = compileRules(lb, { err, warn, poolList, poolMap, weights, pools });
-    checkProximity(lb, base, rules, pools, warn);
+    checkProximity(lb, base, rules, warn);
 
     const referenced = referencedPools(lb, pools);
     const servesNames = [...referenced].some((p) => p.hasHostnames);
@@ -143,10 +143,11 @@ function compileRules(lb: LoadBalancerConfig, h: RuleCompileHelpers): CompiledRu
   return out;
 }
 
-function checkProximity(lb: LoadBalancerConfig, base: Steering, rules: CompiledRule[], pools: Map<string, Pool>, warn: (pos: Pos, m: string) => void): void {
+function checkProximity(lb: LoadBalancerConfig, base: Steering, rules: CompiledRule[], warn: (pos: Pos, m: string) => void): void {
   const usesProximity = base.policy === 'proximity' || rules.some((r) => r.overrides.policy === 'proximity');
   if (!usesProximity) return;
-  const missing = [...pools.values()].filter((p) => base.defaultPools.includes(p) && (p.config.latitude === null || p.config.longitude === null));
+  // The pools proximity orders (default_pools), not every pool of the config: this runs once per load balancer.
+  const missing = [...new Set(base.defaultPools)].filter((p) => p.config.latitude === null || p.config.longitude === null);
   if (missing.length > 0) {
     warn(posOf(lb, 'steering_policy'), `proximity steering: pool${missing.length > 1 ? 's' : ''} ${missing.map((p) => `"${p.name}"`).join(', ')} ha${missing.length > 1 ? 've' : 's'} no latitude/longitude and will be tried last`);
   }

@@ -2,7 +2,7 @@
 // and the result comes back in chunks, so that the event loop answering queries never runs the parser. The thread
 // also bounds the damage of a hostile file: it has its own heap limit and a deadline, and whatever goes wrong in
 // it (a crash, running out of memory) fails the load, never the process.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { hasErrors, loadConfigFile } from '../config/load';
@@ -33,6 +33,11 @@ export interface LoaderOptions {
   timeoutMs?: number;
   /** Heap limit of the loading thread. */
   maxHeapMb?: number;
+  /**
+   * After loading a file larger than this, the thread is ended rather than kept: an idle thread never collects
+   * its garbage, and a large file leaves hundreds of MB of it.
+   */
+  keepThreadBelowBytes?: number;
 }
 
 /** The compiled thread script: next to this file, or in dist/ when this runs from the TypeScript sources (tests). */
@@ -41,6 +46,14 @@ function threadScript(): string | null {
   if (existsSync(here)) return here;
   const built = path.resolve(__dirname, '..', '..', 'dist', 'server', 'config-thread.js');
   return existsSync(built) ? built : null;
+}
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
 }
 
 /** The problem that stands for a load that failed as a whole. */
@@ -152,6 +165,7 @@ export class ConfigLoader {
     this.current = null;
     clearTimeout(r.timer);
     r.resolve(outcome);
+    if (this.worker !== null && fileSize(r.file) > (this.opts.keepThreadBelowBytes ?? 1024 * 1024)) void this.close();
   }
 }
 
