@@ -7,6 +7,7 @@ import type { HealthStore } from '../health/store';
 import { buildTargets } from '../health/targets';
 import { effectivePolicy } from '../lb/steering';
 import type { Runtime } from '../runtime';
+import type { VoteSource } from './pop-health';
 import { redactHeaders, redactUrl } from './redact';
 
 /** Reloads so far (metrics and /api/status). */
@@ -26,6 +27,8 @@ export interface StatusDeps {
   store: HealthStore;
   /** Resolved addresses of hostname endpoints, when known. */
   describeHostname?: (name: string) => { addresses: string[]; error: string | null } | null;
+  /** Shared health: every vantage point's results (pop_health). */
+  votes?: VoteSource | null;
 }
 
 export function poolHealth(deps: StatusDeps, pool: PoolConfig): PoolHealth {

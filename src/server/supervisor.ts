@@ -8,11 +8,13 @@ import { formatProblem } from '../config/load';
 import type { Config, Problem } from '../config/types';
 import type { EventQuery, HealthEvent } from '../health/events';
 import { HealthService } from '../health/service';
+import type { VantagePoint } from '../health/shared/types';
 import type { HealthStore } from '../health/store';
 import { HostnameResolver } from '../lb/hostnames';
 import { StatusHttpServer } from '../observe/http';
 import { createLogger, type Logger } from '../observe/log';
 import { createMetrics, ProbeStats, type ReloadStats } from '../observe/metrics';
+import { registerSharedHealthMetrics } from '../observe/shared-health-metrics';
 import { statusSummary, type StatusDeps } from '../observe/status';
 import { buildRuntimeSliced, GeoCache, internalLookup, type Runtime } from '../runtime';
 import { runInSlices } from '../util/slices';
@@ -89,7 +91,7 @@ export class Supervisor {
 
   async start(): Promise<void> {
     const gen = await this.loadGeneration();
-    await this.health.start(gen.config);
+    await this.health.start(gen.config, vantageOf(gen.runtime));
     try {
       await this.planes.prepare(gen);
     } catch (err) {
@@ -143,7 +145,7 @@ export class Supervisor {
       } catch (err) {
         throw new ReloadFailure(`the new config cannot be applied: ${(err as Error).message}`);
       }
-      await this.health.reload(gen.config);
+      await this.health.reload(gen.config, vantageOf(gen.runtime));
       await this.planes.commit();
       this.adopt(gen);
       this.reloads.reloads++;
@@ -218,6 +220,7 @@ export class Supervisor {
       status: () => this.statusDeps(),
       tcpConnections: () => this.planes.tcpConnections(),
     });
+    registerSharedHealthMetrics(registry, () => this.health.shared?.stats() ?? null);
     this.http = new StatusHttpServer({
       registry: () => Promise.resolve(registry),
       status: () => this.statusDeps(),
@@ -231,14 +234,20 @@ export class Supervisor {
   }
 
   statusDeps(): StatusDeps {
-    return { runtime: this.runtime, store: this.store, describeHostname: (n) => this.hostnames.describe(n) };
+    return { runtime: this.runtime, store: this.store, describeHostname: (n) => this.hostnames.describe(n), votes: this.health.shared };
   }
 
   healthEvents(q: EventQuery): HealthEvent[] {
     return this.health.events.list(q);
   }
 
-  readiness(): { ready: boolean; reason: string } {
+  readiness(): { ready: boolean; reason: string; detail?: string } {
+    const shared = this.health.shared;
+    const r = this.readinessOnly();
+    return shared ? { ...r, detail: shared.describe() } : r;
+  }
+
+  private readinessOnly(): { ready: boolean; reason: string } {
     if (this.stopped) return { ready: false, reason: 'shutting down' };
     if (!this.current) return { ready: false, reason: 'no config loaded' };
     const planes = this.planes.readiness();
@@ -253,6 +262,7 @@ export class Supervisor {
       pid: process.pid,
       ...this.planes.describe(),
       probe_targets: this.health.scheduler.stats().targets,
+      shared_health: this.health.shared?.stats() ?? null,
     };
   }
 
@@ -285,6 +295,11 @@ export class Supervisor {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   }
+}
+
+/** This instance as a shared-health vantage point: its PoP code and region (null without a region). */
+function vantageOf(rt: Runtime): VantagePoint | null {
+  return rt.pop.region === null ? null : { pop: rt.pop.code, region: rt.pop.region };
 }
 
 function isLoopback(host: string): boolean {

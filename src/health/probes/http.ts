@@ -13,6 +13,7 @@ import { hostName, parseExpectedCodes } from '../targets';
 import { failResult, passResult } from '../types';
 import type { ProbeContext, ProbeResult, ProbeTarget } from '../types';
 import { classifyError, classifyTimeout, errorMessage } from './errors';
+import { sourceFor } from './source';
 import type { ProbePhase } from './errors';
 
 export const BODY_LIMIT = 10 * 1024;
@@ -180,6 +181,7 @@ function requestOnce(
       headers,
       agent: hop.tls ? httpsAgent : httpAgent,
       setHost: false,
+      ...sourceFor(ctx, hop.connectHost),
     };
     if (hop.tls) {
       options.servername = sni;

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { failResult, passResult } from '../types';
 import type { ProbeContext, ProbeResult, ProbeTarget } from '../types';
 import { classifyError, classifyTimeout } from './errors';
+import { sourceFor } from './source';
 import type { ProbePhase } from './errors';
 
 const MAX_REPLY_BYTES = 64 * 1024;
@@ -43,7 +44,7 @@ export function probeSmtp(target: ProbeTarget, timeoutMs: number, ctx: ProbeCont
       sock.destroy(); // closes the socket: FIN (RST only if the server left unread data behind)
       resolve(r);
     };
-    const sock = net.connect({ host: target.address, port });
+    const sock = net.connect({ host: target.address, port, ...sourceFor(ctx, target.address) });
     sock.setEncoding('latin1');
     const timer = setTimeout(() => {
       const t = classifyTimeout(phase, timeoutMs, `SMTP ${STEP_NAME[step]}`);

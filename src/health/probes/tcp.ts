@@ -5,8 +5,9 @@ import { failResult, passResult } from '../types';
 import type { ProbeContext, ProbeResult, ProbeTarget } from '../types';
 import { classifyError, classifyTimeout } from './errors';
 import type { ProbePhase } from './errors';
+import { sourceFor } from './source';
 
-export function probeTcp(target: ProbeTarget, timeoutMs: number, _ctx: ProbeContext = {}): Promise<ProbeResult> {
+export function probeTcp(target: ProbeTarget, timeoutMs: number, ctx: ProbeContext = {}): Promise<ProbeResult> {
   const port = target.port;
   if (port === null) return Promise.resolve(failResult('Monitor Config Error', 'tcp monitor without a port'));
   return new Promise<ProbeResult>((resolve) => {
@@ -20,7 +21,7 @@ export function probeTcp(target: ProbeTarget, timeoutMs: number, _ctx: ProbeCont
       sock.destroy();
       resolve(r);
     };
-    const sock = net.connect({ host: target.address, port });
+    const sock = net.connect({ host: target.address, port, ...sourceFor(ctx, target.address) });
     const timer = setTimeout(() => {
       const t = classifyTimeout(phase, timeoutMs, 'TCP');
       finish(failResult(t.reason, t.detail));
