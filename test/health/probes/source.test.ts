@@ -42,7 +42,8 @@ test('TCP and SMTP probes bind the source address', async () => {
   });
   const smtp = await listenSmtp('127.0.0.21');
   const smtpSeen: string[] = [];
-  smtp.server.on('connection', (c: net.Socket) => smtpSeen.push(c.remoteAddress ?? ''));
+  // listenSmtp is built on listenNet, whose server it keeps.
+  (smtp as unknown as { server: net.Server }).server.on('connection', (c: net.Socket) => smtpSeen.push(c.remoteAddress ?? ''));
   try {
     const t = target(monitor({ type: 'tcp', port: tcp.port }), origin({ address: '127.0.0.21' }));
     expect((await probeTcp(t, 2000, { source: SOURCE })).ok).toBe(true);
