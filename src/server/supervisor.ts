@@ -20,6 +20,7 @@ import { buildRuntimeSliced, GeoCache, internalLookup, type Runtime } from '../r
 import { runInSlices } from '../util/slices';
 import { VERSION } from '../version';
 import { ConfigLoader } from './config-loader';
+import { ConfigWatcher } from './config-watch';
 import { LocalPlanes, type DataPlanes, type Generation } from './planes';
 
 export interface SupervisorOptions {
@@ -29,6 +30,10 @@ export interface SupervisorOptions {
   signals?: boolean;
   /** The data planes to drive; default: one in this process. */
   planes?: (store: HealthStore, log: Logger) => DataPlanes;
+  /** Reload when the config file changes (`serve --watch`), whatever server.watch_config says. */
+  watch?: boolean;
+  /** Debounce of the config watch (tests shorten it). */
+  watchDebounceMs?: number;
 }
 
 /** A load or apply that failed, with the reason already logged. */
@@ -51,6 +56,7 @@ export class Supervisor {
   private reloadAgain = false;
   private stopped = false;
   private readonly startedAt = Date.now();
+  private watcher: ConfigWatcher | null = null;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.log = opts.logger ?? createLogger('info');
@@ -116,6 +122,19 @@ export class Supervisor {
       pop: gen.runtime.pop.code,
     });
     if (this.opts.signals) this.installSignals();
+    await this.updateWatch();
+  }
+
+  /** Starts or stops the config watch after a config was applied (`--watch`, or server.watch_config). */
+  private async updateWatch(): Promise<void> {
+    const want = !this.stopped && (this.opts.watch === true || this.config.server.watch_config);
+    if (want && !this.watcher) {
+      this.watcher = new ConfigWatcher(this.opts.configPath, () => void this.reload(), this.log.child({ component: 'config-watch' }), { debounceMs: this.opts.watchDebounceMs });
+      await this.watcher.start();
+    } else if (!want && this.watcher) {
+      this.watcher.stop();
+      this.watcher = null;
+    }
   }
 
   /** Reads the config file again and applies it. Resolves true when the new config serves. */
@@ -152,6 +171,7 @@ export class Supervisor {
       this.reloads.lastReloadSuccess = true;
       this.reloads.lastReloadError = null;
       this.reloads.lastReloadAt = Date.now();
+      await this.updateWatch();
       this.log.info('config reloaded', {
         config: gen.config.file,
         ms: Math.round(performance.now() - started),
@@ -269,6 +289,8 @@ export class Supervisor {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.watcher?.stop();
+    this.watcher = null;
     this.hostnames.stop();
     await this.planes.stop();
     if (this.http) await this.http.close();
