@@ -7,12 +7,14 @@
 //   - check_regions limits the voters: a pool voted on by WEU alone follows AMS only;
 //   - killing Redis keeps every instance answering (last view, then local results) with 0 lost queries, and a
 //     restarted Redis brings the shared view back.
+import { execFile } from 'node:child_process';
 import * as http from 'node:http';
+import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { aOf, until } from '../helpers/endpoints';
 import { QueryStream } from '../helpers/query-stream';
 import { TestRedis } from '../helpers/redis';
-import { answers, rcodeOf, sleep, spawnServer, writeConfig, type ProcessServer } from '../helpers/server';
+import { answers, rcodeOf, ROOT, sleep, spawnServer, writeConfig, type ProcessServer } from '../helpers/server';
 
 jest.setTimeout(120_000);
 
@@ -85,6 +87,16 @@ interface Instance {
   vp: (typeof VPS)[number];
   proc: ProcessServer;
   http: number;
+}
+
+/** `steerdns explain --health live` with an instance's config: reads the shared view from Redis. */
+function explainLive(i: Instance, name: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'explain', '-c', i.proc.configPath, '--name', name, '--type', 'A', '--health', 'live'], { timeout: 20000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${err.message}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
 }
 
 function httpPortOf(proc: ProcessServer): number {
@@ -187,6 +199,10 @@ describe('shared health: three vantage points, one Redis', () => {
     expect(last.pool).toMatchObject({ name: 'a', healthy: false });
     expect(last.vantage_points?.filter((v) => !v.healthy).map((v) => v.pop).sort()).toEqual(['AMS', 'IAD']);
     expect(last.regions?.filter((r) => r.healthy).map((r) => r.region)).toEqual(['WNAM']);
+    // explain --health live reads the same global view from the store.
+    const out = await explainLive(all[2], 'www.example.com');
+    expect(out).toMatch(/health: shared view from redis:\/\/127\.0\.0\.1:\d+\/0: 3 vantage point\(s\) \(AMS\/WEU, IAD\/ENAM, SJC\/WNAM\)/);
+    expect(out).toContain('chosen pool: b');
 
     origin.fail();
     await until('www back on a everywhere', () => answersEverywhere(all, 'www.example.com'), (v) => everywhere(v, ORIGIN), 10000);
