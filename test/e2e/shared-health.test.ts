@@ -1,6 +1,7 @@
 // Shared health end to end: a real redis-server and three real steerdns processes (`node dist/cli.js serve`; `npm
 // test` builds first), three vantage points in three regions, each probing from its own source address
-// (server.probe_source 127.0.0.11/12/13) an HTTP origin on loopback that answers differently per caller.
+// (server.probe_source 127.0.0.11/12/13) an HTTP origin on loopback that answers differently per caller. SJC runs
+// two cluster workers: its primary publishes and aggregates, and pushes the global view to them.
 //   - one of three vantage points failing leaves the pool in service on all three instances;
 //   - two of three failing fail it over on all three within one interval plus the quorum delay, and the event
 //     names the vantage points; recovery fails back everywhere;
@@ -23,7 +24,7 @@ const BACKUP = '127.0.0.22';
 const VPS = [
   { pop: 'AMS', region: 'WEU', source: '127.0.0.11' },
   { pop: 'IAD', region: 'ENAM', source: '127.0.0.12' },
-  { pop: 'SJC', region: 'WNAM', source: '127.0.0.13' },
+  { pop: 'SJC', region: 'WNAM', source: '127.0.0.13', workers: 2 },
 ] as const;
 type Pop = (typeof VPS)[number]['pop'];
 
@@ -66,6 +67,7 @@ function configFor(vp: (typeof VPS)[number], redisUrl: string, originPort: numbe
   http: "127.0.0.1:0"
   pop: { code: ${vp.pop}, region: ${vp.region} }
   probe_source: ${vp.source}
+  workers: ${'workers' in vp ? vp.workers : 1}
   shared_health: { url: "${redisUrl}", key_prefix: "e2e:", grace: 2, poll_interval: 0.25, timeout: 0.5 }
 zones:
   - name: example.com
