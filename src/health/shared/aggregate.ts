@@ -86,6 +86,47 @@ export function aggregate(votes: Iterable<Vote>, voters: readonly string[] | nul
   return { status: 'unhealthy', regions, voting, ignored, reason, responseCode };
 }
 
+/** The outcome of quickVerdict(), reused from call to call. */
+export interface QuickVerdict {
+  status: TargetStatus;
+  /** When the earliest fresh voting result expires (Infinity when none). */
+  expiresAt: number;
+}
+
+const quick: QuickVerdict = { status: 'unknown', expiresAt: Infinity };
+const scratchRegions: string[] = [];
+const scratchTotal: number[] = [];
+const scratchPassing: number[] = [];
+
+/**
+ * aggregate()'s status alone, without allocating (it runs on every result received): the returned object is
+ * reused and valid until the next call. Same rule, same inputs.
+ */
+export function quickVerdict(votes: ReadonlyMap<string, Vote>, voters: readonly string[] | null, now: number, ttlMs: number): QuickVerdict {
+  let n = 0;
+  let expiresAt = Infinity;
+  for (const v of votes.values()) {
+    if (!isFresh(v.at, now, ttlMs)) continue;
+    if (voters !== null && !voters.includes(v.region)) continue;
+    if (v.at + ttlMs < expiresAt) expiresAt = v.at + ttlMs;
+    let i = 0;
+    while (i < n && scratchRegions[i] !== v.region) i++;
+    if (i === n) {
+      scratchRegions[n] = v.region;
+      scratchTotal[n] = 0;
+      scratchPassing[n] = 0;
+      n++;
+    }
+    scratchTotal[i]++;
+    if (v.ok) scratchPassing[i]++;
+  }
+  let healthy = 0;
+  for (let i = 0; i < n; i++) if (majorityHealthy(scratchPassing[i], scratchTotal[i])) healthy++;
+  quick.status = n === 0 ? 'unknown' : majorityHealthy(healthy, n) ? 'healthy' : 'unhealthy';
+  quick.expiresAt = expiresAt;
+  return quick;
+}
+
 /** The failure most voting vantage points report (ties: the first seen), with a response code that went with it. */
 function commonFailure(voting: readonly Vote[]): { reason: FailureReason; responseCode: number | null } {
   let best: FailureReason = 'Other Failure';

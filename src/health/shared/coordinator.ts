@@ -17,11 +17,29 @@ import type { SharedHealthConfig } from '../../config/types';
 import type { AttemptResult } from '../probes';
 import type { HealthStore } from '../store';
 import type { HealthLogger, ProbeResult, ProbeTarget } from '../types';
-import { aggregate, isFresh, pendingDue, stepGlobal, type GlobalState, type Hysteresis, type Verdict } from './aggregate';
+import { aggregate, isFresh, pendingDue, quickVerdict, stepGlobal, type GlobalState, type Hysteresis, type Verdict } from './aggregate';
 import { decodeBatch, encodeBatch } from './codec';
 import type { GlobalCause, Observation, SharedHealthStore, VantagePoint, VantageVote, Vote } from './types';
 
 export type SharedMode = 'shared' | 'grace' | 'local';
+
+type MutableVote = { -readonly [K in keyof Vote]: Vote[K] };
+
+/** Records a vantage point's latest result, reusing its vote object (thousands arrive per second). */
+function setVote(votes: Map<string, MutableVote>, pop: string, region: string, o: Observation, at: number): void {
+  const v = votes.get(pop);
+  if (v === undefined) {
+    votes.set(pop, { key: o.key, ok: o.ok, reason: o.reason, responseCode: o.responseCode, rttMs: o.rttMs, checkedAt: o.checkedAt, pop, region, at });
+    return;
+  }
+  v.ok = o.ok;
+  v.reason = o.reason;
+  v.responseCode = o.responseCode;
+  v.rttMs = o.rttMs;
+  v.checkedAt = o.checkedAt;
+  v.region = region;
+  v.at = at;
+}
 
 /** Observations per stored batch: keeps one stream entry around 50 KB. */
 const BATCH_OBSERVATIONS = 500;
@@ -35,8 +53,8 @@ interface Entry {
   target: ProbeTarget;
   ttlMs: number;
   h: Hysteresis;
-  /** Latest result per vantage point (PoP code), this one included. */
-  votes: Map<string, Vote>;
+  /** Latest result per vantage point (PoP code), this one included; updated in place. */
+  votes: Map<string, MutableVote>;
   global: GlobalState;
   /** Next time this target must be evaluated even without new results (a vote expires, a pending verdict is due). */
   dueAt: number;
@@ -107,6 +125,8 @@ export class SharedHealth {
   private readonly ownIds = new Set<string>();
   private duplicateWarnedAt = 0;
   private readonly seen = new Map<string, { region: string; at: number }>();
+  /** The longest result ttl over the targets (set with them). */
+  private maxTtlMs = 180_000;
   private readonly counters = { published: 0, publishErrors: 0, readErrors: 0, received: 0, malformed: 0, foreign: 0, fallbacks: 0, rounds: 0 };
 
   constructor(opts: SharedHealthOptions) {
@@ -154,7 +174,12 @@ export class SharedHealth {
       }
     }
     this.entries.clear();
-    for (const [k, e] of next) this.entries.set(k, e);
+    let maxTtl = this.config.ttl !== null ? this.config.ttl * 1000 : 0;
+    for (const [k, e] of next) {
+      this.entries.set(k, e);
+      if (e.ttlMs > maxTtl) maxTtl = e.ttlMs;
+    }
+    this.maxTtlMs = maxTtl || 180_000;
     for (const k of [...this.pending.keys()]) if (!this.entries.has(k)) this.pending.delete(k);
     // Results published for the new targets before we knew them were dropped: read the window again.
     if (added && this.modeValue !== 'local') this.cursor = null;
@@ -165,7 +190,7 @@ export class SharedHealth {
     const e = this.entries.get(target.key);
     const obs: Observation = { key: target.key, ok: result.ok, reason: result.reason, responseCode: result.responseCode, rttMs: result.rttMs, checkedAt: now };
     this.pending.set(target.key, obs);
-    if (e) e.votes.set(this.vantage.pop, { ...obs, pop: this.vantage.pop, region: this.vantage.region, at: now });
+    if (e) setVote(e.votes, this.vantage.pop, this.vantage.region, obs, now);
     if (this.modeValue === 'local' || !e) {
       this.store.record(target.key, result, target.monitor, now);
       return;
@@ -332,7 +357,7 @@ export class SharedHealth {
         }
         const prev = e.votes.get(b.pop);
         if (prev && prev.at > at) continue;
-        e.votes.set(b.pop, { ...o, pop: b.pop, region: b.region, at });
+        setVote(e.votes, b.pop, b.region, o, at);
         if (this.modeValue === 'shared') this.evaluate(e, now, false);
       }
     }
@@ -390,14 +415,15 @@ export class SharedHealth {
   }
 
   private evaluate(e: Entry, now: number, adopt: boolean): void {
-    const verdict = aggregate(e.votes.values(), e.target.regions, now, e.ttlMs);
-    const changed = stepGlobal(e.global, verdict.status, now, e.h, adopt);
-    let due = pendingDue(e.global, e.h);
-    for (const v of verdict.voting) if (v.at + e.ttlMs < due) due = v.at + e.ttlMs + 1;
-    e.dueAt = due;
+    const q = quickVerdict(e.votes, e.target.regions, now, e.ttlMs);
+    const changed = stepGlobal(e.global, q.status, now, e.h, adopt);
+    e.dueAt = Math.min(pendingDue(e.global, e.h), q.expiresAt + 1);
     const status = e.global.status;
     if (status === 'unknown') return;
     const current = this.store.peek(e.target.key);
+    // The common case, without allocating: nothing changed, and no failure reason to refresh.
+    if (changed === null && current !== undefined && current.status === status && (status === 'healthy' || q.status !== status)) return;
+    const verdict = aggregate(e.votes.values(), e.target.regions, now, e.ttlMs);
     // The reason shown follows the verdict while it agrees with the status (another failure takes over); while a
     // verdict is pending against the status, the status keeps its own reason.
     const basis = verdict.status === status ? verdict : { reason: current?.reason === 'Not yet probed' || current === undefined ? 'Other Failure' as const : current.reason, responseCode: current?.responseCode ?? null };
@@ -431,9 +457,7 @@ export class SharedHealth {
   }
 
   private maxTtl(): number {
-    let max = this.config.ttl !== null ? this.config.ttl * 1000 : 0;
-    for (const e of this.entries.values()) if (e.ttlMs > max) max = e.ttlMs;
-    return max || 180_000;
+    return this.maxTtlMs;
   }
 }
 

@@ -79,6 +79,8 @@ export class RedisHealthStore implements SharedHealthStore {
   private lastError = '';
   private lastErrorLoggedAt = 0;
   private closed = false;
+  /** The first connection attempt: the first round waits for it (bounded) instead of failing at once. */
+  private firstConnect: Promise<void> | null;
 
   constructor(config: SharedHealthConfig, private readonly log: HealthLogger) {
     const { options, description } = redisOptions(config);
@@ -89,10 +91,23 @@ export class RedisHealthStore implements SharedHealthStore {
     this.client.on('error', (err: Error) => this.noteError(err));
     this.client.on('ready', () => this.log.info('shared health store connected', { store: this.description }));
     // The first connection: failure here is not fatal, the client keeps retrying.
-    this.client.connect().catch((err: unknown) => this.noteError(err));
+    this.firstConnect = this.client.connect().then(
+      () => {
+        this.firstConnect = null;
+      },
+      (err: unknown) => {
+        this.firstConnect = null;
+        this.noteError(err);
+      },
+    );
+  }
+
+  private async connecting(): Promise<void> {
+    if (this.firstConnect) await bounded(this.firstConnect, this.timeoutMs, 'connect').catch(() => undefined);
   }
 
   async publish(vp: VantagePoint, payload: string, windowMs: number): Promise<string> {
+    await this.connecting();
     const minId = Math.max(0, Math.floor(Date.now() + this.offsetMs - windowMs));
     const replies = await bounded(
       this.client
@@ -111,6 +126,7 @@ export class RedisHealthStore implements SharedHealthStore {
   }
 
   async read(cursor: string | null, _windowMs: number, limit: number): Promise<ReadResult> {
+    await this.connecting();
     const start = cursor === null ? '-' : `(${cursor}`;
     const replies = await bounded(this.client.pipeline().time().xrange(this.stream, start, '+', 'COUNT', limit).exec(), this.timeoutMs, 'read');
     if (!replies || replies.length !== 2) throw new Error('read: unexpected pipeline reply');

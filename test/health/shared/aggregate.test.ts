@@ -1,5 +1,5 @@
 // The quorum rule (Cloudflare health monitor regions) and the global hysteresis, as pure functions.
-import { aggregate, majorityHealthy, pendingDue, stepGlobal, type GlobalState } from '../../../src/health/shared/aggregate';
+import { aggregate, majorityHealthy, pendingDue, quickVerdict, stepGlobal, type GlobalState } from '../../../src/health/shared/aggregate';
 import type { Vote } from '../../../src/health/shared/types';
 
 let n = 0;
@@ -66,6 +66,22 @@ describe('aggregate', () => {
     );
     expect(v).toMatchObject({ status: 'unhealthy', reason: 'Response code mismatch error', responseCode: 503 });
   });
+});
+
+test('quickVerdict (the allocation-free status) agrees with aggregate on random vote sets', () => {
+  let seed = 42;
+  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const regions = ['WEU', 'ENAM', 'WNAM', 'OC'];
+  for (let i = 0; i < 2000; i++) {
+    const votes = new Map<string, Vote>();
+    const k = Math.floor(rnd() * 8);
+    for (let j = 0; j < k; j++) votes.set(`P${j}`, vote(regions[Math.floor(rnd() * regions.length)], rnd() < 0.6, NOW - Math.floor(rnd() * 2 * TTL)));
+    const voters = rnd() < 0.3 ? ['WEU', 'OC'] : null;
+    const full = aggregate(votes.values(), voters, NOW, TTL);
+    const q = quickVerdict(votes, voters, NOW, TTL);
+    expect(q.status).toBe(full.status);
+    expect(q.expiresAt).toBe(full.voting.length ? Math.min(...full.voting.map((v) => v.at + TTL)) : Infinity);
+  }
 });
 
 describe('stepGlobal (consecutive_up / consecutive_down on the global verdict)', () => {
