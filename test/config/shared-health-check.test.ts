@@ -96,3 +96,14 @@ ${REST}`);
   expect(p.code).toBe(1);
   expect(p.stderr.split('\n')[0]).toBe('source.yaml:3:17: probe_source has two IPv4 addresses; give at most one per family');
 });
+
+test('the three PoP examples (config/pops) pass', async () => {
+  for (const pop of ['ams', 'iad', 'sin']) {
+    const r = await new Promise<{ code: number; out: string }>((resolve) => {
+      execFile(process.execPath, [CLI, 'check', '-c', `config/pops/${pop}.yaml`], { cwd: ROOT, timeout: 20000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? 1 : 0, out: stdout + stderr });
+      });
+    });
+    expect(r).toEqual({ code: 0, out: `config/pops/${pop}.yaml: OK\n` });
+  }
+});
