@@ -41,8 +41,9 @@ export class TestRedis {
 
   private constructor(readonly port: number) {}
 
-  static async start(): Promise<TestRedis> {
-    const r = new TestRedis(await freePort());
+  /** Starts on `port` (default: a free one). */
+  static async start(port?: number): Promise<TestRedis> {
+    const r = new TestRedis(port ?? (await freePort()));
     await r.start();
     return r;
   }
