@@ -43,9 +43,14 @@ function setVote(votes: Map<string, MutableVote>, pop: string, region: string, o
 
 /** Observations per stored batch: keeps one stream entry around 50 KB. */
 const BATCH_OBSERVATIONS = 500;
-/** Stream entries per read call, and read calls per round (a resync after an outage may take several rounds). */
-const READ_LIMIT = 200;
-const READ_PAGES = 20;
+/**
+ * Stream entries per read call (≤ 25,000 results: decoding them holds the event loop for a few ms), and read calls
+ * per round (a resync after an outage may take several rounds).
+ */
+const READ_LIMIT = 50;
+const READ_PAGES = 80;
+/** Distinct vantage points kept: whatever the store holds, memory stays bounded. */
+const MAX_VANTAGE_POINTS = 256;
 const POP_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 const REGION_PATTERN = /^[A-Z]{2,4}$/;
 
@@ -302,6 +307,8 @@ export class SharedHealth {
     if (ok) this.storeAnswered(now, resync);
     else this.storeSilent(now);
     this.sweep(now);
+    // Vantage points gone for two windows are forgotten (their votes expired long ago).
+    for (const [pop, s] of this.seen) if (now - s.at > 2 * this.windowMs()) this.seen.delete(pop);
   }
 
   private async publish(): Promise<void> {
@@ -345,6 +352,10 @@ export class SharedHealth {
       }
       const at = Math.min(b.storedAt + offset, now);
       const seen = this.seen.get(b.pop);
+      if (seen === undefined && this.seen.size >= MAX_VANTAGE_POINTS) {
+        this.counters.malformed++;
+        continue;
+      }
       if (!seen || seen.at <= at) this.seen.set(b.pop, { region: b.region, at });
       const { observations, malformed } = decodeBatch(b.payload);
       this.counters.malformed += malformed;
