@@ -8,7 +8,7 @@ import { TestRedis } from '../../helpers/redis';
 jest.setTimeout(30_000);
 
 const log: HealthLogger & { warnings: string[] } = { warnings: [], info() {}, warn(m) { this.warnings.push(m); }, error() {}, debug() {} };
-const config = (url: string): SharedHealthConfig => ({ url, key_prefix: `t${Date.now()}:`, ttl: null, grace: 5, poll_interval: 1, timeout: 0.5, tls: null });
+const config = (url: string): SharedHealthConfig => ({ url, key_prefix: `t${Date.now()}:`, ttl: null, grace: 5, poll_interval: 1, timeout: 2, tls: null });
 const vp = { pop: 'AMS', region: 'WEU' };
 
 async function connected(s: RedisHealthStore): Promise<void> {
