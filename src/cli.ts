@@ -5,7 +5,7 @@ import { formatProblem, hasErrors, loadConfigFile } from './config/load';
 import { checkRuntime } from './runtime';
 
 const USAGE = `usage:
-  steerdns serve -c FILE            run the server
+  steerdns serve -c FILE [--watch]  run the server (--watch: reload when the file changes)
   steerdns check -c FILE            validate a config; prints file:line:col: message per problem, exit 1 on errors
   steerdns explain -c FILE --name N --type T --resolver IP [--ecs CIDR] [--health live|assume-up]
                                     print the steering decision for one query
@@ -19,10 +19,10 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'serve': {
-      const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } }, strict: true });
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, watch: { type: 'boolean' } }, strict: true });
       if (!values.config) return usage('serve needs -c FILE');
       const { serve } = await import('./server/serve');
-      return serve(values.config);
+      return serve(values.config, { watch: values.watch === true });
     }
     case 'check': {
       const { values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' } }, strict: true });

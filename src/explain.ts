@@ -5,7 +5,10 @@ import { QueryContext } from './dns/context';
 import { handleQuery } from './dns/handler';
 import { parseTypeName } from './dns/wire/rrtypes';
 import { presentMessage } from './dns/wire/present';
+import type { Config } from './config/types';
+import { SharedHealth } from './health/shared/coordinator';
 import { HealthStore } from './health/store';
+import { silentLogger } from './health/types';
 import { buildTargets } from './health/targets';
 import { restoreStateFile } from './health/state-file';
 import { noHostnames } from './lb/views';
@@ -78,6 +81,38 @@ export function renderTrace(t: Trace): string {
   return out.join('\n');
 }
 
+/**
+ * The global view as the servers see it: every vantage point's fresh results read from the shared store and put
+ * through the same quorum (no hysteresis: each target gets the verdict its fresh results give now).
+ */
+async function readSharedView(config: Config): Promise<{ store: HealthStore | null; note: string }> {
+  const sc = config.server.shared_health;
+  if (!sc) return { store: null, note: '' };
+  const { RedisHealthStore } = await import('./health/shared/redis-store');
+  const engine = new RedisHealthStore(sc, silentLogger);
+  const store = new HealthStore();
+  // A vantage point name of its own: the server at this PoP publishes under server.pop.code, and its results count.
+  const shared = new SharedHealth({ store, engine, vantage: { pop: `explain-${process.pid}`, region: 'NONE' }, config: sc, logger: silentLogger, timer: false });
+  try {
+    shared.setTargets(buildTargets(config));
+    const deadline = Date.now() + Math.max(2000, sc.timeout * 2000);
+    const joined = (): boolean => shared.mode === 'shared';
+    while (!joined() && Date.now() < deadline) {
+      await shared.round();
+      if (!joined()) await new Promise((r) => setTimeout(r, 200));
+    }
+    if (!joined()) return { store: null, note: `shared health store ${engine.description} did not answer` };
+    const vps = shared.stats().vantage_points.filter((v) => !v.pop.startsWith('explain-'));
+    const known = [...store.keys()].filter((k) => store.peek(k)?.status !== 'unknown').length;
+    return {
+      store,
+      note: `health: shared view from ${engine.description}: ${vps.length} vantage point(s) (${vps.map((v) => `${v.pop}/${v.region}`).join(', ') || 'none'}), ${known} target(s) with fresh results; targets without count as down`,
+    };
+  } finally {
+    await shared.stop();
+  }
+}
+
 export async function explainCommand(o: ExplainOptions): Promise<number> {
   const { config, problems } = loadConfigFile(o.config);
   if (!config || hasErrors(problems)) {
@@ -97,14 +132,24 @@ export async function explainCommand(o: ExplainOptions): Promise<number> {
   let healthNote = 'health: every monitored endpoint assumed up (--health assume-up)';
   if (o.health === 'live') {
     const file = config.server.state_file;
-    if (!file || !existsSync(file)) {
-      process.stderr.write('steerdns: --health live reads the server\'s state_file; set server.state_file and run the server\n');
-      return 2;
+    let sharedNote = '';
+    if (config.server.shared_health) {
+      const shared = await readSharedView(config);
+      if (shared.store) {
+        store = shared.store;
+        healthNote = shared.note;
+      } else sharedNote = shared.note;
     }
-    store = new HealthStore();
-    const keys = new Set(buildTargets(config).map((t) => t.key));
-    const n = restoreStateFile(file, store, keys);
-    healthNote = `health: ${n} target state(s) from ${file}; targets without a saved state count as down`;
+    if (store === null) {
+      if (!file || !existsSync(file)) {
+        process.stderr.write(`steerdns: ${sharedNote ? `${sharedNote}; ` : ''}--health live reads the shared view (server.shared_health) or the server's state_file; set one and run the server\n`);
+        return 2;
+      }
+      store = new HealthStore();
+      const keys = new Set(buildTargets(config).map((t) => t.key));
+      const n = restoreStateFile(file, store, keys);
+      healthNote = `${sharedNote ? `${sharedNote}; ` : ''}health: ${n} target state(s) from ${file}; targets without a saved state count as down`;
+    }
   }
   const built = buildRuntime(config, { store, hostnames: noHostnames });
   if (!built.runtime) {

@@ -98,6 +98,12 @@ function load(text: string, ctx: Ctx, abs: string): LoadResult {
   const resolvePath = (p: string) => (path.isAbsolute(p) ? p : path.resolve(dir, p));
   parsed.server.geoip.databases = parsed.server.geoip.databases.map(resolvePath);
   if (parsed.server.state_file) parsed.server.state_file = resolvePath(parsed.server.state_file);
+  const tls = parsed.server.shared_health?.tls;
+  if (tls) {
+    if (tls.ca) tls.ca = resolvePath(tls.ca);
+    if (tls.cert) tls.cert = resolvePath(tls.cert);
+    if (tls.key) tls.key = resolvePath(tls.key);
+  }
 
   const config: Config = { file: abs, ...parsed };
   checkReferences(config, ctx);

@@ -9,7 +9,7 @@ import {
 import type {
   Config, ListenAddress, LoadBalancerConfig, LoadSheddingConfig, LocationStrategyConfig, MonitorConfig,
   MonitorGroupConfig, MonitorGroupMember, MonitorType, NotificationFilterConfig, NotificationsConfig, OriginConfig,
-  PoolConfig, PopConfig, RandomSteeringConfig, RecordConfig, RuleConfig, RuleOverrides, ServerConfig, SoaConfig,
+  PoolConfig, PopConfig, RandomSteeringConfig, RecordConfig, RuleConfig, RuleOverrides, ServerConfig, SharedHealthConfig, SoaConfig,
   SteeringPolicy, WebhookConfig, ZoneConfig,
 } from './types';
 
@@ -93,6 +93,77 @@ const httpListen: Schema<ListenAddress | null> = {
   },
 };
 
+// ---- shared health (several vantage points, one store) ----------------------------------------------------------
+
+/**
+ * Checks a store URL: redis:// or rediss://, a host, an optional port and database number. Returns a message for an
+ * unusable one. Credentials may be in the URL (they are never logged or shown).
+ */
+export function storeUrlProblem(text: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    return `"${redactStoreUrl(text)}" is not a URL: write redis://[user:password@]host[:port][/db] or rediss:// for TLS`;
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') return `unsupported store "${u.protocol}//": use redis:// or rediss:// (TLS)`;
+  if (u.hostname === '') return 'the store URL has no host';
+  if (u.port !== '' && (Number(u.port) < 1 || Number(u.port) > 65535)) return `port ${u.port} is out of range 1-65535`;
+  const db = u.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d{1,2}$/.test(db)) return `"/${db}" is not a database number (redis://host:6379/0)`;
+  if (u.search !== '' || u.hash !== '') return 'the store URL takes no query string or fragment';
+  return null;
+}
+
+/** The URL without its password, for messages. */
+export function redactStoreUrl(text: string): string {
+  return text.replace(/^([a-z]+:\/\/[^:@/]*:)[^@/]*@/i, '$1[redacted]@');
+}
+
+const storeUrl: Schema<string> = refine(str({ nonEmpty: true }), 'a redis:// URL', (v, node, ctx) => {
+  const problem = storeUrlProblem(v.trim());
+  return problem === null ? v.trim() : ctx.error(node, problem);
+});
+
+const sharedHealthSchema: Schema<SharedHealthConfig> = obj<SharedHealthConfig>({
+  url: req(storeUrl),
+  key_prefix: opt(str({ max: 128, pattern: /^[\x21-\x7e]*$/, patternHint: 'printable characters without spaces' }), 'steerdns:'),
+  ttl: maybe(num({ min: 1, max: 86400 })),
+  grace: opt(num({ min: 0, max: 86400 }), 30),
+  poll_interval: opt(num({ min: 0.1, max: 10 }), 1),
+  timeout: opt(num({ min: 0.1, max: 60 }), 2),
+  tls: maybe(obj<NonNullable<SharedHealthConfig['tls']>>({
+    ca: maybe(str({ nonEmpty: true })),
+    cert: maybe(str({ nonEmpty: true })),
+    key: maybe(str({ nonEmpty: true })),
+    servername: maybe(str({ nonEmpty: true })),
+    insecure: opt(bool(), false),
+  })),
+}, {
+  check(v, node, ctx) {
+    const c = v as unknown as SharedHealthConfig;
+    if (c.tls !== null && !c.url.toLowerCase().startsWith('rediss:')) {
+      const pair = node.items.find((p) => p.key.kind === 'scalar' && p.key.value === 'tls');
+      ctx.warn(pair ? pair.key : node, 'tls applies to rediss:// URLs only; ignored for redis://');
+    }
+  },
+});
+
+/** `probe_source`: one address, or one IPv4 and one IPv6 address. */
+const probeSourceSchema: Schema<ServerConfig['probe_source']> = refine(
+  oneOrMany(refine(str({ nonEmpty: true }), 'an IP address', (v, node, ctx) => (isIP(v.trim()) ? v.trim() : ctx.error(node, `"${v}" is not an IP address`)))),
+  'an IP address or a list of one IPv4 and one IPv6 address',
+  (list, node, ctx) => {
+    const out: ServerConfig['probe_source'] = { v4: null, v6: null };
+    for (const a of list) {
+      const fam = isIPv4(a) ? 'v4' : 'v6';
+      if (out[fam] !== null) return ctx.error(node, `probe_source has two IP${fam} addresses; give at most one per family`);
+      out[fam] = a;
+    }
+    return out;
+  },
+);
+
 const serverSchema: Schema<ServerConfig> = obj<ServerConfig>({
   listen: opt(oneOrMany(listenAddress), () => [{ host: '127.0.0.1', port: 5353, family: 4 as const }]),
   http: opt(httpListen, () => ({ host: '127.0.0.1', port: 9153, family: 4 as const })),
@@ -114,6 +185,9 @@ const serverSchema: Schema<ServerConfig> = obj<ServerConfig>({
     level: opt(oneOf(['debug', 'info', 'warn', 'error'] as const), 'info'),
     queries: opt(bool(), false),
   }), () => ({ level: 'info' as const, queries: false })),
+  shared_health: maybe(sharedHealthSchema),
+  probe_source: opt(probeSourceSchema, () => ({ v4: null, v6: null })),
+  watch_config: opt(bool(), false),
 });
 
 // ---- zones -------------------------------------------------------------------------------------------
@@ -335,10 +409,11 @@ const poolSchema: Schema<PoolConfig> = obj<PoolConfig>({
   latitude: maybe(latitude),
   longitude: maybe(longitude),
   notification_filter: maybe(notificationFilterSchema),
+  // Region codes are checked where regions are known (health/shared/check.ts, reported by `check`).
+  check_regions: maybe(list(str({ pattern: /^[A-Z]{2,4}$/, patternHint: 'a region code like "WEU"' }), { min: 1 })),
   origins: req(list(originSchema, { min: 1 })),
 }, {
   ignored: {
-    check_regions: 'probes are sent from this server; there are no probe regions',
     notification_email: 'use notifications.webhooks',
     networks: 'Cloudflare network placement', id: 'informational', created_on: 'informational', modified_on: 'informational',
   },

@@ -61,6 +61,29 @@ export interface ServerConfig {
   /** UDP socket I/O: the native batched module (recvmmsg/sendmmsg), node:dgram, or batched when available. */
   udp_io: 'auto' | 'batched' | 'dgram';
   log: { level: 'debug' | 'info' | 'warn' | 'error'; queries: boolean };
+  /** Vantage points share probe results through a store (null: this server decides health alone, as before). */
+  shared_health: SharedHealthConfig | null;
+  /** Source addresses of health probes, per family (null: the kernel picks). */
+  probe_source: { v4: string | null; v6: string | null };
+  /** Reload when the config file (or the directory holding it: Kubernetes ConfigMaps) changes. */
+  watch_config: boolean;
+}
+
+export interface SharedHealthConfig {
+  /** redis://[user:password@]host[:port][/db] or rediss:// (TLS). */
+  url: string;
+  /** Prefix of every key this service writes, so that several services can share one Redis. */
+  key_prefix: string;
+  /** Seconds a vantage point's result counts; null: three probe intervals of its monitor. */
+  ttl: number | null;
+  /** Seconds the last shared view is kept after the store stops answering, before local results decide. */
+  grace: number;
+  /** Seconds between two publish/read rounds. */
+  poll_interval: number;
+  /** Seconds: connect and command timeout. */
+  timeout: number;
+  /** TLS for rediss:// (paths resolved against the config file's directory). */
+  tls: { ca: string | null; cert: string | null; key: string | null; servername: string | null; insecure: boolean } | null;
 }
 
 export interface SoaConfig {
@@ -172,6 +195,8 @@ export interface PoolConfig {
   latitude: number | null;
   longitude: number | null;
   notification_filter: NotificationFilterConfig | null;
+  /** Regions whose vantage points vote on this pool's health (server.shared_health); null: all 13. */
+  check_regions: string[] | null;
   origins: OriginConfig[];
 }
 

@@ -13,6 +13,7 @@
 import type { Config, OriginConfig, PoolConfig } from '../config/types';
 import { evaluateEndpoint, evaluatePool } from './pool-state';
 import type { EndpointHealth, PoolHealth, PoolState, StatusOf } from './pool-state';
+import type { GlobalCause } from './shared/types';
 import type { HealthStore, TargetStatus, Transition } from './store';
 import { forEachTargetUse } from './targets';
 import { silentLogger } from './types';
@@ -52,6 +53,12 @@ export interface HealthEvent {
   origins: HealthEventOrigin[];
   /** What happened, for filters and logs. */
   cause: { target: string; monitor: string; origin: string; from: TargetStatus; to: TargetStatus; detail: string };
+  /**
+   * Shared health: the change is global, decided by these regions' vantage points (each one's latest result;
+   * `voting` false for regions outside the pool's check_regions). Absent when this server decides alone.
+   */
+  regions?: GlobalCause['regions'];
+  vantage_points?: GlobalCause['vantage_points'];
 }
 
 export type HealthEventListener = (e: HealthEvent) => void;
@@ -201,6 +208,10 @@ export class HealthEvents {
       origins: p1.endpoints.map((e) => originView(e, e.name === origin.name && endpointChanged, t.key)),
       cause: { target: t.key, monitor: use.monitor, origin: origin.name, from: t.from, to: t.to, detail: t.result.detail },
     };
+    if (t.global) {
+      event.regions = t.global.regions;
+      event.vantage_points = t.global.vantage_points;
+    }
     this.push(event);
     const fields = {
       event: event.id,
@@ -211,6 +222,7 @@ export class HealthEvents {
       detail: t.result.detail,
       pool_healthy: p1.usable,
       pool_changed: poolChanged,
+      ...(t.global ? { vantage_points: t.global.vantage_points.map((v) => `${v.pop}/${v.region}:${v.healthy ? 'up' : v.failure_reason}${v.voting ? '' : ' (not voting)'}`) } : {}),
     };
     if (!e1.healthy || (poolChanged && !p1.usable)) this.logger.warn('health event', fields);
     else this.logger.info('health event', fields);

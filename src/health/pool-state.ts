@@ -15,7 +15,7 @@
 import { isIP } from 'node:net';
 import type { Config, MonitorConfig, MonitorGroupMember, OriginConfig, PoolConfig } from '../config/types';
 import type { HealthStore, TargetStatus } from './store';
-import { targetKey } from './targets';
+import { poolTargetKey } from './targets';
 import type { FailureReason } from './types';
 
 export type PoolState = 'healthy' | 'degraded' | 'critical' | 'unknown';
@@ -89,8 +89,8 @@ function readStatus(l: Lookup, key: string): TargetStatus {
   return l.statusOf(key);
 }
 
-function memberHealth(l: Lookup, name: string, monitor: MonitorConfig, origin: OriginConfig, member: MonitorGroupMember | null): MemberHealth {
-  const key = targetKey(monitor, origin);
+function memberHealth(l: Lookup, name: string, monitor: MonitorConfig, origin: OriginConfig, member: MonitorGroupMember | null, pool: PoolConfig, config: Config): MemberHealth {
+  const key = poolTargetKey(config, pool, monitor, origin);
   const s = l.store.peek(key);
   const status = readStatus(l, key);
   return {
@@ -128,7 +128,7 @@ function monitoredHealth(pool: PoolConfig, config: Config, origin: OriginConfig,
     return { ...base, monitored, healthy: false, status: 'unknown', reason: null, responseCode: null, rttEwmaMs: null, key: null };
   }
   if (monitor !== undefined && pool.monitor !== null) {
-    const m = memberHealth(l, pool.monitor, monitor, origin, null);
+    const m = memberHealth(l, pool.monitor, monitor, origin, null, pool, config);
     return {
       ...base,
       monitored: true,
@@ -152,7 +152,7 @@ function monitoredHealth(pool: PoolConfig, config: Config, origin: OriginConfig,
       if (!member.enabled) continue;
       const mc = config.monitors.get(member.monitor);
       if (!mc) continue;
-      const m = memberHealth(l, member.monitor, mc, origin, member);
+      const m = memberHealth(l, member.monitor, mc, origin, member, pool, config);
       members.push(m);
       if (member.monitoring_only) continue;
       if (m.status !== 'unknown') anyKnown = true;

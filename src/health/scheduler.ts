@@ -36,6 +36,12 @@ export interface SchedulerOptions {
   onAttempt?: (target: ProbeTarget, result: ProbeResult, durationMs: number) => void;
 }
 
+/**
+ * Where attempt results go instead of the store's own hysteresis (shared health publishes them and lets the quorum
+ * of vantage points decide). Must not throw.
+ */
+export type ResultSink = (target: ProbeTarget, result: AttemptResult, now: number) => void;
+
 export interface SchedulerStats {
   targets: number;
   inFlight: number;
@@ -87,7 +93,8 @@ export class HealthScheduler {
   private readonly concurrency: number;
   private readonly now: () => number;
   private readonly logger: HealthLogger;
-  private readonly ctx: ProbeContext;
+  private ctx: ProbeContext;
+  private sink: ResultSink | null = null;
   private readonly probe: ProbeFn;
   private readonly startSpreadMs: number;
   private readonly minIntervalMs: number;
@@ -172,6 +179,16 @@ export class HealthScheduler {
     }
     this.checkFirstRound();
     this.arm();
+  }
+
+  /** Sends attempt results to `sink` instead of recording them in the store (null: back to the store). */
+  setResultSink(sink: ResultSink | null): void {
+    this.sink = sink;
+  }
+
+  /** Source addresses for probes from now on (`server.probe_source`). */
+  setSource(source: { v4: string | null; v6: string | null }): void {
+    this.ctx = { ...this.ctx, source };
   }
 
   /** Stops all timers; attempts in flight finish but are no longer recorded. */
@@ -318,9 +335,12 @@ export class HealthScheduler {
     if (!e.removed && !this.stopped) {
       const target = e.target;
       try {
-        const t = this.store.record(target.key, r, target.monitor, this.now());
-        // Per-target line at debug: the (pool, endpoint) events are what operators read (events.ts logs them).
-        if (t) this.logger.debug(`health target ${t.to}`, { target: target.key, from: t.from, to: t.to, reason: r.reason, detail: r.detail, tries: r.tries });
+        if (this.sink !== null) this.sink(target, r, this.now());
+        else {
+          const t = this.store.record(target.key, r, target.monitor, this.now());
+          // Per-target line at debug: the (pool, endpoint) events are what operators read (events.ts logs them).
+          if (t) this.logger.debug(`health target ${t.to}`, { target: target.key, from: t.from, to: t.to, reason: r.reason, detail: r.detail, tries: r.tries });
+        }
       } catch (err) {
         this.logger.error('health: recording a probe result failed', { target: target.key, error: String(err) });
       }

@@ -1,13 +1,15 @@
 // The health module assembled: store + scheduler + events + notifications + state file, driven by the config.
 // The server calls start(config) once, reload(config) on every accepted SIGHUP and stop() at shutdown; the query
 // path reads `store` (and evaluatePool) only.
-import type { Config } from '../config/types';
+import type { Config, SharedHealthConfig } from '../config/types';
 import { HealthEvents } from './events';
 import { WebhookNotifier } from './notify';
 import type { NotifierOptions } from './notify';
 import { icmpAvailable } from './probes/icmp';
 import { HealthScheduler } from './scheduler';
 import type { SchedulerOptions } from './scheduler';
+import { SharedHealth } from './shared/coordinator';
+import type { SharedHealthStore, VantagePoint } from './shared/types';
 import { StateFileWriter, restoreStateFile } from './state-file';
 import { HealthStore } from './store';
 import { buildTargets, targetProblems } from './targets';
@@ -23,6 +25,8 @@ export interface HealthServiceOptions {
   eventCapacity?: number;
   /** Debounce of state-file writes (default 1000 ms). */
   stateFileDebounceMs?: number;
+  /** The shared-health store engine for a config (default: Redis); tests pass their own. */
+  sharedStore?: (config: SharedHealthConfig, logger: HealthLogger) => Promise<SharedHealthStore>;
 }
 
 export class HealthService {
@@ -33,6 +37,9 @@ export class HealthService {
   private stateWriter: StateFileWriter | null = null;
   private readonly logger: HealthLogger;
   private started = false;
+  private sharedHealth: SharedHealth | null = null;
+  /** The settings the running shared-health connection was made with (a change reconnects). */
+  private sharedIdentity = '';
 
   constructor(private readonly opts: HealthServiceOptions = {}) {
     this.logger = opts.logger ?? silentLogger;
@@ -43,25 +50,35 @@ export class HealthService {
     this.events.onEvent((e) => this.notifier.notify(e));
   }
 
-  /** Builds the targets, restores the state file (if configured), starts probing. */
-  async start(config: Config): Promise<void> {
+  /** Shared health, when `server.shared_health` is set (status API, metrics). */
+  get shared(): SharedHealth | null {
+    return this.sharedHealth;
+  }
+
+  /**
+   * Builds the targets, restores the state file (if configured), starts probing. `vantage` names this instance
+   * (server.pop code and region) for shared health.
+   */
+  async start(config: Config, vantage: VantagePoint | null = null): Promise<void> {
     const targets = buildTargets(config);
     this.logProblems(config);
     await this.warnIfNoIcmp(targets);
     if (config.server.state_file) {
       restoreStateFile(config.server.state_file, this.store, new Set(targets.map((t) => t.key)), this.logger);
     }
+    await this.connectShared(config, vantage);
     this.apply(config, targets);
     this.started = true;
     this.logger.info('health monitors started', { targets: targets.length });
   }
 
   /** Applies a reloaded config: unchanged targets keep state and timers, new ones start at once. */
-  async reload(config: Config): Promise<void> {
-    if (!this.started) return this.start(config);
+  async reload(config: Config, vantage: VantagePoint | null = null): Promise<void> {
+    if (!this.started) return this.start(config, vantage);
     const targets = buildTargets(config);
     this.logProblems(config);
     await this.warnIfNoIcmp(targets);
+    await this.connectShared(config, vantage);
     this.apply(config, targets);
     this.logger.info('health monitors reloaded', { targets: targets.length });
   }
@@ -69,6 +86,8 @@ export class HealthService {
   /** Stops probing, writes the state file one last time, gives pending webhooks `drainMs` to go out. */
   async stop(drainMs = 2000): Promise<void> {
     this.scheduler.stop();
+    if (this.sharedHealth) await this.sharedHealth.stop();
+    this.sharedHealth = null;
     if (this.stateWriter) await this.stateWriter.close();
     this.stateWriter = null;
     await this.notifier.drain(drainMs);
@@ -87,8 +106,47 @@ export class HealthService {
     if (file && !this.stateWriter) {
       this.stateWriter = new StateFileWriter(this.store, file, { logger: this.logger, debounceMs: this.opts.stateFileDebounceMs });
     }
+    this.scheduler.setSource(config.server.probe_source);
     this.scheduler.setTargets(targets);
+    this.sharedHealth?.setTargets(targets);
     this.stateWriter?.markDirty();
+  }
+
+  /**
+   * Starts, keeps, replaces or stops shared health for this config. Never fails: a store that cannot be reached is
+   * the coordinator's business (it decides locally until the store answers).
+   */
+  private async connectShared(config: Config, vantage: VantagePoint | null): Promise<void> {
+    const sc = config.server.shared_health;
+    const identity = sc && vantage ? JSON.stringify([sc.url, sc.key_prefix, sc.timeout, sc.tls, vantage]) : '';
+    if (identity === this.sharedIdentity && this.sharedHealth) {
+      if (sc) this.sharedHealth.setConfig(sc);
+      return;
+    }
+    if (this.sharedHealth) {
+      this.scheduler.setResultSink(null);
+      await this.sharedHealth.stop();
+      this.sharedHealth = null;
+      this.logger.info('shared health stopped');
+    }
+    this.sharedIdentity = '';
+    if (!sc) return;
+    if (!vantage) {
+      this.logger.error('shared health needs this server\'s region (server.pop.region or pop.country): health is decided locally');
+      return;
+    }
+    let engine: SharedHealthStore;
+    try {
+      engine = this.opts.sharedStore ? await this.opts.sharedStore(sc, this.logger) : await redisStore(sc, this.logger);
+    } catch (err) {
+      this.logger.error('shared health store cannot be set up: health is decided locally', { error: err instanceof Error ? err.message : String(err) });
+      return;
+    }
+    const shared = new SharedHealth({ store: this.store, engine, vantage, config: sc, logger: this.logger });
+    this.sharedHealth = shared;
+    this.sharedIdentity = identity;
+    this.scheduler.setResultSink((t, r, now) => shared.onResult(t, r, now));
+    this.logger.info('shared health started', { store: engine.description, vantage_point: vantage.pop, region: vantage.region });
   }
 
   private logProblems(config: Config): void {
@@ -104,6 +162,12 @@ export class HealthService {
     const a = await icmpAvailable(this.opts.scheduler?.probeContext);
     if (!a.ok) this.logger.error(a.detail);
   }
+}
+
+/** The Redis engine, loaded only when a config asks for shared health. */
+async function redisStore(sc: SharedHealthConfig, logger: HealthLogger): Promise<SharedHealthStore> {
+  const { RedisHealthStore } = await import('./shared/redis-store');
+  return new RedisHealthStore(sc, logger);
 }
 
 /** For `steerdns check`: the health module's config problems, plus ICMP availability when a monitor needs it. */

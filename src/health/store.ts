@@ -8,6 +8,7 @@
 // unhealthy after `consecutive_down` failed attempts in a row, an unhealthy one turns healthy after
 // `consecutive_up` passed attempts in a row.
 import type { MonitorConfig } from '../config/types';
+import type { GlobalCause } from './shared/types';
 import { isFailureReason } from './types';
 import type { FailureReason, ProbeResult } from './types';
 
@@ -42,6 +43,8 @@ export interface Transition {
   readonly at: number;
   readonly state: Readonly<TargetState>;
   readonly result: ProbeResult;
+  /** Shared health: the vantage points and regions behind a global change. */
+  readonly global?: GlobalCause;
 }
 
 /** A target's state as saved (state file) and pushed (cluster workers): only settled states are kept. */
@@ -137,6 +140,47 @@ export class HealthStore {
     s.changedAt = now;
     this.version++;
     const t: Transition = { key, from, to, at: now, state: s, result };
+    this.emit(t);
+    return t;
+  }
+
+  /**
+   * Folds one local attempt into the target's latest result, counters and RTT EWMA without deciding its status
+   * (shared health: the quorum of vantage points decides, through set()).
+   */
+  observe(key: string, result: ProbeResult, now: number): void {
+    const s = this.state(key);
+    s.detail = result.detail;
+    s.rttMs = result.rttMs;
+    s.lastCheckedAt = now;
+    if (result.ok) {
+      s.consecutiveUp++;
+      s.consecutiveDown = 0;
+      if (result.rttMs !== null && Number.isFinite(result.rttMs)) {
+        s.rttEwmaMs = s.rttEwmaMs === null ? result.rttMs : RTT_EWMA_ALPHA * result.rttMs + (1 - RTT_EWMA_ALPHA) * s.rttEwmaMs;
+        this.rttVersion++;
+      }
+    } else {
+      s.consecutiveDown++;
+      s.consecutiveUp = 0;
+    }
+  }
+
+  /**
+   * Sets a status decided elsewhere (shared health: the quorum, with its hysteresis already applied), with the
+   * reason and response code that go with it. Emits a transition when the status changed.
+   */
+  set(key: string, status: 'healthy' | 'unhealthy', result: ProbeResult, now: number, global?: GlobalCause): Transition | null {
+    const s = this.state(key);
+    s.reason = status === 'healthy' ? 'No failures' : result.reason === 'No failures' ? 'Other Failure' : result.reason;
+    s.responseCode = result.responseCode;
+    const from = s.status;
+    if (from === status) return null;
+    s.status = status;
+    s.changedAt = now;
+    if (s.lastCheckedAt === null) s.lastCheckedAt = now;
+    this.version++;
+    const t: Transition = global ? { key, from, to: status, at: now, state: s, result, global } : { key, from, to: status, at: now, state: s, result };
     this.emit(t);
     return t;
   }

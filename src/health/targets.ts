@@ -141,6 +141,44 @@ export function targetKey(monitor: MonitorConfig, origin: OriginConfig): string 
   return key;
 }
 
+/**
+ * Cloudflare has 13 load-balancing regions ("There are a total of 13 regions, resulting in 39 probes":
+ * https://developers.cloudflare.com/load-balancing/monitors/ §Configurations); a list naming them all is "all".
+ */
+const REGION_COUNT = 13;
+
+/**
+ * The regions whose vantage points vote on a pool's health, sorted; null when every region votes (the default) or
+ * when health is not shared (one vantage point: `check_regions` has nothing to choose from).
+ */
+export function votingRegions(config: Config, pool: PoolConfig): readonly string[] | null {
+  if (config.server.shared_health === null || pool.check_regions === null) return null;
+  const regions = [...new Set(pool.check_regions)].sort();
+  return regions.length >= REGION_COUNT ? null : regions;
+}
+
+const poolKeyCache = new WeakMap<OriginConfig, WeakMap<MonitorConfig, string>>();
+
+/**
+ * The key of a pool's (monitor, endpoint) target: targetKey, plus the voting regions when the pool limits them, so
+ * that pools sharing an endpoint but not their `check_regions` keep separate global health. Origins belong to one
+ * pool of one config, so (origin, monitor) identifies the pool too.
+ */
+export function poolTargetKey(config: Config, pool: PoolConfig, monitor: MonitorConfig, origin: OriginConfig): string {
+  let byMonitor = poolKeyCache.get(origin);
+  if (!byMonitor) {
+    byMonitor = new WeakMap();
+    poolKeyCache.set(origin, byMonitor);
+  }
+  let key = byMonitor.get(monitor);
+  if (key === undefined) {
+    const regions = votingRegions(config, pool);
+    key = regions === null ? targetKey(monitor, origin) : `${targetKey(monitor, origin)} regions=${regions.join(',')}`;
+    byMonitor.set(monitor, key);
+  }
+  return key;
+}
+
 /** The key without the scheduling/hysteresis fields: see ProbeTarget.carryKey. */
 export function targetCarryKey(monitor: MonitorConfig, origin: OriginConfig): string {
   return `${keyPrefix(monitor, origin)} ~${hash(probeDefinition(monitor, mergedHeaders(monitor, origin)))}`;
@@ -154,6 +192,8 @@ export interface TargetUse {
   /** Monitor name as referenced by the pool or the group. */
   monitorName: string;
   key: string;
+  /** Regions that vote on it (shared health with `check_regions`); null: all. */
+  regions: readonly string[] | null;
 }
 
 /**
@@ -169,7 +209,7 @@ export function forEachTargetUse(config: Config, fn: (use: TargetUse) => void): 
     for (const origin of pool.origins) {
       if (!origin.enabled) continue;
       for (const [monitorName, monitor] of monitors) {
-        fn({ pool, origin, monitor, monitorName, key: targetKey(monitor, origin) });
+        fn({ pool, origin, monitor, monitorName, key: poolTargetKey(config, pool, monitor, origin), regions: votingRegions(config, pool) });
       }
     }
   }
@@ -207,7 +247,7 @@ export function buildTargets(config: Config): ProbeTarget[] {
     else byKey.set(use.key, { use, users: [user] });
   });
   const out: ProbeTarget[] = [];
-  for (const [key, { use, users }] of byKey) out.push(makeTarget(key, use.monitor, use.origin, users));
+  for (const [key, { use, users }] of byKey) out.push(makeTarget(key, use.monitor, use.origin, users, use.regions));
   return out;
 }
 
@@ -217,6 +257,7 @@ export function makeTarget(
   monitor: MonitorConfig,
   origin: OriginConfig,
   users: TargetUser[],
+  regions: readonly string[] | null = null,
 ): ProbeTarget {
   const port = effectivePort(monitor, origin);
   const host = effectiveHost(monitor, origin);
@@ -235,7 +276,7 @@ export function makeTarget(
   const sni = isIP(name) === 0 && name !== '' ? name : null;
   return {
     key,
-    carryKey: targetCarryKey(monitor, origin),
+    carryKey: regions === null ? targetCarryKey(monitor, origin) : `${targetCarryKey(monitor, origin)} regions=${regions.join(',')}`,
     monitor,
     address: origin.address,
     port,
@@ -244,6 +285,7 @@ export function makeTarget(
     sni,
     headers,
     users,
+    regions,
   };
 }
 

@@ -84,6 +84,8 @@ export interface ProbeTarget {
   /** Request headers without Host, User-Agent included (the default names the product and the first pool). */
   readonly headers: Readonly<Record<string, string[]>>;
   readonly users: readonly TargetUser[];
+  /** Regions whose vantage points vote on this target (shared health, pool `check_regions`); null: all. */
+  readonly regions: readonly string[] | null;
 }
 
 /** Process-level probe settings that are not part of a monitor definition. */
@@ -99,6 +101,8 @@ export interface ProbeContext {
    * it does not resolve, null when the name is not one the answering side knows (then the system resolves it).
    */
   resolve?: (hostname: string) => readonly string[] | null;
+  /** Source addresses to bind probes to, per family (`server.probe_source`). */
+  source?: { v4: string | null; v6: string | null };
 }
 
 /** The structured logger the health module writes to; the server passes its own. */

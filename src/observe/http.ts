@@ -14,13 +14,15 @@ import type { ListenAddress } from '../config/types';
 import type { HealthEvent, EventQuery } from '../health/events';
 import type { Logger } from './log';
 import { redactReplacer } from './redact';
+import { popHealth } from './pop-health';
 import { loadBalancerView, monitorView, poolView, type StatusDeps } from './status';
 
 export interface HttpDeps {
   registry: () => Promise<Registry>;
   status: () => StatusDeps;
   events: (q: EventQuery) => HealthEvent[];
-  ready: () => { ready: boolean; reason: string };
+  /** `detail`: a line added to /readyz (shared health: where health comes from). */
+  ready: () => { ready: boolean; reason: string; detail?: string };
   summary: () => Record<string, unknown>;
   token: () => string | null;
   log: Logger;
@@ -203,7 +205,7 @@ export class StatusHttpServer {
     if (path === '/healthz') return send(res, 200, 'ok\n', 'text/plain');
     if (path === '/readyz') {
       const r = this.deps.ready();
-      return send(res, r.ready ? 200 : 503, `${r.ready ? 'ready' : `not ready: ${r.reason}`}\n`, 'text/plain');
+      return send(res, r.ready ? 200 : 503, `${r.ready ? 'ready' : `not ready: ${r.reason}`}\n${r.detail ? `${r.detail}\n` : ''}`, 'text/plain');
     }
     if (!authorized(req, this.deps.token())) {
       res.setHeader('www-authenticate', 'Bearer');
@@ -230,7 +232,9 @@ export class StatusHttpServer {
         const pool = config.pools.get(parts[2]);
         if (!pool) return fail(res, 404, `no pool "${parts[2]}"`);
         const view = poolView(deps, pool);
-        if (parts[3] === 'health') return ok(res, { pool_id: pool.name, healthy: view.healthy, state: view.state, origins: view.origins });
+        if (parts[3] === 'health') {
+          return ok(res, { pool_id: pool.name, healthy: view.healthy, state: view.state, origins: view.origins, pop_health: popHealth(deps, pool, deps.votes ?? null) });
+        }
         return ok(res, view);
       }
       case 'monitors': {

@@ -7,6 +7,7 @@ import type { HealthStore } from '../health/store';
 import { buildTargets } from '../health/targets';
 import { effectivePolicy } from '../lb/steering';
 import type { Runtime } from '../runtime';
+import type { VoteSource } from './pop-health';
 import { redactHeaders, redactUrl } from './redact';
 
 /** Reloads so far (metrics and /api/status). */
@@ -28,6 +29,8 @@ export interface StatusDeps {
   describeHostname?: (name: string) => { addresses: string[]; error: string | null } | null;
   /** Whether a hostname endpoint resolves now, as steering sees it (the same judge decides, see pool-state.ts). */
   resolves?: Resolves;
+  /** Shared health: every vantage point's results (pop_health). */
+  votes?: VoteSource | null;
 }
 
 export function poolHealth(deps: StatusDeps, pool: PoolConfig): PoolHealth {

@@ -9,7 +9,8 @@ import { ClientInfo } from '../dns/dynamic';
 import { identityRData, type DnsRuntime } from '../dns/handler';
 import { compileZonesSliced, type ZoneTable } from '../dns/zone';
 import { openGeoIp, type GeoIp } from '../geo/geoip';
-import { regionOf } from '../geo/regions';
+import { isValidRegion, REGION_CODES, regionOf } from '../geo/regions';
+import { sharedHealthProblems } from '../health/shared/check';
 import { HealthStore } from '../health/store';
 import { targetProblems } from '../health/targets';
 import type { LoadBalancer } from '../lb/balancer';
@@ -90,6 +91,7 @@ export function* buildRuntimeSliced(config: Config, deps: RuntimeDeps): Sliced<B
   if (config.server.pop.country && pop.region === null) {
     problems.push({ pos: posOf(config.server.pop, 'country'), message: `no load-balancer region known for ${config.server.pop.country}; set pop.region`, severity: 'warning' });
   }
+  problems.push(...sharedHealthProblems(config, { popRegion: pop.region, isValidRegion, codes: REGION_CODES }));
   const health: HealthView = deps.store ? new StoreHealthView(deps.store, config, deps.hostnames) : new AssumeUpHealthView(config, deps.hostnames);
   const lb = yield* compileLoadBalancersSliced(config, { pop, geo, health, hostnames: deps.hostnames, stats: deps.lbStats ?? new LbStatsRegistry() });
   problems.push(...lb.problems);

@@ -8,7 +8,7 @@ import { Supervisor } from './supervisor';
 import { runWorker } from './worker';
 
 /** Runs until SIGTERM/SIGINT. Returns -1 while running, or an exit code on failure. */
-export async function serve(configPath: string): Promise<number> {
+export async function serve(configPath: string, opts: { watch?: boolean } = {}): Promise<number> {
   // Only the log level and the worker count are read here; the supervisor loads and validates the file itself.
   const { config } = loadConfigFile(configPath);
   const logger = createLogger(config?.server.log.level ?? 'info');
@@ -22,6 +22,7 @@ export async function serve(configPath: string): Promise<number> {
     configPath,
     logger,
     signals: true,
+    watch: opts.watch,
     planes: workers > 1 ? (store, log) => new ClusterPlanes(workers, store, log) : undefined,
   });
   try {

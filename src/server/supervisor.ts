@@ -8,17 +8,20 @@ import { formatProblem, loadConfigFile } from '../config/load';
 import type { Config, Problem } from '../config/types';
 import type { EventQuery, HealthEvent } from '../health/events';
 import { HealthService } from '../health/service';
+import type { VantagePoint } from '../health/shared/types';
 import type { HealthStore } from '../health/store';
 import { HostnameResolver } from '../lb/hostnames';
 import { StatusHttpServer } from '../observe/http';
 import { createLogger, type Logger } from '../observe/log';
 import { createMetrics, ProbeStats, type ReloadStats } from '../observe/metrics';
+import { registerSharedHealthMetrics } from '../observe/shared-health-metrics';
 import { statusSummary, type StatusDeps } from '../observe/status';
 import { buildRuntime, buildRuntimeSliced, GeoCache, internalLookup, type Runtime } from '../runtime';
 import { resolvesWith } from '../runtime/health-view';
 import { runInSlices } from '../util/slices';
 import { VERSION } from '../version';
 import { ConfigLoader } from './config-loader';
+import { ConfigWatcher } from './config-watch';
 import { LocalPlanes, type DataPlanes, type Generation } from './planes';
 
 export interface SupervisorOptions {
@@ -28,6 +31,10 @@ export interface SupervisorOptions {
   signals?: boolean;
   /** The data planes to drive; default: one in this process. */
   planes?: (store: HealthStore, log: Logger) => DataPlanes;
+  /** Reload when the config file changes (`serve --watch`), whatever server.watch_config says. */
+  watch?: boolean;
+  /** Debounce of the config watch (tests shorten it). */
+  watchDebounceMs?: number;
 }
 
 /** A load or apply that failed, with the reason already logged. */
@@ -50,6 +57,7 @@ export class Supervisor {
   private reloadAgain = false;
   private stopped = false;
   private readonly startedAt = Date.now();
+  private watcher: ConfigWatcher | null = null;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.log = opts.logger ?? createLogger('info');
@@ -104,7 +112,7 @@ export class Supervisor {
     const gen = this.loadFirstGeneration();
     // Hostname endpoints resolved before the first probes: monitors probe what the answers resolve.
     await this.resolveNames(gen);
-    await this.health.start(gen.config);
+    await this.health.start(gen.config, vantageOf(gen.runtime));
     try {
       await this.planes.prepare(gen);
     } catch (err) {
@@ -128,7 +136,20 @@ export class Supervisor {
       load_balancers: config.load_balancers.length,
       pop: gen.runtime.pop.code,
     });
+    await this.updateWatch();
     if (this.hupWhileStarting) void this.reload();
+  }
+
+  /** Starts or stops the config watch after a config was applied (`--watch`, or server.watch_config). */
+  private async updateWatch(): Promise<void> {
+    const want = !this.stopped && (this.opts.watch === true || this.config.server.watch_config);
+    if (want && !this.watcher) {
+      this.watcher = new ConfigWatcher(this.opts.configPath, () => void this.reload(), this.log.child({ component: 'config-watch' }), { debounceMs: this.opts.watchDebounceMs });
+      await this.watcher.start();
+    } else if (!want && this.watcher) {
+      this.watcher.stop();
+      this.watcher = null;
+    }
   }
 
   /** Reads the config file again and applies it. Resolves true when the new config serves. */
@@ -159,13 +180,14 @@ export class Supervisor {
         throw new ReloadFailure(`the new config cannot be applied: ${(err as Error).message}`);
       }
       await this.resolveNames(gen);
-      await this.health.reload(gen.config);
+      await this.health.reload(gen.config, vantageOf(gen.runtime));
       await this.planes.commit();
       this.adopt(gen);
       this.reloads.reloads++;
       this.reloads.lastReloadSuccess = true;
       this.reloads.lastReloadError = null;
       this.reloads.lastReloadAt = Date.now();
+      await this.updateWatch();
       this.log.info('config reloaded', {
         config: gen.config.file,
         ms: Math.round(performance.now() - started),
@@ -269,6 +291,7 @@ export class Supervisor {
         return typeof path === 'string' ? path : null;
       },
     });
+    registerSharedHealthMetrics(registry, () => this.health.shared?.stats() ?? null);
     this.http = new StatusHttpServer({
       registry: () => Promise.resolve(registry),
       status: () => this.statusDeps(),
@@ -282,14 +305,20 @@ export class Supervisor {
   }
 
   statusDeps(): StatusDeps {
-    return { runtime: this.runtime, store: this.store, describeHostname: (n) => this.hostnames.describe(n), resolves: resolvesWith(this.hostnames) };
+    return { runtime: this.runtime, store: this.store, describeHostname: (n) => this.hostnames.describe(n), resolves: resolvesWith(this.hostnames), votes: this.health.shared };
   }
 
   healthEvents(q: EventQuery): HealthEvent[] {
     return this.health.events.list(q);
   }
 
-  readiness(): { ready: boolean; reason: string } {
+  readiness(): { ready: boolean; reason: string; detail?: string } {
+    const shared = this.health.shared;
+    const r = this.readinessOnly();
+    return shared ? { ...r, detail: shared.describe() } : r;
+  }
+
+  private readinessOnly(): { ready: boolean; reason: string } {
     if (this.stopped) return { ready: false, reason: 'shutting down' };
     if (!this.current) return { ready: false, reason: 'no config loaded' };
     const planes = this.planes.readiness();
@@ -304,12 +333,15 @@ export class Supervisor {
       pid: process.pid,
       ...this.planes.describe(),
       probe_targets: this.health.scheduler.stats().targets,
+      shared_health: this.health.shared?.stats() ?? null,
     };
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.watcher?.stop();
+    this.watcher = null;
     this.hostnames.stop();
     await this.planes.stop();
     if (this.http) await this.http.close();
@@ -344,6 +376,11 @@ export class Supervisor {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   }
+}
+
+/** This instance as a shared-health vantage point: its PoP code and region (null without a region). */
+function vantageOf(rt: Runtime): VantagePoint | null {
+  return rt.pop.region === null ? null : { pop: rt.pop.code, region: rt.pop.region };
 }
 
 function isLoopback(host: string): boolean {

@@ -58,6 +58,7 @@ export function pool(over: Partial<PoolConfig> = {}): PoolConfig {
     latitude: null,
     longitude: null,
     notification_filter: null,
+    check_regions: null,
     origins: [origin()],
     ...over,
   };
@@ -86,6 +87,9 @@ export function config(opts: {
       workers: 1,
       udp_io: 'auto',
       log: { level: 'info', queries: false },
+      shared_health: null,
+      probe_source: { v4: null, v6: null },
+      watch_config: false,
     },
     zones: [],
     monitors: new Map((opts.monitors ?? []).map((m) => [m.name, m])),

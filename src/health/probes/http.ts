@@ -14,6 +14,7 @@ import { failResult, passResult } from '../types';
 import type { ProbeContext, ProbeResult, ProbeTarget } from '../types';
 import { probeLookup } from './resolve';
 import { classifyError, classifyTimeout, errorMessage } from './errors';
+import { sourceFor } from './source';
 import type { ProbePhase } from './errors';
 
 export const BODY_LIMIT = 10 * 1024;
@@ -181,6 +182,7 @@ function requestOnce(
       headers,
       agent: hop.tls ? httpsAgent : httpAgent,
       setHost: false,
+      ...sourceFor(ctx, hop.connectHost),
     };
     const lookup = probeLookup(ctx);
     if (lookup) options.lookup = lookup as NonNullable<https.RequestOptions['lookup']>;

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { failResult, passResult } from '../types';
+import { sourceFor } from './source';
 import type { ProbeContext, ProbeResult, ProbeTarget } from '../types';
 import { probeAddress } from './resolve';
 
@@ -17,6 +18,8 @@ export function ping(address: string, timeoutMs: number, ctx: ProbeContext = {})
   const args = ['-n', '-c', '1', '-W', String(seconds)];
   if (family === 6) args.unshift('-6');
   else if (family === 4) args.unshift('-4');
+  const source = sourceFor(ctx, address).localAddress;
+  if (source !== undefined) args.push('-I', source);
   args.push(address);
   const command = ctx.pingCommand ?? 'ping';
   return new Promise<ProbeResult>((resolve) => {

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { failResult, passResult } from '../types';
 import type { ProbeContext, ProbeResult, ProbeTarget } from '../types';
 import { classifyError, classifyTimeout } from './errors';
+import { sourceFor } from './source';
 import type { ProbePhase } from './errors';
 import { probeLookup } from './resolve';
 
@@ -45,7 +46,7 @@ export function probeSmtp(target: ProbeTarget, timeoutMs: number, ctx: ProbeCont
       resolve(r);
     };
     const lookup = probeLookup(ctx);
-    const sock = net.connect(lookup ? { host: target.address, port, lookup: lookup as net.LookupFunction } : { host: target.address, port });
+    const sock = net.connect({ host: target.address, port, ...sourceFor(ctx, target.address), ...(lookup ? { lookup: lookup as net.LookupFunction } : {}) });
     sock.setEncoding('latin1');
     const timer = setTimeout(() => {
       const t = classifyTimeout(phase, timeoutMs, `SMTP ${STEP_NAME[step]}`);

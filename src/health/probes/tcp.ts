@@ -6,6 +6,7 @@ import type { ProbeContext, ProbeResult, ProbeTarget } from '../types';
 import { classifyError, classifyTimeout } from './errors';
 import { probeLookup } from './resolve';
 import type { ProbePhase } from './errors';
+import { sourceFor } from './source';
 
 export function probeTcp(target: ProbeTarget, timeoutMs: number, ctx: ProbeContext = {}): Promise<ProbeResult> {
   const port = target.port;
@@ -22,7 +23,7 @@ export function probeTcp(target: ProbeTarget, timeoutMs: number, ctx: ProbeConte
       resolve(r);
     };
     const lookup = probeLookup(ctx);
-    const sock = net.connect(lookup ? { host: target.address, port, lookup: lookup as net.LookupFunction } : { host: target.address, port });
+    const sock = net.connect({ host: target.address, port, ...sourceFor(ctx, target.address), ...(lookup ? { lookup: lookup as net.LookupFunction } : {}) });
     const timer = setTimeout(() => {
       const t = classifyTimeout(phase, timeoutMs, 'TCP');
       finish(failResult(t.reason, t.detail));

@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { failResult, passResult } from '../types';
 import type { ProbeContext, ProbeResult, ProbeTarget } from '../types';
 import { classifyError } from './errors';
+import { sourceFor } from './source';
 import { ping } from './icmp';
 import { probeAddress } from './resolve';
 
@@ -67,7 +68,8 @@ export async function probeUdpIcmp(target: ProbeTarget, timeoutMs: number, ctx: 
       finish(failResult(c.reason, `UDP: ${c.detail}`, echo.rttMs));
     });
     sock.on('message', () => finish(passResult(echo.rttMs, null, `UDP port ${port} answered`)));
-    sock.connect(port, address, () => {
+    const bindTo = sourceFor(ctx, address).localAddress;
+    const connect = (): void => sock.connect(port, address, () => {
       if (done) return;
       timer = setTimeout(
         () => finish(passResult(echo.rttMs, null, `no ICMP port unreachable for UDP port ${port} within ${Math.round(waitMs)} ms`)),
@@ -77,5 +79,7 @@ export async function probeUdpIcmp(target: ProbeTarget, timeoutMs: number, ctx: 
         if (err) sock.emit('error', err);
       });
     });
+    if (bindTo === undefined) connect();
+    else sock.bind({ address: bindTo, port: 0 }, connect);
   });
 }
