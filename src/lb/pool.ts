@@ -1,6 +1,5 @@
 // Pools and endpoints as the query path sees them: endpoint RDATA prepared at compile time, and per-pool lists
 // of eligible endpoints per query type, re-derived only when health or hostname resolution changes.
-import { isIP } from 'node:net';
 import type { OriginConfig, PoolConfig } from '../config/types';
 import { RRType } from '../dns/wire/constants';
 import type { RData } from '../dns/wire/records';
@@ -28,7 +27,7 @@ export class Endpoint {
     /** Position in the pool's `origins` list (health is reported in that order). */
     readonly index: number,
   ) {
-    const ip = isIP(config.address) ? parseIp(config.address) : null;
+    const ip = parseIp(config.address);
     if (ip) {
       this.kind = ip.family === 4 ? 'v4' : 'v6';
       this.rdata = rdataA(ip.bytes);

@@ -4,6 +4,7 @@
 // signals and says whether the server is ready. Nothing on the reload path can end the process: whatever fails,
 // the running config keeps serving and the failure is logged, counted and shown in /api/status.
 import { performance } from 'node:perf_hooks';
+import { dropPositions } from '../config/kit';
 import { formatProblem, loadConfigFile } from '../config/load';
 import type { Config, Problem } from '../config/types';
 import type { EventQuery, HealthEvent } from '../health/events';
@@ -227,6 +228,8 @@ export class Supervisor {
     if (!loaded.config || !runtime || errors.length > 0) {
       throw new ReloadFailure(errors.length > 0 ? `${errors.length} error${errors.length === 1 ? '' : 's'} in the config, first: ${formatProblem(errors[0])}` : 'the config has errors');
     }
+    // Positions served their purpose (the problems above); a big config keeps tens of MB of them otherwise.
+    dropPositions(loaded.config);
     return { config: loaded.config, runtime };
   }
 

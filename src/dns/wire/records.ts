@@ -38,11 +38,14 @@ export interface WordBytes {
   readonly rest: Uint8Array;
 }
 
+/** The rest of most prepared byte runs (an A record, a word-aligned name) is empty: one array for them all. */
+const NO_REST = new Uint8Array(0);
+
 export function wordBytes(bytes: Uint8Array): WordBytes {
   const n = bytes.length >> 2;
   const words = new Int32Array(n);
   for (let i = 0; i < n; i++) words[i] = (bytes[4 * i] << 24) | (bytes[4 * i + 1] << 16) | (bytes[4 * i + 2] << 8) | bytes[4 * i + 3];
-  return { length: bytes.length, words, rest: Uint8Array.from(bytes.subarray(4 * n)) };
+  return { length: bytes.length, words, rest: bytes.length === 4 * n ? NO_REST : Uint8Array.from(bytes.subarray(4 * n)) };
 }
 
 export interface RRset {
