@@ -1,4 +1,4 @@
-// The typed configuration, as loaded and validated from YAML. Names follow the Cloudflare API (design §3) so
+// The typed configuration, as loaded and validated from YAML. Names follow the Cloudflare API (docs/decisions.md) so
 // that exported Cloudflare objects port over. This module knows nothing of DNS, steering or probes: domains
 // read these types and compile their own runtime structures from them.
 

@@ -132,7 +132,7 @@ export interface Binding {
   /** Lowercase name without trailing dot; may start with "*.". */
   name: string;
   handler: DynamicName;
-  /** Query types whose static records at the same name the binding hides (design §2.3). */
+  /** Query types whose static records at the same name the binding hides (docs/decisions.md §1.3). */
   hides: readonly number[];
   pos: Pos;
 }

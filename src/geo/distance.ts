@@ -1,4 +1,4 @@
-// Great-circle distance for proximity steering (design §2.5), via geolib.
+// Great-circle distance for proximity steering (docs/decisions.md §1.5), via geolib.
 //
 // geolib's getDistance (spherical law of cosines on a sphere of the WGS-84 equatorial radius) rather than
 // getPreciseDistance (Vincenty on the ellipsoid): steering only ranks pools, and the sphere is within ~0.5 %

@@ -1,4 +1,4 @@
-// GeoIP lookups for the query path (design §2.8): MaxMind GeoIP2/GeoLite2 City and Country databases and the
+// GeoIP lookups for the query path (docs/decisions.md §1.8): MaxMind GeoIP2/GeoLite2 City and Country databases and the
 // ip-location-db flat layout, read with the `maxmind` package's Reader over a Buffer, behind a bounded cache.
 //
 // Lookups are synchronous. A cache hit costs one Map.get on an integer (IPv4) or a 16-char string (IPv6); the

@@ -1,4 +1,4 @@
-// Health events (seed §7.4): one event per real change of an endpoint, shaped like Cloudflare's event log, kept in
+// Health events (https://developers.cloudflare.com/load-balancing/reference/load-balancing-analytics/, the event log): one event per real change of an endpoint, shaped like Cloudflare's event log, kept in
 // a bounded ring and handed to subscribers (notifications, logs).
 //
 // A target transition is evaluated for every (pool, endpoint) that uses the target: endpoint health and pool

@@ -1,4 +1,4 @@
-// Webhook notifications of health events (seed §7.3; design §2.12).
+// Webhook notifications of health events (https://developers.cloudflare.com/load-balancing/reference/health-monitor-notifications/).
 //
 // Every configured webhook receives a POST with the event as JSON, for events that the pool's
 // `notification_filter` lets through:

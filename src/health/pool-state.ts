@@ -1,4 +1,4 @@
-// Endpoint and pool health derived from target states (seed §2.4, §3.5; design §2.4).
+// Endpoint and pool health derived from target states (https://developers.cloudflare.com/load-balancing/understand-basics/health-details/; monitor groups: https://developers.cloudflare.com/load-balancing/monitors/monitor-groups/).
 //
 // - Pool without monitor/group: every enabled endpoint counts as up; the pool state is 'unknown' ("no monitors
 //   attached"), but it is usable when it has ≥ minimum_origins enabled endpoints.

@@ -1,4 +1,4 @@
-// The optional `server.state_file` (design §2.4): the health store's snapshot, written atomically (temp file,
+// The optional `server.state_file` (docs/decisions.md §1.4): the health store's snapshot, written atomically (temp file,
 // fsync, rename) after status changes (debounced, at most once per `debounceMs`) and at shutdown; read at start-up
 // so that a restart does not send traffic to the fallback pool while the first probes run. Only targets whose key
 // is unchanged are restored (the key includes the monitor definition).
@@ -22,7 +22,7 @@ import { isFailureReason, silentLogger } from './types';
 import type { HealthLogger } from './types';
 
 /**
- * Larger files are refused unread. A saved target takes 250–400 bytes: 50,000 targets (design §4: 50,000
+ * Larger files are refused unread. A saved target takes 250–400 bytes: 50,000 targets (docs/architecture.md: 50,000
  * endpoints) make 12–20 MB, so this leaves a margin while keeping a runaway file from filling memory at start-up.
  */
 export const MAX_STATE_FILE_BYTES = 32 * 1024 * 1024;

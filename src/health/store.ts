@@ -4,7 +4,7 @@
 // store's lifetime (until the key is dropped), so the query path may keep references. `version` moves on every
 // status change of any target; derived pool state can be cached on it.
 //
-// Hysteresis (design §2.4): the first result decides directly from 'unknown'; after that a healthy target turns
+// Hysteresis (docs/decisions.md §1.4): the first result decides directly from 'unknown'; after that a healthy target turns
 // unhealthy after `consecutive_down` failed attempts in a row, an unhealthy one turns healthy after
 // `consecutive_up` passed attempts in a row.
 import type { MonitorConfig } from '../config/types';

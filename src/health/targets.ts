@@ -2,7 +2,7 @@
 //
 // A target is identified by the monitor definition (minus `name` and `description`), the endpoint address, the
 // effective port and the effective Host header. Pools that share a monitor and an endpoint share one target and
-// one probe; state survives a reload for every target whose key is unchanged (design §2.4).
+// one probe; state survives a reload for every target whose key is unchanged (docs/decisions.md §1.4).
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Config, MonitorConfig, MonitorType, OriginConfig, PoolConfig } from '../config/types';
@@ -34,7 +34,7 @@ function firstValue(headers: Record<string, string[]>, name: string): string | n
   return null;
 }
 
-/** Host header precedence (seed §2.3): endpoint `header.Host` > monitor `header.Host` > none. HTTP types only. */
+/** Host header precedence (https://developers.cloudflare.com/load-balancing/additional-options/override-http-host-headers/): endpoint `header.Host` > monitor `header.Host` > none. HTTP types only. */
 export function effectiveHost(monitor: MonitorConfig, origin: OriginConfig): string | null {
   if (!isHttpType(monitor.type)) return null;
   return firstValue(origin.header, 'host') ?? firstValue(monitor.header, 'host');

@@ -3,7 +3,7 @@
 import type { MonitorConfig } from '../config/types';
 
 /**
- * Probe failure reasons: the headings of seed spec §7.6, verbatim, so the event log and the status API read like
+ * Probe failure reasons: the headings of https://developers.cloudflare.com/load-balancing/troubleshooting/common-error-codes/, verbatim, so the event log and the status API read like
  * Cloudflare's. Only the reasons a self-hosted prober can produce are listed ("Exceeded quota error",
  * "DNS Internal", "Load Balancing Not Enabled", "Validation failed error" and "Object referenced by other
  * objects" describe Cloudflare's API, not a probe).

@@ -83,7 +83,7 @@ export function* compileLoadBalancersSliced(config: Config, env: SteeringEnv): S
     const servesNames = [...referenced].some((p) => p.hasHostnames);
     const balancer = new LoadBalancer(lb.name, base, rules, servesNames, env);
     balancers.set(lb.name, balancer);
-    if (!lb.enabled) continue; // a disabled LB leaves the name to its static records, if any (design §2.3)
+    if (!lb.enabled) continue; // a disabled LB leaves the name to its static records, if any (docs/decisions.md §1.3)
     const hides = servesNames ? [RRType.A, RRType.AAAA, RRType.MX, RRType.SRV] : [RRType.A, RRType.AAAA];
     bindings.push({ name: lb.name, handler: balancer, hides, pos: posOf(lb, 'name') });
   }
@@ -138,7 +138,7 @@ function compileRules(lb: LoadBalancerConfig, h: RuleCompileHelpers): CompiledRu
       order,
     });
   });
-  // Lower priority first; equal priorities keep file order ([003:L367]).
+  // Lower priority first; equal priorities keep file order (https://developers.cloudflare.com/api/resources/load_balancers/methods/create/, rules[].priority).
   out.sort((a, b) => a.priority - b.priority || a.order - b.order);
   return out;
 }

@@ -1,4 +1,4 @@
-// Endpoint ("local") steering and the answer shape (design §2.6, seed L4826-L4831): when every enabled endpoint
+// Endpoint ("local") steering and the answer shape (https://developers.cloudflare.com/load-balancing/understand-basics/traffic-steering/origin-level-steering/; DNS-only answer shape: https://developers.cloudflare.com/reference-architecture/architectures/load-balancing/): when every enabled endpoint
 // of the pool has the same weight the answer carries all eligible endpoints, rotated per query; otherwise one
 // endpoint, by weighted random or by weighted rendezvous hashing on the client key.
 import { RRType } from '../dns/wire/constants';
@@ -42,7 +42,7 @@ export function chooseEndpoints(
         break;
       default:
         // random, and least_outstanding_requests / least_connections, whose counts are always zero for
-        // DNS-only load balancers (seed L7594): weighted random.
+        // DNS-only load balancers (https://developers.cloudflare.com/load-balancing/understand-basics/traffic-steering/origin-level-steering/least-outstanding-requests-pools/): weighted random.
         e = weightedRandom(list);
     }
     appendRData(e, qtype, hostnames, out, dedupe);
@@ -66,7 +66,7 @@ function appendRData(e: Endpoint, qtype: number, hostnames: HostnameView, out: R
     else out.push(e.rdata);
     return;
   }
-  // A hostname endpoint answers with its resolved addresses, never a CNAME (design §2.6).
+  // A hostname endpoint answers with its resolved addresses, never a CNAME (docs/decisions.md §1.6).
   const addrs = hostnames.addresses(e.config.address, qtype === RRType.AAAA ? 6 : 4);
   if (addrs) for (const a of addrs) pushAddress(out, a);
 }
@@ -91,7 +91,7 @@ export function weightedRandom<T extends { weight: number }>(list: readonly T[])
 /**
  * Weighted rendezvous (highest random weight) hashing: each endpoint scores w / -ln(u) with u uniform from the
  * hash of (client, endpoint); the best score wins. A client stays on its endpoint, and when an endpoint leaves
- * only the clients that were on it move (seed L7529, design §2.6).
+ * only the clients that were on it move (https://developers.cloudflare.com/load-balancing/understand-basics/traffic-steering/origin-level-steering/hash-origin-steering/).
  */
 export function rendezvous(list: readonly Endpoint[], clientHash: number): Endpoint {
   let best = list[0];

@@ -1,4 +1,4 @@
-// Hostname endpoints resolved in the background (design §2.6): the query path reads cached addresses and never
+// Hostname endpoints resolved in the background (docs/decisions.md §1.6): the query path reads cached addresses and never
 // waits. Names inside our own zones are answered from our own data; others go to the system resolver.
 import { promises as dns } from 'node:dns';
 import type { RData } from '../dns/wire/records';
@@ -7,7 +7,7 @@ import type { Logger } from '../observe/log';
 import { parseIp } from '../util/ip';
 import type { HostnameView } from './views';
 
-/** Cloudflare caches resolved endpoint addresses for up to 5 s (seed L5807); we refresh no sooner. */
+/** Cloudflare caches resolved endpoint addresses for up to 5 s (https://developers.cloudflare.com/load-balancing/reference/load-balancing-analytics/); we refresh no sooner. */
 const MIN_REFRESH_S = 5;
 const MAX_REFRESH_S = 300;
 /** After a failure that is not "no such name" (timeout, SERVFAIL), keep the last good addresses this long. */

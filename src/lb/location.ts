@@ -1,4 +1,4 @@
-// Where a query comes from (design §2.8, seed L7649-L7673): ECS when the location strategy prefers it for
+// Where a query comes from (https://developers.cloudflare.com/load-balancing/understand-basics/traffic-steering/steering-policies/, "EDNS Client Subnet (ECS) support"): ECS when the location strategy prefers it for
 // this steering policy, else the resolver's GeoIP location in `resolver_ip` mode, else this server's PoP.
 import type { LocationStrategyConfig, PopConfig, SteeringPolicy } from '../config/types';
 import type { ClientInfo } from '../dns/dynamic';
@@ -34,7 +34,7 @@ export function popFromConfig(pop: PopConfig, regionOf: (country: string, subdiv
   return { ...pop, region: pop.region ?? (pop.country ? regionOf(pop.country, pop.subdivision) : null) };
 }
 
-/** Whether the ECS address is the preferred location for this policy (seed table L7657-L7662). */
+/** Whether the ECS address is the preferred location for this policy (https://developers.cloudflare.com/load-balancing/understand-basics/traffic-steering/steering-policies/, the prefer_ecs table). */
 export function ecsPreferred(strategy: LocationStrategyConfig, policy: SteeringPolicy): boolean {
   switch (strategy.prefer_ecs) {
     case 'always': return true;

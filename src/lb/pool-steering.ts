@@ -1,5 +1,5 @@
 // Pool ("global") steering: one function per policy, each ordering or picking among the candidate pools
-// (design §2.5). What a policy needs of the query being steered (is this pool usable for it, a pool's weight or
+// (docs/decisions.md §1.5). What a policy needs of the query being steered (is this pool usable for it, a pool's weight or
 // RTT, scratch for the draw) comes in as a SteeringQuery, so a policy is a plain function, testable alone.
 import { distanceKm } from '../geo/distance';
 import { PerLocation, type Location } from './location';

@@ -76,7 +76,7 @@ export class Pool {
   readonly name: string;
   /** Enabled endpoints in config order. */
   readonly endpoints: Endpoint[];
-  /** All enabled endpoints share one weight: answers carry every eligible endpoint (seed L4830). */
+  /** All enabled endpoints share one weight: answers carry every eligible endpoint (https://developers.cloudflare.com/reference-architecture/architectures/load-balancing/). */
   readonly equalWeights: boolean;
   readonly hasHostnames: boolean;
 
@@ -121,7 +121,7 @@ export class Pool {
       any[k].length = 0;
     }
     for (const e of this.endpoints) {
-      if (e.weight <= 0) continue; // weight 0 takes an endpoint out of answers (seed L4077)
+      if (e.weight <= 0) continue; // weight 0 takes an endpoint out of answers (https://developers.cloudflare.com/load-balancing/additional-options/planned-maintenance/)
       const v4 = e.kind === 'v4' || (e.kind === 'name' && hostnames.addresses(e.config.address, 4) !== null);
       const v6 = e.kind === 'v6' || (e.kind === 'name' && hostnames.addresses(e.config.address, 6) !== null);
       const add = (target: EligibleSets) => {

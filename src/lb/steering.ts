@@ -7,10 +7,10 @@ import type { CompiledCondition } from './rules/condition';
 import type { LbStatsRegistry } from './stats';
 import type { GeoView, HealthView, HostnameView } from './views';
 
-/** The steering inputs a rule can override (seed §6.2); one object per load balancer, copied when a rule matches. */
+/** The steering inputs a rule can override (https://developers.cloudflare.com/load-balancing/additional-options/load-balancing-rules/); one object per load balancer, copied when a rule matches. */
 export interface Steering {
   defaultPools: Pool[];
-  /** null: the last of defaultPools (seed L7996). */
+  /** null: the last of defaultPools (https://developers.cloudflare.com/load-balancing/understand-basics/traffic-steering/steering-policies/standard-options/, "fallback pool"). */
   fallback: Pool | null;
   regionPools: ReadonlyMap<string, Pool[]>;
   countryPools: ReadonlyMap<string, Pool[]>;
@@ -41,7 +41,7 @@ export interface SteeringEnv {
   stats: LbStatsRegistry;
 }
 
-/** The policy a steering configuration actually runs ("" → geo when any geo map is set, else off; [003:L449]). */
+/** The policy a steering configuration actually runs ("" → geo when any geo map is set, else off; https://developers.cloudflare.com/api/resources/load_balancers/methods/create/, steering_policy). */
 export function effectivePolicy(s: Steering): Exclude<SteeringPolicy, ''> {
   if (s.policy !== '') return s.policy;
   return s.regionPools.size > 0 || s.countryPools.size > 0 || s.popPools.size > 0 ? 'geo' : 'off';

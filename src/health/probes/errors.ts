@@ -1,4 +1,4 @@
-// Maps Node/OpenSSL errors to the failure reasons of seed §7.6.
+// Maps Node/OpenSSL errors to the failure reasons of https://developers.cloudflare.com/load-balancing/troubleshooting/common-error-codes/.
 //
 // `phase` says how far the probe got: an error during the TLS handshake is a TLS problem even when Node reports
 // it as a socket error, and a timeout means something different before and after the TCP connect.

@@ -1,4 +1,4 @@
-// HTTP and HTTPS probes (seed §3.1, §3.2; design §2.11).
+// HTTP and HTTPS probes (https://developers.cloudflare.com/load-balancing/monitors/: fields and "Supported protocols").
 //
 // One fresh connection per try (no keep-alive: a pooled connection would hide a server that stopped accepting).
 // The monitor timeout covers the whole try: connect, TLS, headers, body and every redirect hop. RTT is the time

@@ -1,4 +1,4 @@
-// SMTP probe (seed §3.2): connect, expect the 220 banner, `HELO <name>` → 250, `QUIT` → 221, close with FIN.
+// SMTP probe (https://developers.cloudflare.com/load-balancing/monitors/, "Supported protocols"): connect, expect the 220 banner, `HELO <name>` → 250, `QUIT` → 221, close with FIN.
 // Multi-line replies ("250-a", "250-b", "250 c") are read to their last line. RTT = time to the TCP connect.
 import net from 'node:net';
 import os from 'node:os';

@@ -1,4 +1,4 @@
-// TCP probe (seed §3.2): connect, then close. RTT = time to the completed handshake.
+// TCP probe (https://developers.cloudflare.com/load-balancing/monitors/, "Supported protocols"): connect, then close. RTT = time to the completed handshake.
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { failResult, passResult } from '../types';

@@ -1,4 +1,4 @@
-// UDP-ICMP probe (seed §3.2): an ICMP echo first (no reply → down, with the ping's reason); then an empty
+// UDP-ICMP probe (https://developers.cloudflare.com/load-balancing/monitors/, "Supported protocols"): an ICMP echo first (no reply → down, with the ping's reason); then an empty
 // datagram on a *connected* UDP socket, so the kernel hands an ICMP port unreachable back to us as ECONNREFUSED.
 // Port unreachable → down. Silence, or any datagram back → up.
 //

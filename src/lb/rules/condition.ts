@@ -1,4 +1,4 @@
-// Custom-rule conditions (design §2.9, seed spec §6.5–6.6): a wirefilter-style expression compiled once at
+// Custom-rule conditions (https://developers.cloudflare.com/load-balancing/additional-options/load-balancing-rules/, fields: https://developers.cloudflare.com/load-balancing/additional-options/load-balancing-rules/reference/): a wirefilter-style expression compiled once at
 // config load into a closure that the query path calls. The grammar is in parser.ts.
 import { compileNode } from './compile';
 import { ConditionError } from './errors';

@@ -1,4 +1,4 @@
-// The fields a DNS-only load balancer rule can read (seed spec §6.6), and helpful refusals for the rest.
+// The fields a DNS-only load balancer rule can read (https://developers.cloudflare.com/load-balancing/additional-options/load-balancing-rules/reference/, "Unproxied-only fields"), and helpful refusals for the rest.
 
 export type FieldType = 'string' | 'int' | 'bool' | 'ip';
 
