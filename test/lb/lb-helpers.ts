@@ -1,4 +1,4 @@
-// Shared pieces of the load-balancing e2e suites (test/lb/*.test.ts): the seed §9 base fixture as YAML, a fast
+// Shared pieces of the load-balancing e2e suites (test/lb/*.test.ts): the base fixture of the steering scenarios as YAML, a fast
 // bulk UDP client, the chi-square check, and tiny HTTP health servers that tests flip between 200 and 500.
 import * as dgram from 'node:dgram';
 import * as http from 'node:http';
@@ -8,7 +8,7 @@ import { buildQuery, GEOIP_CITY, query, sleep, type QueryOptions, type TestServe
 
 // ---- config --------------------------------------------------------------------------------------------
 
-/** The seed §9 PoP: LAX, US, WNAM, 34.05,-118.24 (region set explicitly: US without a subdivision maps to ENAM). */
+/** The scenarios' PoP: LAX, US, WNAM, 34.05,-118.24 (region set explicitly: US without a subdivision maps to ENAM). */
 export const POP = '{ code: LAX, country: US, region: WNAM, latitude: 34.05, longitude: -118.24 }';
 
 /** Seed §9 base pools (no monitors: health is ignored, every enabled endpoint is up). */
