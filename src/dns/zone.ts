@@ -313,6 +313,7 @@ function* compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: 
 
   // CNAME and other data cannot share a name (RFC 1034 §3.6.2).
   for (const node of zone.nodes.values()) {
+    yield;
     if (node.rrsets.has(RRType.CNAME) && node.rrsets.size > 1) {
       const s = sets.get(`${node.name.key}|${RRType.CNAME}`);
       err(s ? s.pos : { file: '?', line: 0, col: 0 }, `${node.name} has a CNAME and other records; a CNAME must be alone at its name`);
@@ -321,6 +322,7 @@ function* compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: 
   }
   // Names under a delegation point are glue: remember the cut for referrals.
   for (const node of zone.nodes.values()) {
+    yield;
     let k = node.name.key;
     while (k !== origin.key && k !== '') {
       k = parentKey(k);

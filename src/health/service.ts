@@ -12,7 +12,8 @@ import { SharedHealth } from './shared/coordinator';
 import type { SharedHealthStore, VantagePoint } from './shared/types';
 import { StateFileWriter, restoreStateFile } from './state-file';
 import { HealthStore } from './store';
-import { buildTargets, targetProblems } from './targets';
+import { buildTargets, buildTargetsSliced, targetProblems } from './targets';
+import { runInSlices } from '../util/slices';
 import type { TargetProblem } from './targets';
 import { silentLogger } from './types';
 import type { HealthLogger, ProbeTarget } from './types';
@@ -75,8 +76,8 @@ export class HealthService {
   /** Applies a reloaded config: unchanged targets keep state and timers, new ones start at once. */
   async reload(config: Config, vantage: VantagePoint | null = null): Promise<void> {
     if (!this.started) return this.start(config, vantage);
-    const targets = buildTargets(config);
-    this.logProblems(config);
+    // In slices: a reload runs beside the query path. (Its config problems were reported when it was loaded.)
+    const targets = await runInSlices(buildTargetsSliced(config));
     await this.warnIfNoIcmp(targets);
     await this.connectShared(config, vantage);
     this.apply(config, targets);

@@ -3,6 +3,7 @@
 // A target is identified by the monitor definition (minus `name` and `description`), the endpoint address, the
 // effective port and the effective Host header. Pools that share a monitor and an endpoint share one target and
 // one probe; state survives a reload for every target whose key is unchanged (docs/decisions.md §1.4).
+import { runToEnd, type Sliced } from '../util/slices';
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Config, MonitorConfig, MonitorType, OriginConfig, PoolConfig } from '../config/types';
@@ -202,6 +203,10 @@ export interface TargetUse {
  * reported by targetProblems and by config validation).
  */
 export function forEachTargetUse(config: Config, fn: (use: TargetUse) => void): void {
+  for (const use of targetUses(config)) fn(use);
+}
+
+function* targetUses(config: Config): Generator<TargetUse, void, void> {
   for (const pool of config.pools.values()) {
     if (!pool.enabled) continue;
     const monitors = poolMonitors(pool, config);
@@ -209,7 +214,7 @@ export function forEachTargetUse(config: Config, fn: (use: TargetUse) => void): 
     for (const origin of pool.origins) {
       if (!origin.enabled) continue;
       for (const [monitorName, monitor] of monitors) {
-        fn({ pool, origin, monitor, monitorName, key: poolTargetKey(config, pool, monitor, origin), regions: votingRegions(config, pool) });
+        yield { pool, origin, monitor, monitorName, key: poolTargetKey(config, pool, monitor, origin), regions: votingRegions(config, pool) };
       }
     }
   }
@@ -239,15 +244,25 @@ function poolMonitors(pool: PoolConfig, config: Config): Array<[string, MonitorC
  * Disabled pools, disabled endpoints and disabled group members send no probes.
  */
 export function buildTargets(config: Config): ProbeTarget[] {
+  return runToEnd(buildTargetsSliced(config));
+}
+
+/** buildTargets, pausable (util/slices): 50,000 monitored endpoints take a while to key. */
+export function* buildTargetsSliced(config: Config): Sliced<ProbeTarget[]> {
   const byKey = new Map<string, { use: TargetUse; users: TargetUser[] }>();
-  forEachTargetUse(config, (use) => {
+  let n = 0;
+  for (const use of targetUses(config)) {
     const user: TargetUser = { pool: use.pool.name, origin: use.origin.name, monitor: use.monitorName };
     const found = byKey.get(use.key);
     if (found) found.users.push(user);
     else byKey.set(use.key, { use, users: [user] });
-  });
+    if ((++n & 63) === 0) yield;
+  }
   const out: ProbeTarget[] = [];
-  for (const [key, { use, users }] of byKey) out.push(makeTarget(key, use.monitor, use.origin, users, use.regions));
+  for (const [key, { use, users }] of byKey) {
+    out.push(makeTarget(key, use.monitor, use.origin, users, use.regions));
+    if ((out.length & 63) === 0) yield;
+  }
   return out;
 }
 

@@ -44,6 +44,8 @@ export interface RuntimeDeps {
   geoCache?: GeoCache;
   /** Steering counters kept across reloads (a fresh registry when omitted). */
   lbStats?: LbStatsRegistry;
+  /** The config was checked already (the loading thread ran every check): skip checks that build nothing. */
+  checked?: boolean;
 }
 
 export interface BuildResult {
@@ -97,7 +99,7 @@ export function* buildRuntimeSliced(config: Config, deps: RuntimeDeps): Sliced<B
   problems.push(...lb.problems);
   const zones = yield* compileZonesSliced(config, lb.bindings);
   problems.push(...zones.problems);
-  for (const t of targetProblems(config)) {
+  for (const t of deps.checked ? [] : targetProblems(config)) {
     problems.push({ pos: posOf(config.pools.get(t.pool) ?? config.server, 'monitor'), message: t.message, severity: t.severity });
   }
   if (problems.some((p) => p.severity === 'error')) return { runtime: null, problems };

@@ -244,7 +244,7 @@ export class Supervisor {
     const config = loaded.config;
     // Built in slices: the event loop keeps answering queries meanwhile. The loading thread already reported every
     // problem with its position; an error here (a GeoIP file that changed in between) still stops the reload.
-    const built = await runInSlices(buildRuntimeSliced(config, { store: this.store, hostnames: this.hostnames, geoCache: this.geoCache, lbStats: this.planes.lbStats }));
+    const built = await runInSlices(buildRuntimeSliced(config, { store: this.store, hostnames: this.hostnames, geoCache: this.geoCache, lbStats: this.planes.lbStats, checked: true }));
     const buildErrors = built.problems.filter((p) => p.severity === 'error');
     if (!built.runtime || buildErrors.length > 0) {
       this.report(buildErrors);

@@ -36,7 +36,7 @@ export function runWorker(log: Logger): void {
       assembling = null;
       // Health of the new config's targets first, so the new runtime does not answer from fallback meanwhile.
       store.restore(snapshot, new Set(snapshot.targets.map((t) => t.key)));
-      const built = await runInSlices(buildRuntimeSliced(config, { store, hostnames, geoCache, lbStats: plane.lbStats }));
+      const built = await runInSlices(buildRuntimeSliced(config, { store, hostnames, geoCache, lbStats: plane.lbStats, checked: true }));
       if (!built.runtime) {
         const first = built.problems.find((p) => p.severity === 'error');
         throw new Error(first ? first.message : 'the runtime could not be built');
