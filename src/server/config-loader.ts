@@ -63,6 +63,8 @@ function loadFailure(file: string, message: string): Problem {
 
 interface Request {
   id: number;
+  /** The thread doing this load: only its death fails it. */
+  worker: Worker | null;
   file: string;
   assembler: ConfigAssembler;
   problems: Problem[];
@@ -107,7 +109,7 @@ export class ConfigLoader {
         this.fail(`loading the config took longer than ${Math.round(timeoutMs / 1000)} s`);
         void this.close();
       }, timeoutMs);
-      this.current = { id, file, assembler: new ConfigAssembler(), problems: [], resolve, timer };
+      this.current = { id, worker, file, assembler: new ConfigAssembler(), problems: [], resolve, timer };
       worker.postMessage({ id, file } satisfies ThreadRequest);
     });
   }
@@ -118,13 +120,14 @@ export class ConfigLoader {
     // An idle loader must not keep a stopping process alive.
     worker.unref();
     worker.on('message', (m: ThreadReply) => this.onMessage(m));
+    // A thread ended after a large file may report its exit while the next load runs on a new thread.
     worker.on('error', (err) => {
       if (this.worker === worker) this.worker = null;
-      this.fail(`the config could not be loaded: ${err.message}`);
+      if (this.current?.worker === worker) this.fail(`the config could not be loaded: ${err.message}`);
     });
     worker.on('exit', (code) => {
       if (this.worker === worker) this.worker = null;
-      this.fail(`the config loader stopped (exit code ${code})`);
+      if (this.current?.worker === worker) this.fail(`the config loader stopped (exit code ${code})`);
     });
     this.worker = worker;
     return worker;

@@ -69,6 +69,8 @@ export class DataPlane {
   private readonly ctx = new QueryContext();
   private listeners: ListenerPair[] = [];
   private staged: Staged | null = null;
+  /** The runtime of `staged`, kept apart so that respond() reads one field. */
+  private stagedRuntime: Runtime | null = null;
   private stopped = false;
   private sampleTick = 0;
   /** The UDP path of the running listeners (the config's choice, resolved; see udpPath()). */
@@ -90,7 +92,9 @@ export class DataPlane {
 
   /** The answer function the listeners call: always the current runtime. */
   private readonly respond = (pkt: Buffer, remote: string, transport: 'udp' | 'tcp'): Uint8Array | null => {
-    const rt = this.current;
+    // Before its first commit a data plane answers from the runtime it prepared: a worker that replaces a dead one
+    // binds its own SO_REUSEPORT socket, and the kernel sends it queries as soon as it is bound.
+    const rt = this.current ?? this.stagedRuntime;
     if (rt === null) return null;
     // Every 8th query is timed for the latency histogram: two clock reads cost ~0.1 µs of a ~10 µs budget.
     const timed = (++this.sampleTick & 7) === 0;
@@ -144,6 +148,7 @@ export class DataPlane {
       throw err;
     }
     this.staged = { runtime, udpIo, server, opened };
+    this.stagedRuntime = runtime;
   }
 
   /** Swaps in the prepared runtime and listener set; closes the listeners the new config dropped. */
@@ -151,6 +156,7 @@ export class DataPlane {
     const staged = this.staged;
     if (!staged) throw new Error('nothing prepared');
     this.staged = null;
+    this.stagedRuntime = null;
     this.current = staged.runtime;
     this.udpIo = staged.udpIo;
     const wanted = new Set(staged.server.listen.map(listenKey));
@@ -178,6 +184,7 @@ export class DataPlane {
   async abort(): Promise<void> {
     const staged = this.staged;
     this.staged = null;
+    this.stagedRuntime = null;
     if (staged) await closeAll(staged.opened);
   }
 

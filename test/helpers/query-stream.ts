@@ -47,13 +47,18 @@ export class QueryStream {
   readonly arrivals: { name: string; answer: string }[] = [];
   /** Undecodable answers and what `check` found. */
   readonly bad: string[] = [];
+  /** Datagrams received (answers, retried answers, strays). */
+  received = 0;
   private readonly pending = new Map<number, Pending>();
+  /** The pending queries still without an answer (the watchdog looks at these only). */
+  private readonly waiting = new Map<number, Pending>();
 
   private constructor(
     private readonly sock: dgram.Socket,
     private readonly o: QueryStreamOptions,
   ) {
     sock.on('message', (m) => {
+      this.received++;
       let p: dnsPacket.DecodedPacket;
       try {
         p = dnsPacket.decode(m);
@@ -65,6 +70,7 @@ export class QueryStream {
       if (!q || q.answer !== null) return; // a late duplicate after a retry
       const answer = o.answerOf(p);
       q.answer = answer;
+      this.waiting.delete(p.id ?? -1);
       this.bad.push(...o.check(p, q.name, answer));
       this.arrivals.push({ name: q.name, answer });
     });
@@ -85,31 +91,40 @@ export class QueryStream {
   }
 
   /**
-   * Sends `perSecond` queries/s for `durationMs`, paced by the clock (a slow timer tick sends a bigger batch, at most
+   * Sends `perSecond` queries/s for `durationMs` (or until `until()` says stop), paced by the clock (a slow timer tick sends a bigger batch, at most
    * 200), runs each phase's action once its time has come, then waits up to `drainMs` for the last answers and
    * retries (stopping early once a query is lost).
    */
-  async run(o: { durationMs: number; drainMs: number; phases?: Phase[]; perSecond?: number }): Promise<StreamResult> {
+  async run(o: { durationMs: number; drainMs: number; phases?: Phase[]; perSecond?: number; until?: () => boolean }): Promise<StreamResult> {
     const perSecond = o.perSecond ?? 2000;
     const phases = (o.phases ?? []).map((ph) => ({ ...ph, done: false }));
     const lost: number[] = [];
+    const lostSet = new Set<number>();
     let retries = 0;
     let nextId = 1;
+    let lastTick = Date.now();
     const watchdog = setInterval(() => {
       const now = Date.now();
-      for (const [id, q] of this.pending) {
-        if (q.answer !== null) continue;
+      // This process was starved (a loaded machine): the answers that came meanwhile wait unread in the socket,
+      // and timers run before I/O. Judge nothing this round; let them be read first.
+      const starved = now - lastTick > 200;
+      lastTick = now;
+      if (starved) return;
+      for (const [id, q] of this.waiting) {
         if (!q.retried && now - q.sentAt > this.o.retryAfterMs) {
           q.retried = true;
           q.sentAt = now;
           retries++;
           this.send(id);
-        } else if (q.retried && now - q.sentAt > this.o.lostAfterMs && !lost.includes(id)) lost.push(id);
+        } else if (q.retried && now - q.sentAt > this.o.lostAfterMs && !lostSet.has(id)) {
+          lostSet.add(id);
+          lost.push(id);
+        }
       }
     }, 20);
     try {
       const t0 = Date.now();
-      while (Date.now() - t0 < o.durationMs) {
+      while (Date.now() - t0 < o.durationMs && !(o.until && o.until())) {
         const elapsed = Date.now() - t0;
         for (const ph of phases) {
           if (ph.done || elapsed < ph.at) continue;
@@ -119,13 +134,15 @@ export class QueryStream {
         const due = Math.min(Math.floor((elapsed * perSecond) / 1000), nextId - 1 + 200);
         while (nextId - 1 < due) {
           const id = nextId++;
-          this.pending.set(id, { sentAt: Date.now(), retried: false, answer: null, name: this.o.nameOf(id) });
+          const q: Pending = { sentAt: Date.now(), retried: false, answer: null, name: this.o.nameOf(id) };
+          this.pending.set(id, q);
+          this.waiting.set(id, q);
           this.send(id);
         }
         await sleep(4);
       }
       // Let the last queries (and their retries) finish.
-      const unansweredLeft = () => [...this.pending.values()].some((q) => q.answer === null);
+      const unansweredLeft = () => this.waiting.size > 0;
       for (let i = 0; i < o.drainMs / 20 && unansweredLeft() && lost.length === 0; i++) await sleep(20);
     } finally {
       clearInterval(watchdog);
