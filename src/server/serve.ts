@@ -4,11 +4,12 @@ import cluster from 'node:cluster';
 import { loadConfigFile } from '../config/load';
 import { createLogger, type Logger } from '../observe/log';
 import { ClusterPlanes } from './cluster-planes';
+import { pidfileConflict } from './pidfile';
 import { Supervisor } from './supervisor';
 import { runWorker } from './worker';
 
 /** Runs until SIGTERM/SIGINT. Returns -1 while running, or an exit code on failure. */
-export async function serve(configPath: string, opts: { watch?: boolean } = {}): Promise<number> {
+export async function serve(configPath: string, opts: { watch?: boolean; pidfile?: string | null } = {}): Promise<number> {
   // Only the log level and the worker count are read here; the supervisor loads and validates the file itself.
   const { config } = loadConfigFile(configPath);
   const logger = createLogger(config?.server.log.level ?? 'info');
@@ -17,12 +18,20 @@ export async function serve(configPath: string, opts: { watch?: boolean } = {}):
     runWorker(logger.child({ worker: cluster.worker?.id }));
     return -1;
   }
+  // The pidfile applies at start-up, like the worker count; --pidfile wins over server.pidfile.
+  const pidfile = opts.pidfile ?? config?.server.pidfile ?? null;
+  const conflict = pidfile ? pidfileConflict(pidfile) : null;
+  if (conflict) {
+    logger.error('cannot start', { err: conflict });
+    return 1;
+  }
   const workers = config?.server.workers ?? 1;
   const supervisor = new Supervisor({
     configPath,
     logger,
     signals: true,
     watch: opts.watch,
+    pidfile,
     planes: workers > 1 ? (store, log) => new ClusterPlanes(workers, store, log) : undefined,
   });
   try {

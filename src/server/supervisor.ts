@@ -22,6 +22,7 @@ import { runInSlices } from '../util/slices';
 import { VERSION } from '../version';
 import { ConfigLoader } from './config-loader';
 import { ConfigWatcher } from './config-watch';
+import { writePidfile } from './pidfile';
 import { LocalPlanes, type DataPlanes, type Generation } from './planes';
 
 export interface SupervisorOptions {
@@ -35,6 +36,8 @@ export interface SupervisorOptions {
   watch?: boolean;
   /** Debounce of the config watch (tests shorten it). */
   watchDebounceMs?: number;
+  /** Write the process id here once serving (serve --pidfile / server.pidfile). */
+  pidfile?: string | null;
 }
 
 /** A load or apply that failed, with the reason already logged. */
@@ -124,8 +127,18 @@ export class Supervisor {
     const config = gen.config;
     if (config.server.http) await this.startHttp(config);
     const described = this.planes.describe();
+    const pidfile = this.opts.pidfile ?? null;
+    if (pidfile) {
+      try {
+        writePidfile(pidfile);
+      } catch (err) {
+        // Serving matters more than the pidfile: said loudly; `steerdns reload -c` also finds the pid through the status API.
+        this.log.error('cannot write the pidfile', { pidfile, err: err instanceof Error ? err.message : String(err) });
+      }
+    }
     this.log.info('steerdns started', {
       pid: process.pid,
+      ...(pidfile ? { pidfile } : {}),
       version: VERSION,
       role: this.role,
       config: config.file,
