@@ -71,7 +71,7 @@ test('reload: the new config serves (confirmed through the status API); a broken
   writeFileSync(fileA, `server: { listen: ["127.0.0.1:0"], http: "127.0.0.1:${apiPort}", http_token: s3cret }\n${zone('      - { name: new, type: A, value: 192.0.2.77 }\n')}`);
   expect(await steerdns(['reload', '-c', fileA])).toEqual({ code: 0, stdout: `reloaded: pid ${a.child.pid} serves the new config of ${fileA}\n`, stderr: '' });
   const r = await query(port, 'new.example.com', { type: 'A' });
-  expect(r.packet.answers?.map((x) => x.data)).toEqual(['192.0.2.77']);
+  expect(r.packet.answers?.map((x) => (x as { data: unknown }).data)).toEqual(['192.0.2.77']);
 
   writeFileSync(fileA, `server: { listen: ["127.0.0.1:0"], http: "127.0.0.1:${apiPort}", http_token: s3cret }\n${zone('      - { name: new, type: A, value: 192.0.2.777 }\n')}`);
   const bad = await steerdns(['reload', '-c', fileA]);
@@ -81,7 +81,7 @@ test('reload: the new config serves (confirmed through the status API); a broken
     stderr: `steerdns reload: the server refused the new config, the previous one keeps serving: 1 error in the config, first: ${fileA}:7:38: A new: "192.0.2.777" is not an IPv4 address\n`,
   });
   const still = await query(port, 'new.example.com', { type: 'A' });
-  expect(still.packet.answers?.map((x) => x.data)).toEqual(['192.0.2.77']);
+  expect(still.packet.answers?.map((x) => (x as { data: unknown }).data)).toEqual(['192.0.2.77']);
   const st = await steerdns(['status', '-c', fileA]);
   expect(st.stdout.split('\n')[2]).toMatch(/^last reload: FAILED: 1 error in the config, first: .*192\.0\.2\.777.* \(the previous config keeps serving\); 1 reload\(s\), 1 failure\(s\)/);
 }, 30000);
