@@ -361,7 +361,7 @@ const monitorGroupsSchema: Schema<Map<string, MonitorGroupConfig>> = namedDict(o
 function namedDict<T>(schema: Schema<T>, kind: string): Schema<Map<string, T>> {
   return {
     expect: 'a mapping of names to definitions',
-    json: (o) => ({ anyOf: [{ type: 'object', additionalProperties: schema.json(o) }, { type: 'null' }] }),
+    json: (o) => ({ type: ['object', 'null'], additionalProperties: schema.json(o) }),
     dump: (v) => {
       const out: Record<string, unknown> = {};
       for (const [k, x] of v) out[k] = dumpWith(schema, x);
@@ -409,6 +409,7 @@ const originSchema: Schema<OriginConfig> = refine(
     priority: opt(int({ min: 0, max: 65535 }), 10),
     header: opt(dict(oneOrMany(str({ nonEmpty: true })), {
       key: (k, at, ctx) => (k.toLowerCase() === 'host' ? 'Host' : ctx.error(at, `only the Host header can be set on an origin, not "${k}"`)),
+      keyJson: { pattern: '^[Hh][Oo][Ss][Tt]$' },
     }), () => ({})),
   }, {
     recover: true,
