@@ -17,6 +17,7 @@ import { HostnameResolver } from './lb/hostnames';
 import type { Trace } from './lb/trace';
 import { silentLogger } from './observe/log';
 import { buildRuntime, internalLookup, type Runtime } from './runtime';
+import { cidrLiteralProblem } from './util/cidr-literal';
 import { parseCidr, parseIp } from './util/ip';
 import { UsageError } from './commands/spec';
 
@@ -188,7 +189,10 @@ export async function explain(o: ExplainOptions): Promise<number> {
   const qtype = parseTypeName(o.type);
   if (qtype === null) throw new UsageError(`unknown query type "${o.type}"`, 'explain');
   if (!parseIp(o.resolver)) throw new UsageError(`--resolver "${o.resolver}" is not an IP address`, 'explain');
-  if (o.ecs !== null && !parseCidr(o.ecs)) throw new UsageError(`--ecs "${o.ecs}" is not a CIDR prefix`, 'explain');
+  if (o.ecs !== null) {
+    const problem = o.ecs.includes('/') ? cidrLiteralProblem(o.ecs) : `"${o.ecs}" is not a CIDR prefix (address/length)`;
+    if (problem !== null || !parseCidr(o.ecs)) throw new UsageError(`--ecs: ${problem ?? `"${o.ecs}" is not a CIDR prefix`}`, 'explain');
+  }
   let store: HealthStore | null = null;
   let healthNote = 'health: every monitored endpoint assumed up (--health assume-up)';
   if (o.health === 'live') {

@@ -76,7 +76,7 @@ test('a file with many mistakes: all of them in one pass, sorted by position, th
     'many.yaml:17:27: "192.0.2.313" is not a valid IP address, and an all-numeric name is not a hostname (RFC 1123 §2.1)',
     'many.yaml:19:22: expected an integer from 1 to 10000, got "lots"',
     'many.yaml:23:29: load balancer "www.lb.example.com" default_pools refers to unknown pool "p3" (did you mean "p1"?)',
-    'many.yaml:25:43: rule "r": invalid IP address or CIDR "10.0.0.0/33"',
+    'many.yaml:25:43: rule "r": invalid CIDR: "10.0.0.0/33": the prefix length must be 0 to 32 for IPv4',
     'many.yaml:28:21: unknown region "MARS" (regions: EEU, ENAM, ME, NAF, NEAS, NSAM, OC, SAF, SAS, SEAS, SSAM, WEU, WNAM)',
     'many.yaml:30:7: warning: Cloudflare documents custom rules as incompatible with geo steering; steerdns applies them before geo steering, so "api.lb.example.com" may behave differently if ported back',
     'many.yaml:30:33: rule "r2": unknown field "dns.qry.nmae"; did you mean "dns.qry.name"?',

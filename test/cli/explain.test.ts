@@ -84,5 +84,6 @@ test('argument values: an unknown type, a resolver that is not an address, an EC
   const usage = 'usage: steerdns explain -c FILE --name NAME [--type TYPE] [--resolver IP] [--ecs CIDR] [--health live|assume-up] [--state-file FILE]\n';
   expect(await steerdns(['explain', '-c', config, '--name', 'lb.example.com', '--type', 'BOGUS'])).toEqual({ code: 2, stdout: '', stderr: `steerdns explain: unknown query type "BOGUS"\n${usage}` });
   expect(await steerdns(['explain', '-c', config, '--name', 'lb.example.com', '--resolver', 'here'])).toEqual({ code: 2, stdout: '', stderr: `steerdns explain: --resolver "here" is not an IP address\n${usage}` });
-  expect(await steerdns(['explain', '-c', config, '--name', 'lb.example.com', '--ecs', '10.0.0.0/40'])).toEqual({ code: 2, stdout: '', stderr: `steerdns explain: --ecs "10.0.0.0/40" is not a CIDR prefix\n${usage}` });
+  expect(await steerdns(['explain', '-c', config, '--name', 'lb.example.com', '--ecs', '10.0.0.0/40'])).toEqual({ code: 2, stdout: '', stderr: `steerdns explain: --ecs: "10.0.0.0/40": the prefix length must be 0 to 32 for IPv4\n${usage}` });
+  expect(await steerdns(['explain', '-c', config, '--name', 'lb.example.com', '--ecs', '81.2.69.1/24'])).toEqual({ code: 2, stdout: '', stderr: `steerdns explain: --ecs: 81.2.69.1/24 has host bits set (the network is 81.2.69.0/24)\n${usage}` });
 });
