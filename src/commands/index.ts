@@ -2,6 +2,7 @@
 // in this folder exporting a `defineCommand(...)` row, added here.
 import { checkCommand } from './check';
 import { explainCommand } from './explain';
+import { importCommand } from './import';
 import { reloadCommand } from './reload';
 import { serveCommand } from './serve';
 import type { Command } from './spec';
@@ -14,5 +15,6 @@ export const COMMANDS: readonly Command[] = [
   explainCommand,
   reloadCommand,
   statusCommand,
+  importCommand,
   versionCommand,
 ];
