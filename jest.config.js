@@ -3,6 +3,11 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }],
+    // ip-cidr is an ES module (Node loads it with require(esm)); Jest's CommonJS registry needs it transformed.
+    '/node_modules/ip-cidr/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs', importInterop: 'node' } }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!ip-cidr/)'],
   testTimeout: 30000,
 };

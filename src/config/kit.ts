@@ -78,21 +78,21 @@ export function posOf(obj: object, key?: string | number): Pos {
 }
 
 /**
- * Lets go of the positions of a config and everything in it, once nothing will ask for them any more (the server
- * after building its runtime: a 10,000-LB config keeps tens of MB of them). The property stays, emptied, so the
- * objects keep their shapes (deleting it would turn them into slow dictionaries the query path reads).
+ * The objects of one load that carry positions, so that they can be let go of without walking the config (the
+ * server after building its runtime: a 10,000-LB config keeps tens of MB of them).
  */
-export function dropPositions(root: object): void {
-  const stack: unknown[] = [root];
-  const seen = new Set<object>();
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (typeof v !== 'object' || v === null || seen.has(v)) continue;
-    seen.add(v);
-    if (Object.prototype.hasOwnProperty.call(v, POS)) (v as Tracked)[POS] = undefined;
-    if (v instanceof Map) for (const x of v.values()) stack.push(x);
-    else if (Array.isArray(v)) for (const x of v) stack.push(x);
-    else for (const k of Object.keys(v)) stack.push((v as Record<string, unknown>)[k]);
+export class TrackedObjects {
+  private objects: object[] = [];
+
+  add(obj: object): void {
+    this.objects.push(obj);
+  }
+
+  /** The property stays, emptied, so the objects keep their shapes (deleting it would turn them into slow
+   *  dictionaries the query path reads). */
+  dropPositions(): void {
+    for (const obj of this.objects) if (Object.prototype.hasOwnProperty.call(obj, POS)) (obj as Tracked)[POS] = undefined;
+    this.objects = [];
   }
 }
 
@@ -100,8 +100,9 @@ export function setPos(obj: object, self: Pos, keys: Map<string | number, Pos> =
   putSpots(obj, new FixedSpots(self, keys));
 }
 
-function track(obj: object, src: Source, self: number, list: boolean, at: (string | number)[]): void {
-  putSpots(obj, new Spots(src, self, list, at));
+function track(ctx: Ctx, obj: object, self: number, list: boolean, at: (string | number)[]): void {
+  putSpots(obj, new Spots(ctx.src, self, list, at));
+  ctx.tracked.add(obj);
 }
 
 /** Where a message about `node` points: a quoted scalar at its first character inside the quotes, so that an
@@ -116,8 +117,15 @@ const SUGGEST_BUDGET = 5_000_000;
 
 export class Ctx {
   readonly problems: Problem[] = [];
+  /** Every object given positions by this load. */
+  readonly tracked = new TrackedObjects();
   /** The key of the named mapping entry being parsed (a pool's or monitor's name when it has no `name`). */
   key = '';
+  /**
+   * Named things (zones, pools, monitors, monitor groups) whose definition had an error and was left out of the
+   * value: references to them are not reported again, and cross-checks skip what uses them.
+   */
+  readonly dropped = new Map<string, Set<string>>();
   private suggestBudget = { cells: SUGGEST_BUDGET };
   private readonly fallback: Pos;
 
@@ -141,6 +149,16 @@ export class Ctx {
     this.problems.push({ pos: isPos(at) ? at : this.pos(at), message, severity: 'warning' });
   }
 
+  drop(kind: string, name: string): void {
+    let set = this.dropped.get(kind);
+    if (!set) this.dropped.set(kind, (set = new Set()));
+    set.add(name);
+  }
+
+  isDropped(kind: string, name: string): boolean {
+    return this.dropped.get(kind)?.has(name) ?? false;
+  }
+
   /** `suggest` within this load's budget. */
   suggest(word: string, candidates: readonly string[]): string {
     return suggest(word, candidates, this.suggestBudget);
@@ -151,10 +169,28 @@ function isPos(x: unknown): x is Pos {
   return typeof x === 'object' && x !== null && 'line' in x && 'col' in x && 'file' in x;
 }
 
+/** A JSON Schema (draft-07) fragment. */
+export type JsonSchema = { [key: string]: unknown } | boolean;
+
+/** What a JSON Schema description needs from outside the config module (the DNS layer's record types). */
+export interface JsonOptions {
+  /** Record types a static record may have; without them any uppercase token is described. */
+  recordTypes?: readonly string[];
+}
+
 export interface Schema<T> {
   /** A word or two for messages: "a string", "an integer from 1 to 65535". */
   readonly expect: string;
   parse(node: YNode, ctx: Ctx): T | Invalid;
+  /** This schema as JSON Schema, for editors and other validators (generated from the same definitions). */
+  json(o: JsonOptions): JsonSchema;
+  /** A parsed value back in the form the file is written in (`check --print`); absent: the value as it is. */
+  dump?(value: T): unknown;
+}
+
+/** A value in its written form, by its schema. */
+export function dumpWith<T>(schema: Schema<T>, value: T): unknown {
+  return schema.dump ? schema.dump(value) : value;
 }
 
 function describe(node: YNode): string {
@@ -179,9 +215,10 @@ export function keyText(key: string): string {
   return `"${key.length > 60 ? `${key.slice(0, 60)}…` : key}"`;
 }
 
-function scalar<T>(expect: string, accept: (v: unknown, node: YScalar) => T | string): Schema<T> {
+function scalar<T>(expect: string, accept: (v: unknown, node: YScalar) => T | string, json: JsonSchema): Schema<T> {
   return {
     expect,
+    json: () => json,
     parse(node, ctx) {
       if (node.kind !== 'scalar') return ctx.error(node, `expected ${expect}, got ${describe(node)}`);
       const r = accept(node.value, node);
@@ -202,6 +239,10 @@ export function str(opts: { nonEmpty?: boolean; pattern?: RegExp; patternHint?: 
     if (opts.max !== undefined && v.length > opts.max) return reject(`longer than ${opts.max} characters`);
     if (opts.pattern && !opts.pattern.test(v)) return reject(`"${v.length > 80 ? `${v.slice(0, 80)}…` : v}" is not ${opts.patternHint ?? 'valid'}`);
     return v;
+  }, {
+    type: 'string',
+    ...(opts.nonEmpty ? { minLength: 1, pattern: opts.pattern ? opts.pattern.source : '\\S' } : opts.pattern ? { pattern: opts.pattern.source } : {}),
+    ...(opts.max !== undefined ? { maxLength: opts.max } : {}),
   });
 }
 
@@ -221,13 +262,13 @@ export function num(opts: { min?: number; max?: number; integer?: boolean } = {}
       return reject(`${v} is out of range: expected ${expect}`);
     }
     return v;
-  });
+  }, { type: opts.integer ? 'integer' : 'number', ...(opts.min !== undefined ? { minimum: opts.min } : {}), ...(opts.max !== undefined ? { maximum: opts.max } : {}) });
 }
 
 export const int = (opts: { min?: number; max?: number } = {}): Schema<number> => num({ ...opts, integer: true });
 
 export function bool(): Schema<boolean> {
-  return scalar<boolean>('true or false', (v) => (typeof v === 'boolean' ? v : reject(`expected true or false, got ${String(v)}`)));
+  return scalar<boolean>('true or false', (v) => (typeof v === 'boolean' ? v : reject(`expected true or false, got ${String(v)}`)), { type: 'boolean' });
 }
 
 export function oneOf<T extends string>(values: readonly T[]): Schema<T> {
@@ -239,12 +280,14 @@ export function oneOf<T extends string>(values: readonly T[]): Schema<T> {
     if (i >= 0) return values[i];
     const hint = typeof v === 'string' ? suggest(v, values) : '';
     return reject(`${typeof v === 'string' ? keyText(v) : String(v)} is not ${expect}${hint}`);
-  });
+  }, { enum: [...values] });
 }
 
 export function nullable<T>(inner: Schema<T>): Schema<T | null> {
   return {
     expect: `${inner.expect} or null`,
+    json: (o) => ({ anyOf: [inner.json(o), { type: 'null' }] }),
+    dump: (v) => (v === null ? null : dumpWith(inner, v)),
     parse(node, ctx) {
       if (node.kind === 'scalar' && node.value === null) return null;
       return inner.parse(node, ctx);
@@ -257,80 +300,97 @@ export function oneOrMany<T>(item: Schema<T>): Schema<T[]> {
   const many = list(item);
   return {
     expect: `${item.expect} or a list of them`,
+    json: (o) => ({ anyOf: [item.json(o), { type: 'array', items: item.json(o) }] }),
+    dump: (v) => v.map((x) => dumpWith(item, x)),
     parse(node, ctx) {
       if (node.kind === 'seq') return many.parse(node, ctx);
       const v = item.parse(node, ctx);
       if (v === INVALID) return INVALID;
       const out = [v];
-      track(out, ctx.src, offsetOf(node), true, [offsetOf(node)]);
+      track(ctx, out, offsetOf(node), true, [offsetOf(node)]);
       return out;
     },
   };
 }
 
+/** Lists and mappings that had entries left out for an error (so counts over them are not the file's). */
+const partial = new WeakSet<object>();
+
+/** Whether a list or mapping lost entries to errors (checks that count entries skip it: the count is not the file's). */
+export function isPartial(value: object): boolean {
+  return partial.has(value);
+}
+
+/**
+ * A list. An item with an error is reported and left out, and the list goes on with the others, so that the rest of
+ * the file is still checked (the config as a whole is refused all the same: it has an error).
+ */
 export function list<T>(item: Schema<T>, opts: { min?: number } = {}): Schema<T[]> {
   return {
     expect: `a list of ${item.expect}`,
+    json: (o) => ({ type: 'array', items: item.json(o), ...(opts.min ? { minItems: opts.min } : {}) }),
+    dump: (v) => v.map((x) => dumpWith(item, x)),
     parse(node, ctx) {
       if (node.kind !== 'seq') return ctx.error(node, `expected a list, got ${describe(node)}`);
       const out: T[] = [];
       const offs: number[] = [];
-      let bad = false;
       for (const child of node.items) {
         const v = item.parse(child, ctx);
-        if (v === INVALID) bad = true;
-        else {
+        if (v !== INVALID) {
           offs.push(offsetOf(child));
           out.push(v);
         }
       }
+      if (out.length < node.items.length) partial.add(out);
       if (opts.min !== undefined && node.items.length < opts.min) {
         return ctx.error(node, `needs at least ${opts.min} item${opts.min === 1 ? '' : 's'}`);
       }
-      if (bad) return INVALID;
-      track(out, ctx.src, offsetOf(node), true, offs);
+      track(ctx, out, offsetOf(node), true, offs);
       return out;
     },
   };
 }
 
 /** A mapping with arbitrary keys (pool names, region codes…) and values of one schema. */
-export function dict<T>(value: Schema<T>, opts: { key?: (k: string, at: Pos, ctx: Ctx) => string | Invalid } = {}): Schema<Record<string, T>> {
+export function dict<T>(value: Schema<T>, opts: { key?: (k: string, at: Pos, ctx: Ctx) => string | Invalid; keyJson?: JsonSchema } = {}): Schema<Record<string, T>> {
   return {
     expect: `a mapping of ${value.expect}`,
+    json: (o) => ({ type: 'object', additionalProperties: value.json(o), ...(opts.keyJson ? { propertyNames: opts.keyJson } : {}) }),
+    dump: (v) => {
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(v)) out[k] = dumpWith(value, v[k]);
+      return out;
+    },
     parse(node, ctx) {
       if (node.kind !== 'map') return ctx.error(node, `expected a mapping, got ${describe(node)}`);
       const out: Record<string, T> = Object.create(null) as Record<string, T>;
       const at: (string | number)[] = [];
-      let bad = false;
       for (const pair of node.items) {
         if (pair.duplicate) continue; // reported by the reader
         const keyNode = pair.key;
         const rawKey = keyNode.kind === 'scalar' ? keyNode.value : null;
         if (typeof rawKey !== 'string' && typeof rawKey !== 'number') {
           ctx.error(keyNode, 'expected a string key');
-          bad = true;
           continue;
         }
         let key = String(rawKey);
         if (opts.key) {
           const k = opts.key(key, ctx.pos(keyNode), ctx);
-          if (k === INVALID) { bad = true; continue; }
+          if (k === INVALID) continue;
           key = k;
         }
         // Keys that differ in YAML but not as strings (1 and "1"), or after opts.key (host and Host).
         if (key in out) {
           ctx.error(keyNode, `duplicate key ${keyText(key)}`);
-          bad = true;
           continue;
         }
         const v = pair.value === null ? ctx.error(keyNode, `${keyText(key)} has no value`) : value.parse(pair.value, ctx);
-        if (v === INVALID) { bad = true; continue; }
+        // An entry with an error is reported and left out; the mapping goes on (see list()).
+        if (v === INVALID) continue;
         out[key] = v;
         at.push(key, offsetOf(keyNode));
       }
-      if (bad) return INVALID;
-      track(out, ctx.src, offsetOf(node), false, at);
+      track(ctx, out, offsetOf(node), false, at);
       return out;
     },
   };
@@ -356,6 +416,18 @@ export interface ObjectOptions {
   check?: (value: Record<string, unknown>, node: YMap, ctx: Ctx) => void;
   /** Absent optional keys stay absent instead of becoming null (rule overrides: "not overridden"). */
   sparse?: boolean;
+  /**
+   * An optional field with an error takes its default and the object stays (without its `check`), so that one
+   * mistake in a block does not hide the rest of the file from the cross-checks. For blocks whose fields are
+   * independent of each other (the server block, the top level).
+   */
+  recover?: boolean;
+  /** Called when the object is left out for an error (`fields`: what did parse), to remember its name. */
+  dropped?: (fields: Record<string, unknown>, ctx: Ctx) => void;
+  /** JSON Schema of the `checked` keys (by default anything). */
+  checkedJson?: Record<string, JsonSchema>;
+  /** A title for the JSON Schema (shown by editors). */
+  title?: string;
 }
 
 const ownMap = <V>(r: Record<string, V> | undefined): Map<string, V> => new Map(r ? Object.entries(r) : []);
@@ -375,19 +447,49 @@ export function obj<T extends object>(fields: FieldsOf<T>, opts: ObjectOptions =
   const ignored = ownMap(opts.ignored);
   return {
     expect: 'a mapping',
+    json(o) {
+      const properties: Record<string, JsonSchema> = {};
+      names.forEach((n, i) => {
+        const spec = specs[i];
+        const js = spec.schema.json(o);
+        const def = jsonDefault(spec);
+        properties[n] = def === undefined || typeof js === 'boolean' ? js : { ...js, default: def };
+      });
+      for (const [k, why] of ignored) properties[k] = { description: `accepted for compatibility with exported Cloudflare objects and ignored: ${why}` };
+      for (const [k, why] of rejected) properties[k] = { not: {}, description: why };
+      for (const k of checked.keys()) properties[k] = opts.checkedJson?.[k] ?? {};
+      const required = names.filter((_, i) => specs[i].required);
+      return {
+        ...(opts.title ? { title: opts.title } : {}),
+        type: 'object',
+        properties,
+        ...(required.length ? { required } : {}),
+        additionalProperties: false,
+      };
+    },
+    dump(v) {
+      const value = v as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      names.forEach((n, i) => {
+        if (!(n in value)) return;
+        out[n] = value[n] === null ? null : dumpWith(specs[i].schema, value[n]);
+      });
+      return out;
+    },
     parse(node, ctx) {
       if (node.kind !== 'map') return ctx.error(node, `expected a mapping, got ${describe(node)}`);
       const out: Record<string, unknown> = { ...template };
       const at: (string | number)[] = [];
       let seen = 0;
       let bad = false;
+      let recovered = false;
       for (const pair of node.items) {
         if (pair.duplicate) continue; // reported by the reader
         const keyNode = pair.key;
         const key = keyNode.kind === 'scalar' ? String(keyNode.value) : null;
+        // A wrong key is reported; the object goes on without it.
         if (key === null) {
           ctx.error(keyNode, 'expected a string key');
-          bad = true;
           continue;
         }
         const i = index.get(key);
@@ -397,14 +499,12 @@ export function obj<T extends object>(fields: FieldsOf<T>, opts: ObjectOptions =
           const ignoredWhy = ignored.get(key);
           if (why !== undefined) {
             ctx.error(keyNode, why);
-            bad = true;
           } else if (check !== undefined) {
             if (pair.value) check(pair.value, ctx);
           } else if (ignoredWhy !== undefined) {
             ctx.warn(keyNode, `${keyText(key)} is ignored: ${ignoredWhy}`);
           } else {
             ctx.error(keyNode, `unknown key ${keyText(key)}${ctx.suggest(key, names)}`);
-            bad = true;
           }
           continue;
         }
@@ -412,8 +512,12 @@ export function obj<T extends object>(fields: FieldsOf<T>, opts: ObjectOptions =
         // "key:" with nothing after it: like an explicit null, at the key.
         const valueNode = pair.value ?? new YScalar(null, keyNode.start, keyNode.kind === 'scalar' && keyNode.quoted);
         const v = specs[i].schema.parse(valueNode, ctx);
-        if (v === INVALID) bad = true;
-        else out[key] = v;
+        if (v !== INVALID) out[key] = v;
+        else if (opts.recover && !specs[i].required) {
+          recovered = true;
+          seen &= ~(1 << i); // takes its default below
+          continue;
+        } else bad = true;
         at.push(key, offsetOf(pair.value ?? keyNode));
       }
       for (let i = 0; i < names.length; i++) {
@@ -426,12 +530,27 @@ export function obj<T extends object>(fields: FieldsOf<T>, opts: ObjectOptions =
           out[names[i]] = typeof spec.default === 'function' ? (spec.default as (ctx: Ctx) => unknown)(ctx) : spec.default;
         }
       }
-      if (bad) return INVALID;
-      track(out, ctx.src, offsetOf(node), false, at);
-      opts.check?.(out, node, ctx);
+      if (bad) {
+        opts.dropped?.(out, ctx);
+        return INVALID;
+      }
+      track(ctx, out, offsetOf(node), false, at);
+      if (!recovered) opts.check?.(out, node, ctx);
       return out as T;
     },
   };
+}
+
+/** The default of a field as written in a file, for JSON Schema; undefined when it depends on the file. */
+function jsonDefault(spec: FieldSpec<unknown>): unknown {
+  const d = spec.default;
+  if (d === undefined) return undefined;
+  // A default computed from the context (a name from its key) is not a constant.
+  if (typeof d === 'function' && d.length > 0) return undefined;
+  const v = dumpWith(spec.schema, typeof d === 'function' ? (d as () => unknown)() : d);
+  // Scalars and lists of scalars only: a whole default block would drown the schema.
+  const plain = (x: unknown) => x === null || typeof x !== 'object';
+  return v === null ? undefined : plain(v) || (Array.isArray(v) && v.every(plain)) ? v : undefined;
 }
 
 function asSpec<T>(f: FieldSpec<T> | Schema<T>): FieldSpec<T> {
@@ -451,10 +570,20 @@ export function maybe<T>(schema: Schema<T>): FieldSpec<T | null> {
   return { schema: nullable(schema) };
 }
 
-/** A schema that post-processes a parsed value; `map` returns the new value or a message. */
-export function refine<T, U>(inner: Schema<T>, expect: string, map: (v: T, node: YNode, ctx: Ctx) => U | Invalid): Schema<U> {
+/**
+ * A schema that post-processes a parsed value; `map` returns the new value or a message. When the value changes
+ * shape, `how.dump` writes it back in the form of the file, and `how.json` may describe it better than `inner`.
+ */
+export function refine<T, U>(
+  inner: Schema<T>,
+  expect: string,
+  map: (v: T, node: YNode, ctx: Ctx) => U | Invalid,
+  how: { json?: (o: JsonOptions) => JsonSchema; dump?: (v: U) => unknown } = {},
+): Schema<U> {
   return {
     expect,
+    json: how.json ?? ((o) => inner.json(o)),
+    dump: how.dump ?? ((v) => dumpWith(inner, v as unknown as T)),
     parse(node, ctx) {
       const v = inner.parse(node, ctx);
       if (v === INVALID) return INVALID;

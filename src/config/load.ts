@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { YNode } from './ast';
 import { Ctx, INVALID, keyText } from './kit';
+import type { TrackedObjects } from './kit';
 import { checkReferences } from './references';
 import { configSchema } from './schema';
 import { decodeUtf8, Source } from './source';
@@ -22,6 +23,15 @@ export interface LoadResult {
   /** null when any error was found. */
   config: Config | null;
   problems: Problem[];
+  /**
+   * What could be read even with errors (`check` runs its cross-checks on it): parts with an error are left out
+   * (their names in `dropped`). null when nothing usable was read. Never served.
+   */
+  partial?: Config | null;
+  /** Names of the zones, pools, monitors and monitor groups left out of `partial` for an error, by kind. */
+  dropped?: ReadonlyMap<string, ReadonlySet<string>>;
+  /** The objects of `config` and `partial` that carry positions: `dropPositions()` once no message needs them. */
+  positions?: TrackedObjects;
 }
 
 export function formatPos(p: Pos): string {
@@ -92,12 +102,13 @@ function load(text: string, ctx: Ctx, abs: string): LoadResult {
     return { config: null, problems: ctx.problems };
   }
   const parsed = configSchema.parse(root, ctx);
-  if (parsed === INVALID) return { config: null, problems: ctx.problems };
+  if (parsed === INVALID) return { config: null, problems: ctx.problems, partial: null, dropped: ctx.dropped };
 
   const dir = path.dirname(abs);
   const resolvePath = (p: string) => (path.isAbsolute(p) ? p : path.resolve(dir, p));
   parsed.server.geoip.databases = parsed.server.geoip.databases.map(resolvePath);
   if (parsed.server.state_file) parsed.server.state_file = resolvePath(parsed.server.state_file);
+  if (parsed.server.pidfile) parsed.server.pidfile = resolvePath(parsed.server.pidfile);
   const tls = parsed.server.shared_health?.tls;
   if (tls) {
     if (tls.ca) tls.ca = resolvePath(tls.ca);
@@ -107,5 +118,5 @@ function load(text: string, ctx: Ctx, abs: string): LoadResult {
 
   const config: Config = { file: abs, ...parsed };
   checkReferences(config, ctx);
-  return { config: hasErrors(ctx.problems) ? null : config, problems: ctx.problems };
+  return { config: hasErrors(ctx.problems) ? null : config, problems: ctx.problems, partial: config, dropped: ctx.dropped, positions: ctx.tracked };
 }

@@ -1,6 +1,6 @@
 // Checks that span sections: every name a config refers to exists, names are unique, load balancers sit
 // inside a configured zone. Each problem points at the referring place.
-import { Ctx, posOf } from './kit';
+import { Ctx, isPartial, posOf } from './kit';
 import type { Config, LoadBalancerConfig, RuleOverrides } from './types';
 
 /** The zone a name belongs to: the longest configured zone that is the name or a suffix of it. One set look-up
@@ -29,7 +29,7 @@ export function checkReferences(config: Config, ctx: Ctx): void {
 
   for (const group of config.monitor_groups.values()) {
     group.members.forEach((m) => {
-      if (!config.monitors.has(m.monitor)) {
+      if (!config.monitors.has(m.monitor) && !ctx.isDropped('monitor', m.monitor)) {
         ctx.error(posOf(m, 'monitor'), `monitor group "${group.name}" refers to unknown monitor "${m.monitor}"${ctx.suggest(m.monitor, monitorNames)}`);
       }
     });
@@ -44,21 +44,21 @@ export function checkReferences(config: Config, ctx: Ctx): void {
   }
 
   for (const pool of config.pools.values()) {
-    if (pool.monitor !== null && !config.monitors.has(pool.monitor)) {
+    if (pool.monitor !== null && !config.monitors.has(pool.monitor) && !ctx.isDropped('monitor', pool.monitor)) {
       ctx.error(posOf(pool, 'monitor'), `pool "${pool.name}" refers to unknown monitor "${pool.monitor}"${ctx.suggest(pool.monitor, monitorNames)}`);
     }
-    if (pool.monitor_group !== null && !config.monitor_groups.has(pool.monitor_group)) {
+    if (pool.monitor_group !== null && !config.monitor_groups.has(pool.monitor_group) && !ctx.isDropped('monitor group', pool.monitor_group)) {
       ctx.error(posOf(pool, 'monitor_group'), `pool "${pool.name}" refers to unknown monitor group "${pool.monitor_group}"${ctx.suggest(pool.monitor_group, groupNames)}`);
     }
     const enabled = pool.origins.filter((o) => o.enabled).length;
-    if (pool.minimum_origins > enabled) {
+    if (pool.minimum_origins > enabled && !isPartial(pool.origins)) {
       ctx.warn(posOf(pool, 'minimum_origins'), `pool "${pool.name}" needs ${pool.minimum_origins} healthy origins but has ${enabled} enabled: it can never be healthy`);
     }
   }
 
   // Positions are looked up only for a problem: most references are fine.
   const checkPool = (name: string, owner: object, key: string | number, lb: LoadBalancerConfig, what: string) => {
-    if (!config.pools.has(name)) {
+    if (!config.pools.has(name) && !ctx.isDropped('pool', name)) {
       ctx.error(posOf(owner, key), `load balancer "${lb.name}" ${what} refers to unknown pool "${name}"${ctx.suggest(name, poolNames)}`);
     }
   };
@@ -82,7 +82,10 @@ export function checkReferences(config: Config, ctx: Ctx): void {
     seenLbs.add(lb.name);
     const bare = lb.name.startsWith('*.') ? lb.name.slice(2) : lb.name;
     const zone = zoneOf(bare, zoneSet);
-    if (zone === null || (lb.name.startsWith('*.') && bare !== zone && !bare.endsWith(`.${zone}`))) {
+    const dropped = ctx.dropped.get('zone');
+    if (zone === null && dropped && zoneOf(bare, dropped) !== null) {
+      // Inside a zone left out for an error (reported there).
+    } else if (zone === null || (lb.name.startsWith('*.') && bare !== zone && !bare.endsWith(`.${zone}`))) {
       ctx.error(posOf(lb, 'name'), `load balancer "${lb.name}" is not inside any configured zone (${zoneNames.join(', ')})`);
     }
     checkPoolList(lb.default_pools, lb, 'default_pools');
@@ -91,7 +94,7 @@ export function checkReferences(config: Config, ctx: Ctx): void {
     checkPoolMap(lb.country_pools, lb, 'country_pools');
     checkPoolMap(lb.pop_pools, lb, 'pop_pools');
     for (const p of Object.keys(lb.random_steering.pool_weights)) {
-      if (!config.pools.has(p)) {
+      if (!config.pools.has(p) && !ctx.isDropped('pool', p)) {
         ctx.error(posOf(lb.random_steering.pool_weights, p), `load balancer "${lb.name}" random_steering.pool_weights names unknown pool "${p}"${ctx.suggest(p, poolNames)}`);
       }
     }
@@ -99,7 +102,7 @@ export function checkReferences(config: Config, ctx: Ctx): void {
       checkOverrides(rule.overrides, lb, `rules[${i}]${rule.name ? ` "${rule.name}"` : ''} overrides`);
       if (rule.overrides.random_steering) {
         for (const p of Object.keys(rule.overrides.random_steering.pool_weights)) {
-          if (!config.pools.has(p)) ctx.error(posOf(rule.overrides.random_steering.pool_weights, p), `unknown pool "${p}" in rule "${rule.name}" pool_weights`);
+          if (!config.pools.has(p) && !ctx.isDropped('pool', p)) ctx.error(posOf(rule.overrides.random_steering.pool_weights, p), `unknown pool "${p}" in rule "${rule.name}" pool_weights`);
         }
       }
     });

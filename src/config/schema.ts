@@ -4,7 +4,7 @@
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { YMap, YNode } from './ast';
 import {
-  bool, Ctx, dict, int, INVALID, keyText, list, maybe, num, obj, oneOf, oneOrMany, opt, posOf, refine, req, Schema, str,
+  bool, Ctx, dict, dumpWith, int, INVALID, keyText, list, maybe, num, obj, oneOf, oneOrMany, opt, posOf, refine, req, Schema, str,
 } from './kit';
 import type {
   Config, ListenAddress, LoadBalancerConfig, LoadSheddingConfig, LocationStrategyConfig, MonitorConfig,
@@ -24,6 +24,16 @@ export function normalizeDomain(text: string, opts: { wildcard?: boolean } = {})
   if (name === '') return { error: 'the root zone cannot be used here' };
   if (name.length > 253) return { error: `"${text}" is longer than 253 characters` };
   const labels = name.split('.');
+  // RFC 1123 §2.1: "a valid host name can never have the dotted-decimal form #.#.#.#, since at least the
+  // highest-level component label will be alphabetic" — resolvers never look such a name up. It is almost always a
+  // mistyped address (192.0.2.313), which would otherwise be sent to the system resolver at run time.
+  if (/^\d+$/.test(labels[labels.length - 1])) {
+    return {
+      error: labels.every((l) => /^\d+$/.test(l))
+        ? `"${text}" is not a valid IP address, and an all-numeric name is not a hostname (RFC 1123 §2.1)`
+        : `"${text}" is not a valid domain name: its last label "${labels[labels.length - 1]}" is all digits (RFC 1123 §2.1)`,
+    };
+  }
   for (let i = 0; i < labels.length; i++) {
     const label = labels[i];
     if (!LABEL.test(label)) return { error: `"${text}" is not a valid domain name (label "${label}")` };
@@ -55,10 +65,17 @@ export function parseListen(text: string): ListenAddress | string {
   return { host, port, family };
 }
 
+/** An address:port as it is written ("[::1]:53"). */
+export function formatListen(a: ListenAddress): string {
+  return a.family === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+const LISTEN_PATTERN = '^(\\[[0-9A-Fa-f:.]+\\]|[0-9.]+):[0-9]{1,5}$';
+
 const listenAddress: Schema<ListenAddress> = refine(str({ nonEmpty: true }), 'an address:port', (v, node, ctx) => {
   const r = parseListen(v);
   return typeof r === 'string' ? ctx.error(node, r) : r;
-});
+}, { json: () => ({ type: 'string', pattern: LISTEN_PATTERN }), dump: formatListen });
 
 const countryCode = str({ pattern: /^[A-Z]{2}$/, patternHint: 'an ISO 3166-1 alpha-2 country code (e.g. "NL")' });
 const latitude = num({ min: -90, max: 90 });
@@ -83,10 +100,13 @@ const geoipSchema: Schema<{ databases: string[] }> = refine(
   obj<{ database: string[] | null }>({ database: maybe(oneOrMany(str({ nonEmpty: true }))) }),
   'a geoip block',
   (v) => ({ databases: v.database ?? [] }),
+  { dump: (v) => ({ database: v.databases.length ? v.databases : null }) },
 );
 
 const httpListen: Schema<ListenAddress | null> = {
   expect: 'an address:port, or null to disable',
+  json: () => ({ anyOf: [{ type: 'string', pattern: LISTEN_PATTERN }, { enum: [null, false, 'off'] }] }),
+  dump: (v) => (v === null ? null : formatListen(v)),
   parse(node, ctx) {
     if (node.kind === 'scalar' && (node.value === null || node.value === false || node.value === 'off')) return null;
     return listenAddress.parse(node, ctx);
@@ -162,6 +182,7 @@ const probeSourceSchema: Schema<ServerConfig['probe_source']> = refine(
     }
     return out;
   },
+  { dump: (v) => [v.v4, v.v6].filter((a): a is string => a !== null) },
 );
 
 const serverSchema: Schema<ServerConfig> = obj<ServerConfig>({
@@ -188,7 +209,8 @@ const serverSchema: Schema<ServerConfig> = obj<ServerConfig>({
   shared_health: maybe(sharedHealthSchema),
   probe_source: opt(probeSourceSchema, () => ({ v4: null, v6: null })),
   watch_config: opt(bool(), false),
-});
+  pidfile: maybe(str({ nonEmpty: true })),
+}, { recover: true, title: 'server: listeners, PoP, GeoIP, status API and process settings' });
 
 // ---- zones -------------------------------------------------------------------------------------------
 
@@ -214,6 +236,9 @@ const recordSchema: Schema<RecordConfig> = refine(
       // Which types are supported is the DNS layer's record-type table; the zone compiler checks it.
       if (!/^[A-Z][A-Z0-9]*$/.test(t)) return ctx.error(node, `"${v}" is not a record type`);
       return t;
+    }, {
+      // The JSON Schema lists the table's types (given by the generator, which knows the DNS layer).
+      json: (o) => (o.recordTypes ? { enum: [...o.recordTypes, ...o.recordTypes.map((t) => t.toLowerCase())] } : { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9]*$' }),
     })),
     value: maybe(oneOrMany(scalarText())),
     values: maybe(list(scalarText(), { min: 1 })),
@@ -231,6 +256,7 @@ const recordSchema: Schema<RecordConfig> = refine(
 function scalarText(): Schema<string> {
   return {
     expect: 'a value',
+    json: () => ({ type: ['string', 'number', 'boolean'] }),
     parse(node: YNode, ctx: Ctx) {
       if (node.kind !== 'scalar' || node.value === null || typeof node.value === 'object') return ctx.error(node, 'expected a record value (a string)');
       return String(node.value);
@@ -245,6 +271,13 @@ const zoneSchema: Schema<ZoneConfig> = refine(
     ns: req(list(domain(), { min: 1 })),
     default_ttl: opt(int({ min: 0, max: 2147483647 }), 300),
     records: opt(list(recordSchema), () => []),
+  }, {
+    recover: true,
+    title: 'a zone steerdns is authoritative for',
+    // LBs inside a zone left out for an error are not "outside every zone".
+    dropped: (v, ctx) => {
+      if (typeof v.name === 'string') ctx.drop('zone', v.name);
+    },
   }),
   'a zone',
   (v) => {
@@ -287,6 +320,8 @@ const monitorSchema: Schema<MonitorConfig> = obj<MonitorConfig>({
   consecutive_up: opt(int({ min: 1, max: 100 }), 1),
   consecutive_down: opt(int({ min: 1, max: 100 }), 1),
 }, {
+  recover: true,
+  title: 'a health monitor',
   ignored: {
     probe_zone: 'Simulate Zone applies Cloudflare proxy settings to probes; steerdns probes endpoints directly',
     id: 'informational', created_on: 'informational', modified_on: 'informational',
@@ -307,7 +342,7 @@ const monitorSchema: Schema<MonitorConfig> = obj<MonitorConfig>({
   },
 });
 
-const monitorsSchema: Schema<Map<string, MonitorConfig>> = namedDict(monitorSchema);
+const monitorsSchema: Schema<Map<string, MonitorConfig>> = namedDict(monitorSchema, 'monitor');
 
 const memberSchema: Schema<MonitorGroupMember> = obj<MonitorGroupMember>({
   monitor: req(str({ nonEmpty: true })),
@@ -320,12 +355,18 @@ const monitorGroupsSchema: Schema<Map<string, MonitorGroupConfig>> = namedDict(o
   name: opt(str(), nameFromKey),
   description: opt(str(), ''),
   members: req(list(memberSchema, { min: 1 })),
-}));
+}), 'monitor group');
 
 /** A mapping of name → object whose schema names it after its key unless it has a name (monitors, pools). */
-function namedDict<T>(schema: Schema<T>): Schema<Map<string, T>> {
+function namedDict<T>(schema: Schema<T>, kind: string): Schema<Map<string, T>> {
   return {
     expect: 'a mapping of names to definitions',
+    json: (o) => ({ type: ['object', 'null'], additionalProperties: schema.json(o) }),
+    dump: (v) => {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of v) out[k] = dumpWith(schema, x);
+      return out;
+    },
     parse(node, ctx) {
       if (node.kind === 'scalar' && node.value === null) return new Map();
       if (node.kind !== 'map') return ctx.error(node, 'expected a mapping of names to definitions');
@@ -340,7 +381,8 @@ function namedDict<T>(schema: Schema<T>): Schema<Map<string, T>> {
         if (!pair.value) { ctx.error(pair.key, `${keyText(key)} has no definition`); bad = true; continue; }
         ctx.key = key;
         const v = schema.parse(pair.value, ctx);
-        if (v === INVALID) bad = true;
+        // Left out, and remembered: references to it are not reported as unknown.
+        if (v === INVALID) ctx.drop(kind, key);
         else out.set(key, v);
       }
       return bad ? INVALID : out;
@@ -357,7 +399,9 @@ const originSchema: Schema<OriginConfig> = refine(
       const a = v.trim();
       if (isIP(a)) return a;
       const d = normalizeDomain(a);
-      return typeof d === 'string' ? d : ctx.error(node, `"${v}" is neither an IP address nor a hostname`);
+      if (typeof d === 'string') return d;
+      // A dotted all-numeric "name" is a mistyped address: say that rather than the generic message.
+      return ctx.error(node, /^[\d.]+$/.test(a) ? d.error : `"${v}" is neither an IP address nor a hostname`);
     })),
     enabled: opt(bool(), true),
     weight: opt(num({ min: 0, max: 1000 }), 1),
@@ -365,8 +409,10 @@ const originSchema: Schema<OriginConfig> = refine(
     priority: opt(int({ min: 0, max: 65535 }), 10),
     header: opt(dict(oneOrMany(str({ nonEmpty: true })), {
       key: (k, at, ctx) => (k.toLowerCase() === 'host' ? 'Host' : ctx.error(at, `only the Host header can be set on an origin, not "${k}"`)),
+      keyJson: { pattern: '^[Hh][Oo][Ss][Tt]$' },
     }), () => ({})),
   }, {
+    recover: true,
     rejected: { virtual_network_id: 'private network load balancing is not supported: DNS-only load balancers serve public endpoints' },
   }),
   'an origin',
@@ -413,6 +459,8 @@ const poolSchema: Schema<PoolConfig> = obj<PoolConfig>({
   check_regions: maybe(list(str({ pattern: /^[A-Z]{2,4}$/, patternHint: 'a region code like "WEU"' }), { min: 1 })),
   origins: req(list(originSchema, { min: 1 })),
 }, {
+  recover: true,
+  title: 'a pool of endpoints (origins)',
   ignored: {
     notification_email: 'use notifications.webhooks',
     networks: 'Cloudflare network placement', id: 'informational', created_on: 'informational', modified_on: 'informational',
@@ -454,6 +502,7 @@ const STEERING: readonly SteeringPolicy[] = ['', 'off', 'geo', 'random', 'dynami
 const steeringOneOf = oneOf(STEERING);
 const steeringPolicy: Schema<SteeringPolicy> = {
   expect: 'a steering policy',
+  json: (o) => steeringOneOf.json(o),
   parse(node, ctx) {
     if (node.kind === 'scalar' && node.value === 'random_steering') {
       return ctx.error(node, '"random_steering" is not a steering policy (the Cloudflare docs\' examples use it by mistake); use "random"');
@@ -504,6 +553,7 @@ const ruleSchema: Schema<RuleConfig> = obj<RuleConfig>({
   terminates: opt(bool(), false),
   overrides: opt(overridesSchema, () => ({})),
 }, {
+  recover: true,
   rejected: { fixed_response: 'fixed_response answers an HTTP request; DNS-only load balancers cannot use it' },
 });
 
@@ -522,6 +572,9 @@ const loadBalancerSchema: Schema<LoadBalancerConfig> = obj<LoadBalancerConfig>({
   location_strategy: opt(locationStrategySchema, () => ({ prefer_ecs: 'proximity' as const, mode: 'pop' as const })),
   rules: opt(list(ruleSchema), () => []),
 }, {
+  recover: true,
+  title: 'a load balancer: a name answered with the endpoints steering picks',
+  checkedJson: { proxied: { enum: [false, null], description: 'steerdns is a DNS-only (gray-cloud) load balancer' } },
   ignored: {
     ...PROXIED_ONLY,
     networks: 'Cloudflare network placement',
@@ -564,7 +617,7 @@ export const configSchema: Schema<ParsedConfig> = obj<ParsedConfig>({
   zones: req(list(zoneSchema, { min: 1 })),
   monitors: opt(monitorsSchema, () => new Map()),
   monitor_groups: opt(monitorGroupsSchema, () => new Map()),
-  pools: opt(namedDict(poolSchema), () => new Map()),
+  pools: opt(namedDict(poolSchema, 'pool'), () => new Map()),
   load_balancers: opt(list(loadBalancerSchema), () => []),
   notifications: opt(notificationsSchema, () => ({ webhooks: [] })),
-});
+}, { recover: true, title: 'steerdns configuration' });

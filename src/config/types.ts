@@ -67,6 +67,8 @@ export interface ServerConfig {
   probe_source: { v4: string | null; v6: string | null };
   /** Reload when the config file (or the directory holding it: Kubernetes ConfigMaps) changes. */
   watch_config: boolean;
+  /** Where `serve` writes its process id (applies at start-up; `serve --pidfile` wins). */
+  pidfile: string | null;
 }
 
 export interface SharedHealthConfig {

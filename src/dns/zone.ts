@@ -154,8 +154,9 @@ export function* compileZonesSliced(config: Config, bindings: readonly Binding[]
   const table = new ZoneTable();
   const serialDefault = defaultSerial(config.file);
 
+  const suffixes = domainSuffixes(config.zones.map((z) => z.name));
   for (const zc of config.zones) {
-    const zone = yield* compileZone(zc, serialDefault, err, warn);
+    const zone = yield* compileZone(zc, serialDefault, err, warn, suffixes);
     if (zone) table.add(zone);
   }
 
@@ -214,7 +215,33 @@ function defaultSerial(file: string): number {
 
 type Report = (pos: Pos, message: string) => void;
 
-function* compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: Report): Sliced<Zone | null> {
+/**
+ * The zones' names and the domains above them with at least two labels ("lb.example.com" → lb.example.com,
+ * example.com): a relative name in the zone that ends in one of them was almost surely meant to be absolute.
+ */
+function domainSuffixes(zones: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const z of zones) {
+    for (let k = z; k.includes('.'); k = parentKey(k)) out.add(k);
+  }
+  return out;
+}
+
+/**
+ * For a name completed with the zone's origin: "did you mean" text when the part written ("mail.example.com") ends
+ * in a zone's or a parent domain's name, so that it reads as absolute but is not (RFC 1035 §5.1: a name without a
+ * trailing dot is relative to the origin). null when the name looks meant.
+ */
+function relativeLooksAbsolute(key: string, origin: string, suffixes: ReadonlySet<string>): string | null {
+  if (!key.endsWith(`.${origin}`)) return null;
+  const written = key.slice(0, key.length - origin.length - 1);
+  for (let k = written; k.includes('.'); k = parentKey(k)) {
+    if (suffixes.has(k)) return written;
+  }
+  return null;
+}
+
+function* compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: Report, suffixes: ReadonlySet<string>): Sliced<Zone | null> {
   const origin = nameOf(zc.name);
   // SOA and NS names in the zone block are always absolute (a trailing dot is optional there).
   const absolute = (t: string) => parseName(t.endsWith('.') ? t : `${t}.`);
@@ -249,8 +276,9 @@ function* compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: 
     const ownerText = rec.name;
     const owner = parseName(ownerText, origin);
     if (typeof owner === 'string') { err(at, owner); continue; }
-    if (owner.key.endsWith(`.${origin.key}.${origin.key}`)) {
-      warn(at, `"${owner}" looks like an absolute name written without its trailing dot (record names are relative to the zone)`);
+    const meant = relativeLooksAbsolute(owner.key, origin.key, suffixes);
+    if (meant !== null) {
+      warn(at, `"${rec.name}" is relative to the zone, so it names ${owner.key}. (did you mean "${meant}."?)`);
     }
     if (!isSubdomainKey(owner.key, origin.key)) {
       err(at, `"${rec.name}" is outside the zone "${zc.name}" (names are relative to the zone unless they end with ".")`);
@@ -295,8 +323,9 @@ function* compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: 
       }
       rrset.rdata.push(rd);
       for (const n of [rd.name, rd.name2]) {
-        if (n && n.key.endsWith(`.${origin.key}.${origin.key}`)) {
-          warn(posOf(rec.values, i), `"${n}" looks like an absolute name written without its trailing dot (names in values are relative to the zone)`);
+        const meant = n ? relativeLooksAbsolute(n.key, origin.key, suffixes) : null;
+        if (n && meant !== null) {
+          warn(posOf(rec.values, i), `${rec.type} ${rec.name}: "${meant}" is relative to the zone, so it names ${n.key}. (did you mean "${meant}."?)`);
         }
       }
     });

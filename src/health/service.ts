@@ -80,7 +80,8 @@ export class HealthService {
     const targets = await runInSlices(buildTargetsSliced(config));
     await this.warnIfNoIcmp(targets);
     await this.connectShared(config, vantage);
-    this.apply(config, targets);
+    await runInSlices(this.events.setConfigSliced(config));
+    this.apply(config, targets, false);
     this.logger.info('health monitors reloaded', { targets: targets.length });
   }
 
@@ -96,8 +97,9 @@ export class HealthService {
     this.events.close();
   }
 
-  private apply(config: Config, targets: ProbeTarget[]): void {
-    this.events.setConfig(config);
+  /** `indexEvents` false: the caller re-indexed the events already (in slices). */
+  private apply(config: Config, targets: ProbeTarget[], indexEvents = true): void {
+    if (indexEvents) this.events.setConfig(config);
     this.notifier.setConfig(config);
     const file = config.server.state_file;
     if (this.stateWriter && this.stateWriter.file !== file) {

@@ -33,13 +33,17 @@ export type InternalLookup = (name: string, family: 4 | 6) => string[] | undefin
 export class HostnameResolver implements HostnameView {
   version = 0;
   private readonly entries = new Map<string, Entry>();
-  private readonly resolver = new dns.Resolver({ timeout: 2000, tries: 2 });
+  private readonly resolver: dns.Resolver;
   private stopped = false;
 
   constructor(
     private internal: InternalLookup,
     private readonly log: Logger,
-  ) {}
+    /** Per-query timeout (ms) and tries of the system resolver; `explain` waits less than the server does. */
+    opts: { timeoutMs?: number; tries?: number } = {},
+  ) {
+    this.resolver = new dns.Resolver({ timeout: opts.timeoutMs ?? 2000, tries: opts.tries ?? 2 });
+  }
 
   setInternalLookup(fn: InternalLookup): void {
     this.internal = fn;

@@ -52,6 +52,8 @@ export class ClusterPlanes implements DataPlanes {
     private readonly count: number,
     private readonly store: HealthStore,
     private readonly log: Logger,
+    /** Added to each worker's environment. */
+    private readonly workerEnv: Record<string, string> = {},
   ) {
     cluster.setupPrimary({ serialization: 'advanced' });
     cluster.on('exit', (w, code, signal) => this.onExit(w, code, signal));
@@ -179,7 +181,7 @@ export class ClusterPlanes implements DataPlanes {
   }
 
   private fork(): WorkerState {
-    const worker = cluster.fork();
+    const worker = cluster.fork(this.workerEnv);
     let onReady: () => void = () => undefined;
     const state: WorkerState = { worker, ready: new Promise<void>((r) => (onReady = r)), serving: null, prepared: false, listening: [], udpIo: null };
     this.workers.set(worker.id, state);

@@ -11,10 +11,8 @@ import type { Config, Problem } from '../config/types';
 import { noHostnames } from '../lb/views';
 import { buildRuntime } from '../runtime';
 
-export interface ThreadRequest {
-  id: number;
-  file: string;
-}
+/** `load` a file; `next` asks for the following chunk of load `id` (see config-thread.ts). */
+export type ThreadRequest = { type: 'load'; id: number; file: string } | { type: 'next'; id: number };
 
 export type ThreadReply =
   | { id: number; type: 'problems'; problems: Problem[] }
@@ -110,7 +108,7 @@ export class ConfigLoader {
         void this.close();
       }, timeoutMs);
       this.current = { id, worker, file, assembler: new ConfigAssembler(), problems: [], resolve, timer };
-      worker.postMessage({ id, file } satisfies ThreadRequest);
+      worker.postMessage({ type: 'load', id, file } satisfies ThreadRequest);
     });
   }
 
@@ -144,6 +142,10 @@ export class ConfigLoader {
         case 'chunk':
           if (!isConfigChunk(m.chunk)) throw new Error('malformed config chunk');
           r.assembler.add(m.chunk);
+          // The next chunk after the event loop has had its turn (queries waiting are answered first).
+          setImmediate(() => {
+            if (this.current === r) r.worker?.postMessage({ type: 'next', id: r.id } satisfies ThreadRequest);
+          });
           break;
         case 'done':
           this.finish({ config: m.ok ? r.assembler.finish() : null, problems: r.problems });

@@ -5,27 +5,46 @@
 import { parentPort } from 'node:worker_threads';
 import { hasErrors, loadConfigFile } from '../config/load';
 import { configChunks } from '../config/transfer';
+import type { ConfigChunk } from '../config/transfer';
 import { noHostnames } from '../lb/views';
 import { buildRuntime } from '../runtime';
 import type { ThreadReply, ThreadRequest } from './config-loader';
 
-function load(request: ThreadRequest, post: (m: ThreadReply) => void): void {
+/** The chunks of the config loaded last, handed out one per `next` request. */
+let pending: { id: number; chunks: Iterator<ConfigChunk> } | null = null;
+
+function load(request: Extract<ThreadRequest, { type: 'load' }>, post: (m: ThreadReply) => void): void {
   const id = request.id;
+  pending = null;
   try {
     const { config, problems } = loadConfigFile(request.file);
     if (config) problems.push(...buildRuntime(config, { store: null, hostnames: noHostnames }).problems);
     post({ id, type: 'problems', problems });
     const ok = config !== null && !hasErrors(problems);
-    if (ok) for (const chunk of configChunks(config)) post({ id, type: 'chunk', chunk });
-    post({ id, type: 'done', ok });
+    if (!ok) return post({ id, type: 'done', ok });
+    pending = { id, chunks: configChunks(config) };
+    next(id, post);
   } catch (err) {
     // A bug, not a bad file (the loader reports those as problems): say so, and this load fails.
     post({ id, type: 'failed', error: err instanceof Error ? err.stack ?? err.message : String(err) });
   }
 }
 
+/**
+ * One chunk per request: the receiving thread deserializes every message waiting on its port in one go, so
+ * chunks sent all at once would arrive as one long pause after all.
+ */
+function next(id: number, post: (m: ThreadReply) => void): void {
+  if (pending === null || pending.id !== id) return;
+  const r = pending.chunks.next();
+  if (r.done) {
+    pending = null;
+    post({ id, type: 'done', ok: true });
+  } else post({ id, type: 'chunk', chunk: r.value });
+}
+
 const port = parentPort;
 if (port) {
   const post = (m: ThreadReply) => port.postMessage(m);
-  port.on('message', (m: ThreadRequest) => load(m, post));
+  port.on('message', (m: ThreadRequest) => (m.type === 'load' ? load(m, post) : next(m.id, post)));
 }

@@ -4,8 +4,8 @@
 // signals and says whether the server is ready. Nothing on the reload path can end the process: whatever fails,
 // the running config keeps serving and the failure is logged, counted and shown in /api/status.
 import { performance } from 'node:perf_hooks';
-import { dropPositions } from '../config/kit';
 import { formatProblem, loadConfigFile } from '../config/load';
+import type { LoadResult } from '../config/load';
 import type { Config, Problem } from '../config/types';
 import type { EventQuery, HealthEvent } from '../health/events';
 import { HealthService } from '../health/service';
@@ -23,6 +23,7 @@ import { runInSlices } from '../util/slices';
 import { VERSION } from '../version';
 import { ConfigLoader } from './config-loader';
 import { ConfigWatcher } from './config-watch';
+import { writePidfile } from './pidfile';
 import { LocalPlanes, type DataPlanes, type Generation } from './planes';
 
 export interface SupervisorOptions {
@@ -36,6 +37,10 @@ export interface SupervisorOptions {
   watch?: boolean;
   /** Debounce of the config watch (tests shorten it). */
   watchDebounceMs?: number;
+  /** Write the process id here once serving (serve --pidfile / server.pidfile). */
+  pidfile?: string | null;
+  /** The config file as already loaded (serve reads it first): start-up uses it instead of reading it again. */
+  preloaded?: LoadResult;
 }
 
 /** A load or apply that failed, with the reason already logged. */
@@ -125,8 +130,18 @@ export class Supervisor {
     const config = gen.config;
     if (config.server.http) await this.startHttp(config);
     const described = this.planes.describe();
+    const pidfile = this.opts.pidfile ?? null;
+    if (pidfile) {
+      try {
+        writePidfile(pidfile);
+      } catch (err) {
+        // Serving matters more than the pidfile: said loudly; `steerdns reload -c` also finds the pid through the status API.
+        this.log.error('cannot write the pidfile', { pidfile, err: err instanceof Error ? err.message : String(err) });
+      }
+    }
     this.log.info('steerdns started', {
       pid: process.pid,
+      ...(pidfile ? { pidfile } : {}),
       version: VERSION,
       role: this.role,
       config: config.file,
@@ -215,7 +230,9 @@ export class Supervisor {
    * thread, no second build) — the shortest way to the first answer.
    */
   private loadFirstGeneration(): Generation {
-    const loaded = loadConfigFile(this.opts.configPath);
+    // serve read the file already (for the settings that apply before a supervisor exists): not twice.
+    const loaded = this.opts.preloaded ?? loadConfigFile(this.opts.configPath);
+    this.opts.preloaded = undefined;
     const problems = [...loaded.problems];
     let runtime: Runtime | null = null;
     if (loaded.config) {
@@ -229,7 +246,7 @@ export class Supervisor {
       throw new ReloadFailure(errors.length > 0 ? `${errors.length} error${errors.length === 1 ? '' : 's'} in the config, first: ${formatProblem(errors[0])}` : 'the config has errors');
     }
     // Positions served their purpose (the problems above); a big config keeps tens of MB of them otherwise.
-    dropPositions(loaded.config);
+    loaded.positions?.dropPositions();
     return { config: loaded.config, runtime };
   }
 

@@ -140,6 +140,8 @@ describe('duplicate keys', () => {
       'cfg.yaml:10:3: duplicate key "p1"',
       'cfg.yaml:6:3: unknown key "listn" (did you mean "listen"?)',
       `cfg.yaml:${lineCol(y, y.indexOf('ttl: 0') + 5)}: 0 is out of range: expected an integer from 1 to 86400`,
+      // The load balancer with an error is still cross-checked: its dangling pool is reported in the same pass.
+      `cfg.yaml:${lineCol(y, y.indexOf('nope'))}: load balancer "lb.example.com" default_pools refers to unknown pool "nope"`,
     ]);
   });
 

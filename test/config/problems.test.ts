@@ -218,7 +218,7 @@ ${POOL}load_balancers:
     const { config } = loadConfigText(y, 'cfg.yaml', path.join(__dirname, 'cfg.yaml'));
     expect(config).not.toBeNull();
     expect(await problems(y)).toEqual([
-      `${at(y, 'x.example.com')}warning: "x.example.com.example.com." looks like an absolute name written without its trailing dot (record names are relative to the zone)`,
+      `${at(y, 'x.example.com')}warning: "x.example.com" is relative to the zone, so it names x.example.com.example.com. (did you mean "x.example.com."?)`,
     ]);
   });
 });

@@ -104,6 +104,6 @@ test('the three PoP examples (config/pops) pass', async () => {
         resolve({ code: err ? 1 : 0, out: stdout + stderr });
       });
     });
-    expect(r).toEqual({ code: 0, out: `config/pops/${pop}.yaml: OK\n` });
+    expect(r).toEqual({ code: 0, out: `config/pops/${pop}.yaml: OK: 1 zone, 3 records, 1 load balancer, 3 pools, 3 endpoints, 1 monitor, 0 warnings\n` });
   }
 });

@@ -90,6 +90,7 @@ export function config(opts: {
       shared_health: null,
       probe_source: { v4: null, v6: null },
       watch_config: false,
+      pidfile: null,
     },
     zones: [],
     monitors: new Map((opts.monitors ?? []).map((m) => [m.name, m])),

@@ -72,8 +72,8 @@ export interface ProcessServer {
 }
 
 /** Starts `node dist/cli.js serve -c FILE` (run `npm run build` first) and waits for its "started" log line. */
-export async function spawnServer(configPath: string, timeoutMs = 10000): Promise<ProcessServer> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'serve', '-c', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function spawnServer(configPath: string, timeoutMs = 10000, extraArgs: string[] = []): Promise<ProcessServer> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'serve', '-c', configPath, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {
     err += d.toString();

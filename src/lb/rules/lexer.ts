@@ -1,5 +1,6 @@
 // Tokenizer for the condition language. Literals (ints, ranges, IPs, CIDRs) are parsed here, once, at config
 // load; strings keep their raw body because their escapes depend on context (plain string vs regex).
+import { cidrLiteralProblem } from '../../util/cidr-literal';
 import { type Cidr, type IpAddr, parseCidr, parseIp } from '../../util/ip';
 import { ConditionError } from './errors';
 
@@ -130,6 +131,10 @@ function classifyWord(text: string, offset: number): Token {
   if (DIGITS.test(text)) return { kind: 'int', value: parseInt10(text, span), ...span };
   // Anything with a colon is IPv6; digits-first with dots or a slash is IPv4. Identifiers never start with a digit.
   if (text.includes(':') || (/^[0-9]/.test(text) && /[./]/.test(text))) {
+    // Cloudflare's rules language takes a network in CIDR notation with its host bits zero, and so does steerdns:
+    // https://developers.cloudflare.com/ruleset-engine/rules-language/values/ (IP address values).
+    const problem = text.includes('/') ? cidrLiteralProblem(text) : null;
+    if (problem !== null) throw new ConditionError(`invalid CIDR: ${problem}`, offset, text.length);
     const cidr = parseCidr(text);
     if (!cidr) throw new ConditionError(`invalid IP address or CIDR "${text}"`, offset, text.length);
     return { kind: 'ip', cidr, host: !text.includes('/'), ...span };

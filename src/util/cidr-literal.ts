@@ -1,0 +1,38 @@
+// CIDR literals as an operator writes them (rule sets `ip.src in {10.0.0.0/8 …}`, `explain --ecs`), checked with
+// `ip-cidr` at load time for precise messages. Only the load pays for it (the package allocates per call); the
+// query path matches the bytes util/ip.ts parsed.
+import IPCIDR from 'ip-cidr';
+import { isIP } from 'node:net';
+
+/**
+ * Why `text` (address/prefix) is not a usable CIDR, or null when it is. A prefix with host bits set (10.0.0.1/8) is
+ * refused as Cloudflare's rules engine refuses it, with the network it probably means.
+ */
+export function cidrLiteralProblem(text: string): string | null {
+  const slash = text.indexOf('/');
+  if (slash < 0) return isIP(text) ? null : `"${text}" is not an IP address`;
+  const address = text.slice(0, slash);
+  const prefix = text.slice(slash + 1);
+  const family = isIP(address);
+  if (family === 0) return `"${text}": "${address}" is not an IP address`;
+  const max = family === 4 ? 32 : 128;
+  if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max) return `"${text}": the prefix length must be 0 to ${max} for IPv${family}`;
+  if (!IPCIDR.isValidCIDR(text)) return `"${text}" is not a CIDR prefix`;
+  const start = new IPCIDR(text).start<string>();
+  if (!sameAddress(start, address)) return `${text} has host bits set (the network is ${compact(start)}/${prefix})`;
+  return null;
+}
+
+function sameAddress(a: string, b: string): boolean {
+  return compact(a) === compact(b);
+}
+
+/** An address in its shortest form (IPv6 zero runs compressed), for comparison and messages. */
+function compact(a: string): string {
+  if (!a.includes(':')) return a;
+  try {
+    return new URL(`http://[${a}]/`).hostname.slice(1, -1);
+  } catch {
+    return a;
+  }
+}
