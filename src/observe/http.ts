@@ -12,7 +12,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { ListenAddress } from '../config/types';
 import type { HealthEvent, EventQuery } from '../health/events';
+import { AnalyticsQueryError, type AnalyticsResult } from './analytics';
 import type { Logger } from './log';
+import type { Overview } from './overview';
 import { redactReplacer } from './redact';
 import { loadBalancerView, monitorView, poolView, type StatusDeps } from './status';
 
@@ -24,6 +26,10 @@ export interface HttpDeps {
   summary: () => Record<string, unknown>;
   token: () => string | null;
   log: Logger;
+  /** GET /api/analytics (observe/analytics.ts): gathers the data planes' counters, then answers the query. */
+  analytics?: (query: URLSearchParams) => Promise<AnalyticsResult>;
+  /** GET /api/overview (observe/overview.ts). */
+  overview?: () => Overview;
 }
 
 /** Bytes of request body read (and dropped) before a 405; past it, 413 and the connection is closed. */
@@ -251,6 +257,18 @@ export class StatusHttpServer {
         const events = this.deps.events(q);
         return ok(res, events, { count: events.length });
       }
+      case 'analytics': {
+        if (!this.deps.analytics || parts.length !== 2) return fail(res, 404, `no such endpoint: ${path}`);
+        try {
+          return ok(res, await this.deps.analytics(query));
+        } catch (err) {
+          if (err instanceof AnalyticsQueryError) return fail(res, 400, err.message);
+          throw err;
+        }
+      }
+      case 'overview':
+        if (!this.deps.overview || parts.length !== 2) return fail(res, 404, `no such endpoint: ${path}`);
+        return ok(res, this.deps.overview());
       default:
         return fail(res, 404, `no such endpoint: ${path}`);
     }

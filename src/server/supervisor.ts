@@ -10,15 +10,17 @@ import type { EventQuery, HealthEvent } from '../health/events';
 import { HealthService } from '../health/service';
 import type { HealthStore } from '../health/store';
 import { HostnameResolver } from '../lb/hostnames';
+import { AnalyticsFeed } from '../observe/analytics';
 import { StatusHttpServer } from '../observe/http';
 import { createLogger, type Logger } from '../observe/log';
 import { createMetrics, ProbeStats, type ReloadStats } from '../observe/metrics';
+import { overview } from '../observe/overview';
 import { statusSummary, type StatusDeps } from '../observe/status';
 import { buildRuntimeSliced, GeoCache, internalLookup, type Runtime } from '../runtime';
 import { runInSlices } from '../util/slices';
 import { VERSION } from '../version';
 import { ConfigLoader } from './config-loader';
-import { LocalPlanes, type DataPlanes, type Generation } from './planes';
+import { LocalPlanes, type DataPlanes, type Generation, type PlanesStats } from './planes';
 
 export interface SupervisorOptions {
   configPath: string;
@@ -49,6 +51,8 @@ export class Supervisor {
   private reloadAgain = false;
   private stopped = false;
   private readonly startedAt = Date.now();
+  /** Answers per LB × pool × endpoint × region over time, and pool health (observe/analytics.ts). */
+  readonly analytics: AnalyticsFeed<PlanesStats>;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.log = opts.logger ?? createLogger('info');
@@ -66,6 +70,7 @@ export class Supervisor {
     this.planes = planes = opts.planes ? opts.planes(this.store, this.log) : new LocalPlanes(this.log);
     this.store.onTransition((t) => this.planes.healthChanged(t.key, true));
     this.hostnames = new HostnameResolver(() => undefined, this.log.child({ component: 'hostnames' }));
+    this.analytics = new AnalyticsFeed(() => this.planes.stats(), () => (this.current && !this.stopped ? this.statusDeps() : null), this.log);
   }
 
   get role(): 'single' | 'primary' {
@@ -102,6 +107,7 @@ export class Supervisor {
     this.adopt(gen);
     this.reloads.lastReloadAt = Date.now();
     const config = gen.config;
+    this.analytics.start();
     if (config.server.http) await this.startHttp(config);
     const described = this.planes.describe();
     this.log.info('steerdns started', {
@@ -195,6 +201,7 @@ export class Supervisor {
   private adopt(gen: Generation): void {
     const first = this.current === null;
     this.current = gen;
+    this.analytics.store.maxSeries = gen.config.server.analytics.max_series;
     this.hostnames.setInternalLookup(internalLookup(gen.runtime));
     const names = this.hostnames.setNames(gen.runtime.hostnames);
     if (!first) void names.then(() => this.hostnames.refreshAll());
@@ -214,8 +221,9 @@ export class Supervisor {
       this.log.warn('the status API listens on a non-loopback address without http_token: anyone who reaches it can read the configuration and health', { address: address.host });
     }
     const registry = createMetrics({
-      queryStats: () => this.planes.stats().then((s) => s.query),
-      lbStats: () => this.planes.stats().then((s) => s.lbs),
+      // Through the analytics feed: a read drains the answer cells, and the analytics keep what it drained.
+      queryStats: () => this.analytics.collect().then((s) => s.query),
+      lbStats: () => this.analytics.collect().then((s) => s.lbs),
       probeStats: this.probeStats,
       reloads: this.reloads,
       status: () => this.statusDeps(),
@@ -224,6 +232,7 @@ export class Supervisor {
         const path = this.planes.describe().udp_io;
         return typeof path === 'string' ? path : null;
       },
+      analytics: () => this.analytics.describe(),
     });
     this.http = new StatusHttpServer({
       registry: () => Promise.resolve(registry),
@@ -233,6 +242,8 @@ export class Supervisor {
       summary: () => this.summary(),
       token: () => this.config.server.http_token,
       log: this.log.child({ component: 'http' }),
+      analytics: (q) => this.analytics.answer(q),
+      overview: () => overview(this.statusDeps()),
     });
     this.httpPort = await this.http.start(address);
   }
@@ -260,12 +271,14 @@ export class Supervisor {
       pid: process.pid,
       ...this.planes.describe(),
       probe_targets: this.health.scheduler.stats().targets,
+      analytics: this.analytics.describe(),
     };
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.analytics.stop();
     this.hostnames.stop();
     await this.planes.stop();
     if (this.http) await this.http.close();

@@ -85,6 +85,7 @@ export function config(opts: {
       tcp: { idle_timeout: 10, max_connections: 10, max_connections_per_client: 10 },
       workers: 1,
       udp_io: 'auto',
+      analytics: { max_series: 16384 },
       log: { level: 'info', queries: false },
     },
     zones: [],
