@@ -244,6 +244,7 @@ export class Supervisor {
       log: this.log.child({ component: 'http' }),
       analytics: (q) => this.analytics.answer(q),
       overview: () => overview(this.statusDeps()),
+      stream: (send) => this.health.events.onEvent((e) => send('health', e)),
     });
     this.httpPort = await this.http.start(address);
   }

@@ -66,5 +66,8 @@ describe('analytics in a cluster', () => {
     expect(again.series.reduce((n, s) => n + s.total, 0)).toBe(N);
     const ov = await api<Overview>(hp, '/api/overview');
     expect(ov.load_balancers[0]).toMatchObject({ name: 'www.example.com', health: 'healthy' });
+    const page = await request(hp, '/');
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('<title>steerdns status</title>');
   });
 });
