@@ -156,7 +156,8 @@
         height: 220,
         scales: { x: { time: true } },
         axes: [{}, { size: 60, values: (u, vals) => vals.map((v) => (v === null ? '' : `${+v.toFixed(2)}${unit}`)) }],
-        series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: unit === ' ms' }))],
+        // RTT is sampled every 5 s into buckets that may hold none: join the points and show them.
+        series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: PALETTE[i % PALETTE.length], width: 1.5, ...(unit === ' ms' ? { spanGaps: true, points: { show: true, size: 4 } } : {}) }))],
         legend: { live: false },
       };
       state.charts[id] = { plot: new uPlot(opts, data, el), labels };

@@ -5,9 +5,8 @@
 //   - with monitored endpoints on 127.0.16.x: an endpoint that starts failing shows as unhealthy, with its
 //     failure reason and a timeline event, within one probe interval and without a page reload;
 //   - with http_token: the page asks for the token and opens with it.
-// Screenshots go to test-artifacts/ (gitignored). With STEERDNS_DOCS_SCREENSHOT=1, the monitored page's screenshot
-// also replaces docs/status-page.png (the README's picture).
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+// Screenshots go to test-artifacts/ (gitignored).
+import { mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { openEndpoints, type Endpoint } from '../helpers/endpoints';
@@ -158,9 +157,10 @@ load_balancers:
     expect(await page.evaluate('window.marker')).toBe(42); // not reloaded
     await page.locator('#chart-pools.has-data canvas').waitFor({ timeout: 15000 });
     await page.locator('#chart-rtt.has-data canvas').waitFor({ timeout: 15000 });
+    await page.click('[data-range="15m"]');
+    await page.locator('#chart-pools.has-data canvas').waitFor();
     await sleep(500); // let the charts settle for the picture
-    const file = await screenshot(page, 'status-page-monitored.png');
-    if (process.env.STEERDNS_DOCS_SCREENSHOT === '1') copyFileSync(file, path.join(ROOT, 'docs', 'status-page.png'));
+    await screenshot(page, 'status-page-monitored.png');
     expect(problems).toEqual([]);
     expect(shownAfter).toBeLessThanOrEqual(INTERVAL * 1000 + 2000);
   });
