@@ -29,6 +29,8 @@ COPY --from=build /src/dist ./dist
 # build/ exists even when the module was not built (scripts/build-native.js creates it).
 COPY --from=build /src/build ./build
 COPY package.json ./
+# The status page's files (served at / by the status server).
+COPY web ./web
 COPY geoip ./geoip
 COPY config/docker.yaml /etc/steerdns/steerdns.yaml
 USER steerdns

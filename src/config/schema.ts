@@ -202,6 +202,7 @@ const serverSchema: Schema<ServerConfig> = obj<ServerConfig>({
   }), () => ({ idle_timeout: 10, max_connections: 1024, max_connections_per_client: 64 })),
   workers: opt(int({ min: 1, max: 64 }), 1),
   udp_io: opt(oneOf(['auto', 'batched', 'dgram'] as const), 'auto'),
+  analytics: opt(obj<ServerConfig['analytics']>({ max_series: opt(int({ min: 0, max: 1_000_000 }), 16384) }), () => ({ max_series: 16384 })),
   log: opt(obj<ServerConfig['log']>({
     level: opt(oneOf(['debug', 'info', 'warn', 'error'] as const), 'info'),
     queries: opt(bool(), false),

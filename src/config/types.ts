@@ -60,6 +60,8 @@ export interface ServerConfig {
   workers: number;
   /** UDP socket I/O: the native batched module (recvmmsg/sendmmsg), node:dgram, or batched when available. */
   udp_io: 'auto' | 'batched' | 'dgram';
+  /** The analytics time series (observe/analytics.ts): at most this many series; 0 keeps none. */
+  analytics: { max_series: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error'; queries: boolean };
   /** Vantage points share probe results through a store (null: this server decides health alone, as before). */
   shared_health: SharedHealthConfig | null;

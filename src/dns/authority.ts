@@ -201,7 +201,12 @@ function addAddresses(a: Answering, zones: ZoneTable, target: WireName): void {
   for (const t of [RRType.A, RRType.AAAA]) {
     if (msg.additional.some((s) => s.type === t && s.owner !== null && s.owner.key === target.key)) continue;
     if (node.dynamic && node.dynamic.serves(t)) {
+      // Not the client's question: the load balancer steers for the client but does not count it as a query.
+      const client = a.client;
+      const wasInternal = client.internal;
+      client.internal = true;
       const set = answerDynamic(a, node.dynamic, t, target.key, target);
+      client.internal = wasInternal;
       if (set) msg.additional.push(set);
       continue;
     }
@@ -219,6 +224,7 @@ export function resolveInternally(zones: ZoneTable, key: string, family: 4 | 6, 
   const labels = key === '' ? 0 : labelCountOfKey(key);
   if (!zones.find(key, labels)) return undefined;
   const qtype = family === 4 ? RRType.A : RRType.AAAA;
+  client.internal = true; // the server's own lookup: not counted as a client query
   const a = new Answering(new Message(), client);
   answerQuestion(a, zones, key, labels, qtype);
   const out: Uint8Array[] = [];

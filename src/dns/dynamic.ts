@@ -26,6 +26,11 @@ export class ClientInfo {
    * Opaque to the DNS layer; it lives as long as the context, so answers need no allocation of their own.
    */
   scratch: object | null = null;
+  /**
+   * Set by the authority while it answers for itself rather than for the client's question (addresses of MX/SRV
+   * targets in ADDITIONAL, hostname endpoints resolved from our zones): dynamic answerers do not count these.
+   */
+  internal = false;
   constructor(
     public remoteAddress: string,
     public ecs: Ecs | null,
@@ -41,6 +46,7 @@ export class ClientInfo {
     this.transport = transport;
     this.traces = traces;
     this.parsed = null;
+    this.internal = false;
     return this;
   }
 

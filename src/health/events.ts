@@ -153,6 +153,18 @@ export class HealthEvents {
     for (const [name, usable] of baseline) this.poolBaseline.set(name, usable);
   }
 
+  /**
+   * Continues a log saved by an earlier run (event-log.ts): its newest events (oldest first) fill the ring, and ids
+   * go on after `lastId`. Ids only ever grow: a `lastId` below the next id changes nothing.
+   */
+  restore(events: readonly HealthEvent[], lastId: number): void {
+    if (this.ring.length === 0) {
+      for (const e of events.slice(Math.max(0, events.length - this.capacity))) this.ring.push(e);
+      this.ringStart = 0;
+    }
+    if (lastId >= this.nextId) this.nextId = lastId + 1;
+  }
+
   /** Events, oldest first. */
   list(q: EventQuery = {}): HealthEvent[] {
     const out: HealthEvent[] = [];

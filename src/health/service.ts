@@ -2,6 +2,7 @@
 // The server calls start(config) once, reload(config) on every accepted SIGHUP and stop() at shutdown; the query
 // path reads `store` (and evaluatePool) only.
 import type { Config, SharedHealthConfig } from '../config/types';
+import { EventLogWriter, eventLogPath, loadEventLog } from './event-log';
 import { HealthEvents } from './events';
 import { WebhookNotifier } from './notify';
 import type { NotifierOptions } from './notify';
@@ -36,6 +37,8 @@ export class HealthService {
   readonly events: HealthEvents;
   readonly notifier: WebhookNotifier;
   private stateWriter: StateFileWriter | null = null;
+  /** The event log on disk, beside the state file (event-log.ts). */
+  private eventWriter: EventLogWriter | null = null;
   private readonly logger: HealthLogger;
   private started = false;
   private sharedHealth: SharedHealth | null = null;
@@ -49,6 +52,7 @@ export class HealthService {
     this.events = new HealthEvents(this.store, { capacity: opts.eventCapacity, logger: this.logger });
     this.notifier = new WebhookNotifier({ ...opts.notifier, logger: this.logger });
     this.events.onEvent((e) => this.notifier.notify(e));
+    this.events.onEvent((e) => this.eventWriter?.append(e));
   }
 
   /** Shared health, when `server.shared_health` is set (status API, metrics). */
@@ -65,6 +69,10 @@ export class HealthService {
     this.logProblems(config);
     await this.warnIfNoIcmp(targets);
     if (config.server.state_file) {
+      // Events first: restoring the health below produces none, and the first real one must get the next id.
+      const saved = loadEventLog(eventLogPath(config.server.state_file), this.opts.eventCapacity ?? 1000, this.logger);
+      this.events.restore(saved.events, saved.lastId);
+      if (saved.events.length > 0) this.logger.info('health events restored', { file: eventLogPath(config.server.state_file), events: saved.events.length, last_id: saved.lastId });
       restoreStateFile(config.server.state_file, this.store, new Set(targets.map((t) => t.key)), this.logger);
     }
     await this.connectShared(config, vantage);
@@ -92,6 +100,8 @@ export class HealthService {
     this.sharedHealth = null;
     if (this.stateWriter) await this.stateWriter.close();
     this.stateWriter = null;
+    if (this.eventWriter) await this.eventWriter.close();
+    this.eventWriter = null;
     await this.notifier.drain(drainMs);
     this.notifier.close();
     this.events.close();
@@ -110,6 +120,16 @@ export class HealthService {
       this.stateWriter = new StateFileWriter(this.store, file, { logger: this.logger, debounceMs: this.opts.stateFileDebounceMs });
     }
     this.scheduler.setSource(config.server.probe_source);
+    const eventFile = file ? eventLogPath(file) : null;
+    if (this.eventWriter && this.eventWriter.file !== eventFile) {
+      void this.eventWriter.close();
+      this.eventWriter = null;
+    }
+    if (eventFile && !this.eventWriter) {
+      // A file named on reload may hold ids of an earlier run: ids continue above them too.
+      if (this.started) this.events.restore([], loadEventLog(eventFile, 1, this.logger).lastId);
+      this.eventWriter = new EventLogWriter(eventFile, this.logger);
+    }
     this.scheduler.setTargets(targets);
     this.sharedHealth?.setTargets(targets);
     this.stateWriter?.markDirty();

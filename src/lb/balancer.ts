@@ -12,7 +12,7 @@ import { dynamicLatency, failover, geo, proximity, weightedRandom, type Steering
 import type { RuleInput } from './rules/condition';
 import { effectivePolicy, type CompiledRule, type Steering, type SteeringEnv } from './steering';
 import { newTrace, type PoolVerdict, type Trace } from './trace';
-import type { LbCounters, PoolCount } from './stats';
+import { regionIndexOf, UNKNOWN_REGION, type LbCounters, type LbStatsRegistry } from './stats';
 
 export { effectivePolicy, type CompiledRule, type Steering, type SteeringEnv } from './steering';
 
@@ -68,6 +68,40 @@ export class SteeringState implements SteeringQuery {
   readonly matchedRules: number[] = [];
   readonly drawPools: Pool[] = [];
   readonly drawWeights: number[] = [];
+  // The last regions seen and their analytics cell indices. Region codes are a dozen strings shared by every
+  // location (geo/regions.ts), so these comparisons are pointer comparisons that hit for most queries.
+  private region0: string | null = null;
+  private region1: string | null = null;
+  private region2: string | null = null;
+  private region3: string | null = null;
+  private regionCell0 = UNKNOWN_REGION;
+  private regionCell1 = UNKNOWN_REGION;
+  private regionCell2 = UNKNOWN_REGION;
+  private regionCell3 = UNKNOWN_REGION;
+
+  /** The analytics region index of a location ("unknown" when it has no region). */
+  regionOf(loc: Location): number {
+    const r = loc.region;
+    if (r === this.region0) return this.regionCell0;
+    if (r === this.region1) return this.regionCell1;
+    if (r === this.region2) return this.regionCell2;
+    if (r === this.region3) return this.regionCell3;
+    return this.newRegion(r);
+  }
+
+  /** regionOf() for a region not among the last four (kept out of line: the query path inlines only the hits). */
+  private newRegion(r: string | null): number {
+    const cell = regionIndexOf(r);
+    this.region3 = this.region2;
+    this.regionCell3 = this.regionCell2;
+    this.region2 = this.region1;
+    this.regionCell2 = this.regionCell1;
+    this.region1 = this.region0;
+    this.regionCell1 = this.regionCell0;
+    this.region0 = r;
+    this.regionCell0 = cell;
+    return cell;
+  }
 
   usable(pool: Pool): PoolVerdict {
     return (this.lb as LoadBalancer).usable(pool, this);
@@ -109,11 +143,18 @@ export function steeringState(client: ClientInfo): SteeringState {
 
 export class LoadBalancer implements DynamicName {
   private readonly counters: LbCounters;
-  /** Answer counters by pool, looked up once per pool (pools are objects of this runtime). */
-  private readonly poolCounts = new Map<Pool, PoolCount>();
-  // Most answers come from the same pool as the one before: that one is kept at hand.
-  private lastPool: Pool | null = null;
-  private lastCount: PoolCount | null = null;
+  private readonly stats: LbStatsRegistry;
+  /** Offsets of this LB's answer cells by pool (stats.ts CellBlock), allocated on a pool's first answer. */
+  private readonly poolCells = new Map<Pool, number>();
+  // The last four pools answered from and their cells, checked before the map: an LB answers from a few pools.
+  private pool0: Pool | null = null;
+  private pool1: Pool | null = null;
+  private pool2: Pool | null = null;
+  private pool3: Pool | null = null;
+  private cells0 = 0;
+  private cells1 = 0;
+  private cells2 = 0;
+  private cells3 = 0;
   /** Steering after rules, memoized by the set of rules that matched (bit i = rules[i]). */
   private readonly merged = new Map<number, Steering>();
 
@@ -124,6 +165,7 @@ export class LoadBalancer implements DynamicName {
     private readonly servesNames: boolean,
     private readonly env: SteeringEnv,
   ) {
+    this.stats = env.stats;
     this.counters = env.stats.forLb(name);
   }
 
@@ -144,7 +186,9 @@ export class LoadBalancer implements DynamicName {
     if (out.rdata.length !== 0) out.rdata = []; // the authority hands over an empty array; other callers may not
     out.ecsScope = 0;
     const env = this.env;
-    this.counters.queries++;
+    // ADDITIONAL-section addresses and the server's own lookups (hostname endpoints) are not client queries.
+    const counted = !client.internal;
+    if (counted) this.counters.queries++;
     const ecs = client.usableEcs;
     const q = steeringState(client);
     q.lb = this;
@@ -213,29 +257,32 @@ export class LoadBalancer implements DynamicName {
           trace.fallback = { pool: fb?.name ?? '(none)', used: false, detail: 'fallback pool is disabled' };
           trace.outcome = 'no usable pool and the fallback pool is disabled: NODATA with the zone SOA';
         }
-        this.counters.nodata++;
+        if (counted) this.counters.nodata++;
         out.status = 'nodata';
         return;
       }
-      this.counters.fallback++;
+      if (counted) this.counters.fallback++;
       fb.refresh(env.health, env.hostnames);
       pool = fb;
       if (trace) trace.fallback = { pool: fb.name, used: true, detail: 'no usable pool: fallback pool, health ignored' };
     }
 
     // 5. Endpoints and answer shape, straight into the answer.
+    // Answer cells: the pool's slot for the client's region; endpoint i's cell is R·(1 + i) further.
+    const cell = counted ? this.cellsOf(pool) + (loc !== null ? q.regionOf(loc) : UNKNOWN_REGION) : -1;
+    const counts = this.stats.counts; // after cellsOf(), which may have grown it
     const chosen: Endpoint[] | null = trace ? [] : null;
-    const added = chooseEndpoints(pool, qtype, ignoreHealth, q.hashFn, env.hostnames, out.rdata, chosen);
+    const added = chooseEndpoints(pool, qtype, ignoreHealth, q.hashFn, env.hostnames, out.rdata, chosen, counts, cell);
     if (added === 0) {
       if (trace) {
         trace.chosenPool = pool.name;
         trace.outcome = `pool "${pool.name}" has no endpoint for ${qtype === RRType.AAAA ? 'AAAA' : qtype === RRType.A ? 'A' : 'this type'}: NODATA with the zone SOA`;
       }
-      this.counters.nodata++;
+      if (counted) this.counters.nodata++;
       out.status = 'nodata';
       return;
     }
-    this.countAnswer(pool);
+    if (cell >= 0) counts[cell]++;
     out.status = 'answer';
     if (trace && chosen) {
       trace.chosenPool = pool.name;
@@ -246,18 +293,32 @@ export class LoadBalancer implements DynamicName {
     }
   }
 
-  private countAnswer(pool: Pool): void {
-    let count = this.lastCount;
-    if (pool !== this.lastPool || count === null) {
-      count = this.poolCounts.get(pool) ?? null;
-      if (count === null) {
-        count = this.counters.pool(pool.name);
-        this.poolCounts.set(pool, count);
-      }
-      this.lastPool = pool;
-      this.lastCount = count;
+  /** The offset of this LB's answer cells for `pool` (allocated once per pool; then mostly a comparison or two). */
+  private cellsOf(pool: Pool): number {
+    if (pool === this.pool0) return this.cells0;
+    if (pool === this.pool1) return this.cells1;
+    if (pool === this.pool2) return this.cells2;
+    if (pool === this.pool3) return this.cells3;
+    return this.newPoolCells(pool);
+  }
+
+  /** cellsOf() for a pool not among the last four (out of line, as SteeringState.newRegion). */
+  private newPoolCells(pool: Pool): number {
+    let offset = this.poolCells.get(pool);
+    if (offset === undefined) {
+      offset = this.stats.block(this.name, pool.name, pool.config.origins.map((o) => o.name)).offset;
+      this.poolCells.set(pool, offset);
     }
-    count.n++;
+    // Shift the others down, the newest first: a pool that keeps answering stays at the front.
+    this.pool3 = this.pool2;
+    this.cells3 = this.cells2;
+    this.pool2 = this.pool1;
+    this.cells2 = this.cells1;
+    this.pool1 = this.pool0;
+    this.cells1 = this.cells0;
+    this.pool0 = pool;
+    this.cells0 = offset;
+    return offset;
   }
 
   /** Evaluates the rules; the merged steering is computed once per combination of matching rules. */

@@ -10,7 +10,8 @@ import type { HostnameView } from './views';
 /**
  * Appends to `out` what `pool` answers for `qtype` and returns how many records it added (0: the pool has no
  * eligible endpoint for this type). `clientHash` is read only for hash steering; `chosen`, when given (explain),
- * receives the endpoints in answer order.
+ * receives the endpoints in answer order. When `cell` ≥ 0 (a counted answer), the answer cell of each endpoint
+ * added is incremented: `cells[cell + endpoint.cellOffset]` (stats.ts CellBlock).
  */
 export function chooseEndpoints(
   pool: Pool,
@@ -20,6 +21,8 @@ export function chooseEndpoints(
   hostnames: HostnameView,
   out: RData[],
   chosen: Endpoint[] | null,
+  cells: Float64Array,
+  cell: number,
 ): number {
   const before = out.length;
   const list = pool.eligibleFor(qtype, ignoreHealth);
@@ -32,6 +35,7 @@ export function chooseEndpoints(
     for (let i = 0; i < n; i++) {
       const e = list[(start + i) % n];
       appendRData(e, qtype, hostnames, out, dedupe);
+      if (cell >= 0) cells[cell + e.cellOffset]++;
       if (chosen) chosen.push(e);
     }
   } else {
@@ -46,6 +50,7 @@ export function chooseEndpoints(
         e = weightedRandom(list);
     }
     appendRData(e, qtype, hostnames, out, dedupe);
+    if (cell >= 0) cells[cell + e.cellOffset]++;
     if (chosen) chosen.push(e);
   }
   return out.length - before;

@@ -6,6 +6,7 @@ import type { RData } from '../dns/wire/records';
 import { nameOf, WireName } from '../dns/wire/name';
 import { rdataA, rdataMx, rdataSrv } from '../dns/wire/rdata';
 import { fmix32, parseIp } from '../util/ip';
+import { REGION_COUNT } from './stats';
 import type { HealthView, HostnameView } from './views';
 
 export type EndpointKind = 'v4' | 'v6' | 'name';
@@ -21,6 +22,8 @@ export class Endpoint {
   readonly srv: RData | null;
   /** Per-endpoint constant mixed into rendezvous hashing. */
   readonly seed: number;
+  /** Where this endpoint's answer cells start in its LB × pool block (stats.ts CellBlock: slot 1 + index). */
+  readonly cellOffset: number;
 
   constructor(
     readonly config: OriginConfig,
@@ -45,6 +48,7 @@ export class Endpoint {
     for (let i = 0; i < config.name.length; i++) h = fmix32(h ^ config.name.charCodeAt(i));
     for (let i = 0; i < config.address.length; i++) h = fmix32(h ^ config.address.charCodeAt(i));
     this.seed = h;
+    this.cellOffset = REGION_COUNT * (1 + index);
   }
 
   get name(): string {

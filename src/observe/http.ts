@@ -12,7 +12,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { ListenAddress } from '../config/types';
 import type { HealthEvent, EventQuery } from '../health/events';
+import { AnalyticsQueryError, type AnalyticsResult } from './analytics';
 import type { Logger } from './log';
+import type { Overview } from './overview';
+import { assetBody, cookieToken, isLoopbackPeer, LOGIN_PAGE, PAGE_HEADERS, pageAsset } from './page';
 import { redactReplacer } from './redact';
 import { popHealth } from './pop-health';
 import { loadBalancerView, monitorView, poolView, type StatusDeps } from './status';
@@ -26,7 +29,19 @@ export interface HttpDeps {
   summary: () => Record<string, unknown>;
   token: () => string | null;
   log: Logger;
+  /** GET /api/analytics (observe/analytics.ts): gathers the data planes' counters, then answers the query. */
+  analytics?: (query: URLSearchParams) => Promise<AnalyticsResult>;
+  /** GET /api/overview (observe/overview.ts). */
+  overview?: () => Overview;
+  /** GET /api/stream (server-sent events for the status page): subscribes `send`, returns the unsubscribe. */
+  stream?: (send: (event: string, data: unknown) => void) => () => void;
 }
+
+/** Event streams open at once (each status page holds one). */
+export const MAX_STREAMS = 32;
+/** A stream whose client reads nothing is closed once this much is waiting for it. */
+const MAX_STREAM_BACKLOG = 1024 * 1024;
+const STREAM_PING_MS = 15_000;
 
 /** Bytes of request body read (and dropped) before a 405; past it, 413 and the connection is closed. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -80,9 +95,11 @@ function authorized(req: http.IncomingMessage, token: string | null): boolean {
   if (token === null) return true;
   const header = req.headers.authorization ?? '';
   const m = /^Bearer\s+(.+)$/i.exec(header);
-  if (!m) return false;
+  // The status page's browser sends the token as a cookie (page.ts).
+  const sent = m ? m[1].trim() : cookieToken(req);
+  if (sent === null) return false;
   // Equal-length digests: timingSafeEqual runs whatever was sent, and its time depends on neither token.
-  return timingSafeEqual(digest(m[1].trim()), digest(token));
+  return timingSafeEqual(digest(sent), digest(token));
 }
 
 /** Whether the request announces a body (RFC 9112 §6.3: Transfer-Encoding, or a non-zero Content-Length). */
@@ -144,6 +161,7 @@ function parseTarget(raw: string): { path: string; segments: string[]; query: UR
 
 export class StatusHttpServer {
   private server: http.Server | null = null;
+  private readonly streams = new Set<http.ServerResponse>();
 
   constructor(private readonly deps: HttpDeps) {}
 
@@ -207,6 +225,8 @@ export class StatusHttpServer {
       const r = this.deps.ready();
       return send(res, r.ready ? 200 : 503, `${r.ready ? 'ready' : `not ready: ${r.reason}`}\n${r.detail ? `${r.detail}\n` : ''}`, 'text/plain');
     }
+    const asset = pageAsset(path);
+    if (asset) return this.servePage(req, res, path, asset);
     if (!authorized(req, this.deps.token())) {
       res.setHeader('www-authenticate', 'Bearer');
       return fail(res, 401, 'missing or wrong bearer token');
@@ -255,8 +275,66 @@ export class StatusHttpServer {
         const events = this.deps.events(q);
         return ok(res, events, { count: events.length });
       }
+      case 'analytics': {
+        if (!this.deps.analytics || parts.length !== 2) return fail(res, 404, `no such endpoint: ${path}`);
+        try {
+          return ok(res, await this.deps.analytics(query));
+        } catch (err) {
+          if (err instanceof AnalyticsQueryError) return fail(res, 400, err.message);
+          throw err;
+        }
+      }
+      case 'overview':
+        if (!this.deps.overview || parts.length !== 2) return fail(res, 404, `no such endpoint: ${path}`);
+        return ok(res, this.deps.overview());
+      case 'stream':
+        if (!this.deps.stream || parts.length !== 2) return fail(res, 404, `no such endpoint: ${path}`);
+        return this.openStream(req, res, this.deps.stream);
       default:
         return fail(res, 404, `no such endpoint: ${path}`);
     }
+  }
+
+  /** The status page and its files (page.ts): the token as for the API; without one, loopback clients only. */
+  private servePage(req: http.IncomingMessage, res: http.ServerResponse, path: string, asset: NonNullable<ReturnType<typeof pageAsset>>): void {
+    const token = this.deps.token();
+    if (token === null && !isLoopbackPeer(req)) {
+      return fail(res, 403, 'without server.http_token the status page answers loopback clients only');
+    }
+    if (token !== null && !asset.public && !authorized(req, token)) {
+      if (path !== '/') return fail(res, 401, 'missing or wrong bearer token');
+      res.writeHead(401, { ...PAGE_HEADERS, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'www-authenticate': 'Bearer', 'content-length': Buffer.byteLength(LOGIN_PAGE) });
+      res.end(LOGIN_PAGE);
+      return;
+    }
+    const body = assetBody(asset);
+    res.writeHead(200, { ...PAGE_HEADERS, 'content-type': asset.type, 'cache-control': 'no-store', 'content-length': body.length });
+    res.end(body);
+  }
+
+  /** Server-sent events (HTML Living Standard §9.2): one `event:`/`data:` block per message, a comment as ping. */
+  private openStream(req: http.IncomingMessage, res: http.ServerResponse, subscribe: NonNullable<HttpDeps['stream']>): void {
+    if (this.streams.size >= MAX_STREAMS) return fail(res, 503, `more than ${MAX_STREAMS} event streams open`);
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    this.streams.add(res);
+    const write = (text: string): void => {
+      if (res.writableLength > MAX_STREAM_BACKLOG) {
+        res.destroy();
+        return;
+      }
+      res.write(text);
+    };
+    write('retry: 3000\n\n');
+    const unsubscribe = subscribe((event, data) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`));
+    const ping = setInterval(() => write(': ping\n\n'), STREAM_PING_MS);
+    res.on('close', () => {
+      clearInterval(ping);
+      unsubscribe();
+      this.streams.delete(res);
+    });
   }
 }

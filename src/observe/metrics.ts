@@ -45,6 +45,8 @@ export interface MetricsSource {
   tcpConnections(): number;
   /** The UDP I/O path of the data planes ('batched' or 'dgram'), null before they serve. */
   udpIo(): string | null;
+  /** The analytics store's size and what it could not keep (observe/analytics.ts). */
+  analytics?: () => { series: number; bytes: number; dropped_answers: number };
 }
 
 type Values = MetricObjectWithValues<MetricValueWithName<string>>;
@@ -196,6 +198,72 @@ export function createMetrics(src: MetricsSource): Registry {
       for (const [lb, c] of await src.lbStats()) this.inc({ load_balancer: lb }, c.nodata);
     },
   });
+
+  new Counter({
+    name: 'steerdns_origin_answers_total',
+    help: 'Load-balanced answers that carried an endpoint, per load balancer, pool and endpoint (an equal-weight pool answers with all its eligible endpoints).',
+    labelNames: ['load_balancer', 'pool', 'origin'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const [lb, c] of await src.lbStats()) for (const [pool, m] of c.endpoints) for (const [origin, n] of m) this.inc({ load_balancer: lb, pool, origin }, n);
+    },
+  });
+  new Gauge({
+    name: 'steerdns_origin_rtt_seconds',
+    help: 'Health-probe round-trip time of an endpoint, exponentially weighted moving average (α 0.3), per pool and origin.',
+    labelNames: ['pool', 'origin'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const deps = src.status();
+      for (const pool of deps.runtime.config.pools.values()) {
+        for (const e of poolHealth(deps, pool).endpoints) if (e.enabled && e.rttEwmaMs !== null) this.set({ pool: pool.name, origin: e.name }, e.rttEwmaMs / 1000);
+      }
+    },
+  });
+  new Gauge({
+    name: 'steerdns_pool_rtt_seconds',
+    help: 'Mean probe RTT EWMA over the healthy endpoints of a pool (what dynamic_latency steering compares).',
+    labelNames: ['pool'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const deps = src.status();
+      for (const pool of deps.runtime.config.pools.values()) {
+        const rtt = poolHealth(deps, pool).rttMs;
+        if (rtt !== null) this.set({ pool: pool.name }, rtt / 1000);
+      }
+    },
+  });
+  if (src.analytics) {
+    const analytics = src.analytics;
+    new Gauge({
+      name: 'steerdns_analytics_series',
+      help: 'Series (load balancer × pool × endpoint × region) the analytics store holds.',
+      registers: [registry],
+      collect() {
+        this.set(analytics().series);
+      },
+    });
+    new Gauge({
+      name: 'steerdns_analytics_memory_bytes',
+      help: 'Bytes held by the analytics time series.',
+      registers: [registry],
+      collect() {
+        this.set(analytics().bytes);
+      },
+    });
+    new Counter({
+      name: 'steerdns_analytics_dropped_answers_total',
+      help: 'Answers left out of the analytics time series because the series limit was reached.',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(analytics().dropped_answers);
+      },
+    });
+  }
 
   new Counter({
     name: 'steerdns_probes_total',

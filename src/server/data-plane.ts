@@ -84,6 +84,7 @@ export class DataPlane {
       dropped: (transport, reason) => this.queryStats.drop(transport, reason),
       tcpRejected: (reason) => this.queryStats.reject(reason),
     };
+    this.lbStats.startRotation(); // answer cells drained at each analytics bucket boundary
   }
 
   get runtime(): Runtime | null {
@@ -191,6 +192,7 @@ export class DataPlane {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.lbStats.stopRotation();
     await this.abort();
     const all = this.listeners;
     this.listeners = [];

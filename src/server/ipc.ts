@@ -7,13 +7,15 @@
 // `abort`. The primary commits only when every worker prepared, so a config applies everywhere or nowhere.
 import { isConfigChunk, type ConfigChunk } from '../config/transfer';
 import type { HealthSnapshot } from '../health/store';
-import type { LbStatsSnapshot } from '../lb/stats';
+import type { AnswerDelta, LbStatsSnapshot } from '../lb/stats';
 import type { QueryStatsSnapshot } from '../observe/query-stats';
 
 export interface PlaneStats {
   query: QueryStatsSnapshot;
   lbs: LbStatsSnapshot;
   tcpConnections: number;
+  /** Answer cells drained since the last stats reply, per bucket (lb/stats.ts): the primary's analytics. */
+  analytics: AnswerDelta[];
 }
 
 export type ToWorker =
@@ -45,8 +47,20 @@ function isSnapshot(x: unknown): x is HealthSnapshot {
   return isRecord(x) && x.format === 'steerdns-health' && Array.isArray(x.targets);
 }
 
+const isNumberArray = (x: unknown): x is number[] => Array.isArray(x) && x.every((n) => typeof n === 'number');
+
+/** [lb, pool, endpoints, (index, count) pairs]; the analytics store checks the numbers' ranges. */
+function isDeltaBlock(x: unknown): boolean {
+  return Array.isArray(x) && x.length === 4 && typeof x[0] === 'string' && typeof x[1] === 'string' && isStringArray(x[2]) && isNumberArray(x[3]);
+}
+
+function isAnswerDelta(x: unknown): x is AnswerDelta {
+  return isRecord(x) && typeof x.bucket === 'number' && Array.isArray(x.blocks) && x.blocks.every(isDeltaBlock);
+}
+
 function isPlaneStats(x: unknown): x is PlaneStats {
   if (!isRecord(x) || typeof x.tcpConnections !== 'number' || !Array.isArray(x.lbs) || !isRecord(x.query)) return false;
+  if (!Array.isArray(x.analytics) || !x.analytics.every(isAnswerDelta)) return false;
   const q = x.query;
   return Array.isArray(q.queries) && Array.isArray(q.truncated) && Array.isArray(q.dropped) && Array.isArray(q.tcpRejected) && Array.isArray(q.latencyBuckets) && typeof q.latencySum === 'number' && typeof q.latencyCount === 'number';
 }

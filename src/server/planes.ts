@@ -1,7 +1,7 @@
 // How the control plane reaches the data planes: one in this process (single-process mode), or one per cluster
 // worker (cluster-planes.ts). The supervisor drives both through this interface and knows nothing of workers.
 import type { Config } from '../config/types';
-import { LbStatsRegistry, type LbCounters } from '../lb/stats';
+import { LbStatsRegistry, type AnswerDelta, type LbCounters } from '../lb/stats';
 import type { Logger } from '../observe/log';
 import { QueryStats } from '../observe/query-stats';
 import type { Runtime } from '../runtime';
@@ -18,6 +18,8 @@ export interface PlanesStats {
   query: QueryStats;
   lbs: Map<string, LbCounters>;
   tcpConnections: number;
+  /** Answer cells drained since the last call (every call drains: the caller must keep them). */
+  analytics: AnswerDelta[];
 }
 
 export interface DataPlanes {
@@ -69,7 +71,8 @@ export class LocalPlanes implements DataPlanes {
   }
 
   stats(): Promise<PlanesStats> {
-    return Promise.resolve({ query: this.plane.queryStats, lbs: new Map(this.plane.lbStats.entries()), tcpConnections: this.plane.tcpConnections });
+    const analytics = this.plane.lbStats.takeDeltas();
+    return Promise.resolve({ query: this.plane.queryStats, lbs: new Map(this.plane.lbStats.entries()), tcpConnections: this.plane.tcpConnections, analytics });
   }
 
   readiness(): { ready: boolean; reason: string } {
@@ -98,10 +101,12 @@ export function sumStats(parts: readonly PlaneStats[]): PlanesStats {
   const query = new QueryStats();
   const lbs = new LbStatsRegistry();
   let tcpConnections = 0;
+  const analytics: AnswerDelta[] = [];
   for (const p of parts) {
     query.add(p.query);
     lbs.add(p.lbs);
     tcpConnections += p.tcpConnections;
+    analytics.push(...p.analytics);
   }
-  return { query, lbs: new Map(lbs.entries()), tcpConnections };
+  return { query, lbs: new Map(lbs.entries()), tcpConnections, analytics };
 }

@@ -12,10 +12,12 @@ import { HealthService } from '../health/service';
 import type { VantagePoint } from '../health/shared/types';
 import type { HealthStore } from '../health/store';
 import { HostnameResolver } from '../lb/hostnames';
+import { AnalyticsFeed } from '../observe/analytics';
 import { StatusHttpServer } from '../observe/http';
 import { createLogger, type Logger } from '../observe/log';
 import { createMetrics, ProbeStats, type ReloadStats } from '../observe/metrics';
 import { registerSharedHealthMetrics } from '../observe/shared-health-metrics';
+import { overview } from '../observe/overview';
 import { statusSummary, type StatusDeps } from '../observe/status';
 import { buildRuntime, buildRuntimeSliced, GeoCache, internalLookup, type Runtime } from '../runtime';
 import { resolvesWith } from '../runtime/health-view';
@@ -24,7 +26,7 @@ import { VERSION } from '../version';
 import { ConfigLoader } from './config-loader';
 import { ConfigWatcher } from './config-watch';
 import { writePidfile } from './pidfile';
-import { LocalPlanes, type DataPlanes, type Generation } from './planes';
+import { LocalPlanes, type DataPlanes, type Generation, type PlanesStats } from './planes';
 
 export interface SupervisorOptions {
   configPath: string;
@@ -64,6 +66,8 @@ export class Supervisor {
   private stopped = false;
   private readonly startedAt = Date.now();
   private watcher: ConfigWatcher | null = null;
+  /** Answers per LB × pool × endpoint × region over time, and pool health (observe/analytics.ts). */
+  readonly analytics: AnalyticsFeed<PlanesStats>;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.log = opts.logger ?? createLogger('info');
@@ -83,6 +87,7 @@ export class Supervisor {
     this.store = this.health.store;
     this.planes = planes = opts.planes ? opts.planes(this.store, this.log) : new LocalPlanes(this.log);
     this.store.onTransition((t) => this.planes.healthChanged(t.key, true));
+    this.analytics = new AnalyticsFeed(() => this.planes.stats(), () => (this.current && !this.stopped ? this.statusDeps() : null), this.log);
   }
 
   /** Addresses of a hostname endpoint as the answers see them; null for a name the resolver does not keep. */
@@ -128,6 +133,7 @@ export class Supervisor {
     this.adopt(gen);
     this.reloads.lastReloadAt = Date.now();
     const config = gen.config;
+    this.analytics.start();
     if (config.server.http) await this.startHttp(config);
     const described = this.planes.describe();
     const pidfile = this.opts.pidfile ?? null;
@@ -284,6 +290,7 @@ export class Supervisor {
   /** The new generation is live. */
   private adopt(gen: Generation): void {
     this.current = gen;
+    this.analytics.store.maxSeries = gen.config.server.analytics.max_series;
   }
 
   private report(problems: readonly Problem[]): void {
@@ -300,8 +307,9 @@ export class Supervisor {
       this.log.warn('the status API listens on a non-loopback address without http_token: anyone who reaches it can read the configuration and health', { address: address.host });
     }
     const registry = createMetrics({
-      queryStats: () => this.planes.stats().then((s) => s.query),
-      lbStats: () => this.planes.stats().then((s) => s.lbs),
+      // Through the analytics feed: a read drains the answer cells, and the analytics keep what it drained.
+      queryStats: () => this.analytics.collect().then((s) => s.query),
+      lbStats: () => this.analytics.collect().then((s) => s.lbs),
       probeStats: this.probeStats,
       reloads: this.reloads,
       status: () => this.statusDeps(),
@@ -310,6 +318,7 @@ export class Supervisor {
         const path = this.planes.describe().udp_io;
         return typeof path === 'string' ? path : null;
       },
+      analytics: () => this.analytics.describe(),
     });
     registerSharedHealthMetrics(registry, () => this.health.shared?.stats() ?? null);
     this.http = new StatusHttpServer({
@@ -320,6 +329,9 @@ export class Supervisor {
       summary: () => this.summary(),
       token: () => this.config.server.http_token,
       log: this.log.child({ component: 'http' }),
+      analytics: (q) => this.analytics.answer(q),
+      overview: () => overview(this.statusDeps()),
+      stream: (send) => this.health.events.onEvent((e) => send('health', e)),
     });
     this.httpPort = await this.http.start(address);
   }
@@ -354,6 +366,7 @@ export class Supervisor {
       ...this.planes.describe(),
       probe_targets: this.health.scheduler.stats().targets,
       shared_health: this.health.shared?.stats() ?? null,
+      analytics: this.analytics.describe(),
     };
   }
 
@@ -362,6 +375,7 @@ export class Supervisor {
     this.stopped = true;
     this.watcher?.stop();
     this.watcher = null;
+    this.analytics.stop();
     this.hostnames.stop();
     await this.planes.stop();
     if (this.http) await this.http.close();

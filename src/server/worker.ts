@@ -94,7 +94,7 @@ export function runWorker(log: Logger): void {
           store.retain(new Set(m.keys));
           break;
         case 'stats':
-          send({ type: 'stats', seq: m.seq, stats: { query: plane.queryStats.snapshot(), lbs: plane.lbStats.snapshot(), tcpConnections: plane.tcpConnections } });
+          send({ type: 'stats', seq: m.seq, stats: { query: plane.queryStats.snapshot(), analytics: plane.lbStats.takeDeltas(), lbs: plane.lbStats.snapshot(), tcpConnections: plane.tcpConnections } });
           break;
         case 'shutdown':
           stop();

@@ -86,6 +86,7 @@ export function config(opts: {
       tcp: { idle_timeout: 10, max_connections: 10, max_connections_per_client: 10 },
       workers: 1,
       udp_io: 'auto',
+      analytics: { max_series: 16384 },
       log: { level: 'info', queries: false },
       shared_health: null,
       probe_source: { v4: null, v6: null },
