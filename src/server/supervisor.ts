@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { formatProblem } from '../config/load';
 import type { Config, Problem } from '../config/types';
+import { randomSecretHex } from '../dns/cookies';
 import type { EventQuery, HealthEvent } from '../health/events';
 import { HealthService } from '../health/service';
 import type { HealthStore } from '../health/store';
@@ -49,6 +50,8 @@ export class Supervisor {
   private reloadAgain = false;
   private stopped = false;
   private readonly startedAt = Date.now();
+  /** The cookie secret when the config names none: random, but one per process, so all its workers share it. */
+  private readonly cookieSecret = randomSecretHex();
 
   constructor(private readonly opts: SupervisorOptions) {
     this.log = opts.logger ?? createLogger('info');
@@ -177,6 +180,7 @@ export class Supervisor {
       throw new ReloadFailure(errors.length > 0 ? `${errors.length} error${errors.length === 1 ? '' : 's'} in the config, first: ${formatProblem(errors[0])}` : 'the config has errors');
     }
     const config = loaded.config;
+    if (config.server.cookies.secret === null) config.server.cookies.secret = this.cookieSecret;
     // Built in slices: the event loop keeps answering queries meanwhile. The loading thread already reported every
     // problem with its position; an error here (a GeoIP file that changed in between) still stops the reload.
     const built = await runInSlices(buildRuntimeSliced(config, { store: this.store, hostnames: this.hostnames, geoCache: this.geoCache, lbStats: this.planes.lbStats }));

@@ -85,6 +85,8 @@ export function config(opts: {
       tcp: { idle_timeout: 10, max_connections: 10, max_connections_per_client: 10 },
       workers: 1,
       log: { level: 'info', queries: false },
+      rrl: null,
+      cookies: { enabled: true, secret: null, rotation: 86400 },
     },
     zones: [],
     monitors: new Map((opts.monitors ?? []).map((m) => [m.name, m])),
