@@ -11,6 +11,8 @@
 //                                             no cookie, with a valid server cookie (what a resolver sends after its
 //                                             first query: exempt from the limiter), or with a client cookie only
 //                                             (a new server cookie is made for every answer)
+//   --edns                                    queries without an OPT record get an empty one (what the cookie modes
+//                                             add to them), to tell the cost of EDNS from the cost of cookies
 const path = require('path');
 const fs = require('fs');
 const os = require('os');
@@ -72,8 +74,11 @@ const { ServerCookies } = guard === undefined ? {} : require(path.join(dist, 'dn
 if (guard !== undefined && guard !== 'rrl') ctx.cookies = new ServerCookies({ secret: Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex'), rotation: 86400 }, NOW);
 
 /** The packets of a mix as the guard mode sends them: [client][question]. */
+const edns = process.argv.includes('--edns');
+
 function guardPackets(pkts) {
   return clients.map((addr, i) => pkts.map((p) => {
+    if (edns && p.readUInt16BE(10) === 0) p = withOpt(p);
     if (guard === undefined || guard === 'rrl') return Buffer.from(p); // one buffer per query, as from a socket
     const client = Buffer.alloc(8);
     client.writeUInt32BE(i, 0);
@@ -85,6 +90,13 @@ function guardPackets(pkts) {
     const at = r.lastIndexOf(Buffer.from([0, 10, 0, 24]));
     return withOptCookie(p, client, r.subarray(at + 12, at + 28));
   }));
+}
+
+/** `pkt` with an empty OPT record (udp size 1232). */
+function withOpt(pkt) {
+  const out = Buffer.concat([pkt, Buffer.from([0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0])]);
+  out.writeUInt16BE(1, 10);
+  return out;
 }
 
 /** `pkt` with a COOKIE option appended to its OPT record (the last record of these packets), or a new OPT. */

@@ -43,6 +43,15 @@ export function randomSecretHex(): string {
   return randomBytes(16).toString('hex');
 }
 
+/** Remembered verified cookies: 2^14 slots of 12 int32s (768 KB per data plane). */
+const SEEN_BITS = 14;
+const SEEN_STRIDE = 12;
+
+/** Big-endian 32 bits at `at`. */
+function word(b: Uint8Array, at: number): number {
+  return (b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3];
+}
+
 function bswap(x: number): number {
   return (x << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
 }
@@ -58,6 +67,12 @@ export class ServerCookies {
   /** The SipHash message: Client Cookie | Version | Reserved | Timestamp | Client-IP, as 64-bit words (lo, hi). */
   private readonly m = new Int32Array(10);
   private readonly h = new Int32Array(2);
+  /** Verified cookies (see verified()), valid while their tag carries the current key generation. */
+  private readonly seen = new Int32Array((1 << SEEN_BITS) * SEEN_STRIDE);
+  /** Changes with every key change; 1–0x3fffffff (0 marks an empty slot). */
+  private generation = 1;
+  /** Set by verified(): the cookie was made with the previous key. */
+  private fromPrevious = false;
   /**
    * The COOKIE option data of the response to the last check(): client cookie then server cookie, as six
    * big-endian words (what the encoder writes).
@@ -81,6 +96,7 @@ export class ServerCookies {
     this.rotation = settings.rotation;
     this.current = this.keyFor(now);
     this.previous = before;
+    this.nextGeneration();
   }
 
   /** Sets `current` for the time `now` and plans the next rotation. */
@@ -107,6 +123,12 @@ export class ServerCookies {
     const epoch = Math.floor(now / this.rotation);
     this.previous = epoch === this.epoch + 1 ? this.current : this.derive(epoch - 1);
     this.current = this.keyFor(now);
+    this.nextGeneration();
+  }
+
+  /** Forgets the remembered cookies (they were verified under a key that is no longer the current one). */
+  private nextGeneration(): void {
+    this.generation = this.generation >= 0x3fffffff ? 1 : this.generation + 1;
   }
 
   /**
@@ -116,62 +138,90 @@ export class ServerCookies {
    */
   check(pkt: Uint8Array, at: number, len: number, client: IpAddr, now: number): CookieStatus {
     if (now >= this.nextRotation) this.rotate(now);
-    const m = this.m;
     const out = this.response;
-    const c0 = pkt[at];
-    const c1 = pkt[at + 1];
-    const c2 = pkt[at + 2];
-    const c3 = pkt[at + 3];
-    const c4 = pkt[at + 4];
-    const c5 = pkt[at + 5];
-    const c6 = pkt[at + 6];
-    const c7 = pkt[at + 7];
-    m[0] = c0 | (c1 << 8) | (c2 << 16) | (c3 << 24);
-    m[1] = c4 | (c5 << 8) | (c6 << 16) | (c7 << 24);
-    out[0] = (c0 << 24) | (c1 << 16) | (c2 << 8) | c3;
-    out[1] = (c4 << 24) | (c5 << 16) | (c6 << 8) | c7;
-    const blocks = this.clientWords(client);
+    const c0 = word(pkt, at);
+    const c1 = word(pkt, at + 4);
+    out[0] = c0;
+    out[1] = c1;
     if (len === 8) {
-      this.issue(now, blocks);
+      this.issue(client, now);
       return CookieStatus.ClientOnly;
     }
     // Only a cookie of ours can be valid: 16 bytes, version 1, a timestamp within its lifetime.
     if (len !== 24 || pkt[at + 8] !== 1) {
-      this.issue(now, blocks);
+      this.issue(client, now);
       return CookieStatus.Invalid;
     }
-    const s1 = (pkt[at + 8] << 24) | (pkt[at + 9] << 16) | (pkt[at + 10] << 8) | pkt[at + 11];
-    const ts = (pkt[at + 12] << 24) | (pkt[at + 13] << 16) | (pkt[at + 14] << 8) | pkt[at + 15];
+    const s1 = word(pkt, at + 8);
+    const ts = word(pkt, at + 12);
     const age = (now - ts) | 0; // serial number arithmetic: the timestamp wraps in 2106
     if (age > MAX_AGE || age < -MAX_AHEAD) {
-      this.issue(now, blocks);
+      this.issue(client, now);
       return CookieStatus.Invalid;
     }
-    const hash0 = (pkt[at + 16] << 24) | (pkt[at + 17] << 16) | (pkt[at + 18] << 8) | pkt[at + 19];
-    const hash1 = (pkt[at + 20] << 24) | (pkt[at + 21] << 16) | (pkt[at + 22] << 8) | pkt[at + 23];
-    m[2] = bswap(s1);
-    m[3] = bswap(ts);
-    const h = this.h;
-    sipHashBlocks(this.current, m, blocks, h);
-    let valid = bswap(h[0]) === hash0 && bswap(h[1]) === hash1;
-    const fromCurrent = valid;
-    if (!valid && this.previous !== null) {
-      sipHashBlocks(this.previous, m, blocks, h);
-      valid = bswap(h[0]) === hash0 && bswap(h[1]) === hash1;
-    }
-    if (!valid) {
-      this.issue(now, blocks);
+    const h0 = word(pkt, at + 16);
+    const h1 = word(pkt, at + 20);
+    if (!this.verified(client, c0, c1, s1, ts, h0, h1)) {
+      this.issue(client, now);
       return CookieStatus.Invalid;
     }
-    if (fromCurrent && age <= RENEW_AGE) {
+    if (this.fromPrevious || age > RENEW_AGE) {
+      this.issue(client, now);
+    } else {
       out[2] = s1;
       out[3] = ts;
-      out[4] = hash0;
-      out[5] = hash1;
-    } else {
-      this.issue(now, blocks);
+      out[4] = h0;
+      out[5] = h1;
     }
     return CookieStatus.Valid;
+  }
+
+  /**
+   * Whether the server cookie (s1 ts h0 h1) is ours for this client cookie and address, under the current key or
+   * the previous one (then `fromPrevious` is set). A cookie verified under the current key is remembered: a
+   * resolver repeats the same cookie for up to half an hour, and a remembered one needs no SipHash. Only verified
+   * tuples are stored and the whole tuple is compared, so a forged cookie cannot hit.
+   */
+  private verified(client: IpAddr, c0: number, c1: number, s1: number, ts: number, h0: number, h1: number): boolean {
+    const b = client.bytes;
+    const v4 = client.family === 4;
+    const ip0 = word(b, 0);
+    const ip1 = v4 ? 0 : word(b, 4);
+    const ip2 = v4 ? 0 : word(b, 8);
+    const ip3 = v4 ? 0 : word(b, 12);
+    const tag = v4 ? this.generation : this.generation | 0x40000000;
+    const seen = this.seen;
+    const e = (Math.imul(h0 ^ h1 ^ ip0 ^ ip3, 0x9e3779b1) >>> (32 - SEEN_BITS)) * SEEN_STRIDE;
+    this.fromPrevious = false;
+    if (seen[e] === tag && seen[e + 5] === h0 && seen[e + 6] === h1 && seen[e + 1] === c0 && seen[e + 2] === c1 && seen[e + 3] === s1 && seen[e + 4] === ts && seen[e + 7] === ip0 && seen[e + 8] === ip1 && seen[e + 9] === ip2 && seen[e + 10] === ip3) {
+      return true;
+    }
+    const m = this.m;
+    m[0] = bswap(c0);
+    m[1] = bswap(c1);
+    m[2] = bswap(s1);
+    m[3] = bswap(ts);
+    const blocks = this.clientWords(client);
+    const h = this.h;
+    sipHashBlocks(this.current, m, blocks, h);
+    if (bswap(h[0]) === h0 && bswap(h[1]) === h1) {
+      seen[e] = tag;
+      seen[e + 1] = c0;
+      seen[e + 2] = c1;
+      seen[e + 3] = s1;
+      seen[e + 4] = ts;
+      seen[e + 5] = h0;
+      seen[e + 6] = h1;
+      seen[e + 7] = ip0;
+      seen[e + 8] = ip1;
+      seen[e + 9] = ip2;
+      seen[e + 10] = ip3;
+      return true;
+    }
+    if (this.previous === null) return false;
+    sipHashBlocks(this.previous, m, blocks, h);
+    this.fromPrevious = true;
+    return bswap(h[0]) === h0 && bswap(h[1]) === h1;
   }
 
   /** Puts the client address into the message after the 16 bytes before it; returns the message's word count. */
@@ -189,10 +239,13 @@ export class ServerCookies {
     return 5;
   }
 
-  /** A fresh server cookie (version 1, reserved 0, timestamp `now`) into response[2..5]. */
-  private issue(now: number, blocks: number): void {
+  /** A fresh server cookie (version 1, reserved 0, timestamp `now`) into response[2..5], for response[0..1]. */
+  private issue(client: IpAddr, now: number): void {
     const m = this.m;
     const out = this.response;
+    m[0] = bswap(out[0]);
+    m[1] = bswap(out[1]);
+    const blocks = this.clientWords(client);
     m[2] = 1;
     m[3] = bswap(now | 0);
     sipHashBlocks(this.current, m, blocks, this.h);

@@ -77,7 +77,10 @@ describe('server cookie validity', () => {
   it('is bound to the client address, the client cookie and every byte of the server cookie', () => {
     const c = make();
     const cookie = issued(c, '0102030405060708', '127.0.0.3', T);
+    // Verified once (and so remembered): the variants below must still fail.
+    expect(check(c, cookie, '127.0.0.3', T)).toBe(CookieStatus.Valid);
     expect(check(c, cookie, '127.0.0.4', T)).toBe(CookieStatus.Invalid);
+    expect(check(c, cookie, '::ffff:127.0.0.3', T)).toBe(CookieStatus.Invalid);
     expect(check(c, `ff${cookie.slice(2)}`, '127.0.0.3', T)).toBe(CookieStatus.Invalid);
     for (let i = 16; i < 48; i += 2) {
       const flipped = cookie.slice(0, i) + ((parseInt(cookie.slice(i, i + 2), 16) ^ 1).toString(16).padStart(2, '0')) + cookie.slice(i + 2);
@@ -104,6 +107,8 @@ describe('secret rotation', () => {
     const c = new ServerCookies({ secret: secretFromHex(SECRET_A), rotation: DAY }, T);
     check(c, '0102030405060708', '127.0.0.3', T + DAY - 200);
     const cookie = responseHex(c);
+    expect(check(c, cookie, '127.0.0.3', T + DAY - 150)).toBe(CookieStatus.Valid);
+    expect(responseHex(c)).toBe(cookie); // remembered, echoed
     // 300 s later the period changed: valid through the previous key, and renewed under the new one.
     expect(check(c, cookie, '127.0.0.3', T + DAY)).toBe(CookieStatus.Valid);
     expect(responseHex(c)).not.toBe(cookie);
