@@ -64,7 +64,7 @@ const guard = arg('--guard');
 if (guard !== undefined && !['rrl', 'rrl-cookies', 'rrl-new-cookies'].includes(guard)) throw new Error(`--guard ${guard}: rrl, rrl-cookies or rrl-new-cookies`);
 // --clients N: how many client networks send the queries (default 8192 with --guard, else one, 127.0.0.1).
 const CLIENTS = Number(arg('--clients') ?? (guard === undefined ? 1 : 8192));
-const NOW = 1_800_000_000;
+const NOW = 300_000_000; // the coarse clock of dns/clock.ts: seconds since 2020
 const clients = CLIENTS === 1 && guard === undefined ? ['127.0.0.1'] : Array.from({ length: CLIENTS }, (_, i) => `10.${(i >> 8) & 255}.${i & 255}.1`);
 ctx.now = NOW;
 const rrlConfig = { responses_per_second: 10, nxdomains_per_second: null, errors_per_second: null, window: 15, slip: 2, ipv4_prefix_length: 24, ipv6_prefix_length: 56, exempt: [], log_only: false, max_table_size: 65536 };
@@ -126,7 +126,7 @@ const only = process.argv.includes('--mix') ? process.argv[process.argv.indexOf(
 for (const [name, base] of Object.entries(mixes)) {
   if (only && !only.includes(name)) continue;
   const sets = guardPackets(base);
-  if (guard !== undefined) ctx.rrl = new RateLimiter(rrlSettings(rrlConfig), NOW); // accounts untouched by the set-up
+  if (guard !== undefined) ctx.rrl = new RateLimiter(rrlSettings(rrlConfig), NOW, 12345); // accounts untouched by the set-up; a fixed seed repeats
   const nc = sets.length;
   const np = base.length;
   const ask = (i) => {

@@ -7,6 +7,7 @@
 // server cookie secrets (null when the config turns them off), and the coarse clock both read, which the data plane
 // advances a few times a second so that no query reads the system clock.
 import { Answering } from './authority';
+import { clockNow } from './clock';
 import type { CookieStatus, ServerCookies } from './cookies';
 import { ClientInfo } from './dynamic';
 import type { RateLimiter, RrlAction, RrlKind } from './rrl';
@@ -44,6 +45,6 @@ export class QueryContext {
   rrl: RateLimiter | null = null;
   /** DNS Cookies (RFC 7873/9018); null = off (COOKIE options are ignored). */
   cookies: ServerCookies | null = null;
-  /** Whole seconds since the epoch, as of the last tick of the owner's coarse clock. */
-  now = Math.floor(Date.now() / 1000);
+  /** The coarse clock (clock.ts: whole seconds since 2020) as of its owner's last tick. */
+  now = clockNow();
 }

@@ -110,7 +110,6 @@ export class RateLimiter {
   private settings: RrlSettings;
   private table: Int32Array;
   private bucketMask: number;
-  private readonly seed = randomInt(0x7fffffff);
   /** Seconds are stored relative to this (small non-negative integers). */
   private readonly base: number;
   private mask4 = 0;
@@ -121,7 +120,11 @@ export class RateLimiter {
   private limited = 0;
   private lastLimited: number[] = [0, 0, 0];
 
-  constructor(settings: RrlSettings, now: number) {
+  /**
+   * `seed` keys the bucket hash (random by default: nobody can precompute keys that crowd one bucket); a fixed
+   * one makes a benchmark repeatable.
+   */
+  constructor(settings: RrlSettings, now: number, private readonly seed: number = randomInt(0x7fffffff)) {
     this.base = now - 1;
     this.settings = settings;
     this.table = new Int32Array(0);
@@ -169,7 +172,6 @@ export class RateLimiter {
       w3 |= 1 << 20;
     }
     const w2 = nameHash;
-    // Seeded so that nobody can precompute keys that crowd one bucket.
     let h = Math.imul(w0 ^ this.seed, 0x85ebca6b);
     h = Math.imul(h ^ (h >>> 13) ^ w1, 0xc2b2ae35);
     h = Math.imul(h ^ (h >>> 16) ^ w2, 0x85ebca6b);
@@ -179,25 +181,30 @@ export class RateLimiter {
     const start = (h & this.bucketMask) * BUCKET;
     const tnow = now - this.base;
     let e = -1;
-    let victim = start;
-    let victimTime = 0x7fffffff;
+    // The name hash first: it differs between most keys of a bucket, so a miss costs one read.
     for (let i = start; i < start + BUCKET; i += STRIDE) {
-      const k3 = t[i + 3];
-      if (k3 === w3 && t[i] === w0 && t[i + 1] === w1 && t[i + 2] === w2) {
+      if (t[i + 2] === w2 && t[i] === w0 && t[i + 3] === w3 && t[i + 1] === w1) {
         e = i;
         break;
       }
+    }
+    const found = e >= 0;
+    let victimTime = 0x7fffffff;
+    if (!found) {
       // A free slot beats any used one; among used ones the least recently updated goes.
-      const time = k3 === 0 ? -1 : t[i + 4];
-      if (time < victimTime) {
-        victimTime = time;
-        victim = i;
+      e = start;
+      for (let i = start; i < start + BUCKET; i += STRIDE) {
+        const time = t[i + 3] === 0 ? -1 : t[i + 4];
+        if (time < victimTime) {
+          victimTime = time;
+          e = i;
+          if (time < 0) break;
+        }
       }
     }
     const window = s.window;
     let balance: number;
-    if (e < 0) {
-      e = victim;
+    if (!found) {
       if (victimTime >= 0 && tnow - victimTime <= window) this.evictions++;
       t[e] = w0;
       t[e + 1] = w1;

@@ -2,6 +2,7 @@
 // found (last in the additional section, RFC 8945 §5.2), its record is checked for shape, and the answer is NOTAUTH
 // with an unsigned TSIG carrying error BADKEY (§5.2.1, §5.3.2) instead of an answer from unverifiable data.
 // steerdns has no TSIG keys, so every key is unknown.
+import { CLOCK_EPOCH } from './clock';
 import { RRClass, RRType } from './wire/constants';
 import { skipName } from './wire/name';
 
@@ -105,7 +106,7 @@ export function tsigErrorSize(t: TsigRecord): number {
 
 /**
  * Writes the unsigned TSIG of an error response (RFC 8945 §5.3.2: MAC Size 0, no MAC) at `at`: the request's key
- * and algorithm names, Time Signed = `now` (seconds), the request's Fudge, Original ID = `id`, Error = `error`,
+ * and algorithm names, Time Signed = `now` (the coarse clock, clock.ts), the request's Fudge, Original ID = `id`, Error = `error`,
  * no Other Data. Returns the offset after it. The caller reserved tsigErrorSize(t) bytes.
  */
 export function writeTsigError(out: DataView, at: number, req: Uint8Array, t: TsigRecord, id: number, error: number, now: number): number {
@@ -114,8 +115,9 @@ export function writeTsigError(out: DataView, at: number, req: Uint8Array, t: Ts
   out.setUint32(at + 4, 0); // TTL
   const rdlenAt = at + 8;
   at = copyExpandedName(req, t.algAt, out, at + 10);
-  out.setUint16(at, Math.floor(now / 0x100000000) & 0xffff); // Time Signed, high 16 of 48 bits
-  out.setUint32(at + 2, now >>> 0);
+  const signed = now + CLOCK_EPOCH;
+  out.setUint16(at, Math.floor(signed / 0x100000000) & 0xffff); // Time Signed, high 16 of 48 bits
+  out.setUint32(at + 2, signed >>> 0);
   out.setUint16(at + 6, t.fudge);
   out.setUint16(at + 8, 0); // MAC Size
   out.setUint16(at + 10, id); // Original ID

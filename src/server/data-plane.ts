@@ -8,6 +8,7 @@
 // prepare. In a cluster the primary commits only when every worker prepared.
 import { performance } from 'node:perf_hooks';
 import type { ListenAddress, ServerConfig } from '../config/types';
+import { clockNow } from '../dns/clock';
 import { QueryContext } from '../dns/context';
 import { randomSecretHex, secretFromHex, ServerCookies } from '../dns/cookies';
 import { handleQuery } from '../dns/handler';
@@ -183,7 +184,7 @@ export class DataPlane {
   /** Rate limiting and cookies as the config says; their state (accounts, the previous secret) carries over. */
   private protect(server: ServerConfig): void {
     const ctx = this.ctx;
-    const now = Math.floor(Date.now() / 1000);
+    const now = clockNow();
     ctx.now = now;
     if (server.rrl === null) {
       ctx.rrl = null;
@@ -208,7 +209,7 @@ export class DataPlane {
   }
 
   private tick(): void {
-    this.ctx.now = Math.floor(Date.now() / 1000);
+    this.ctx.now = clockNow();
     if (++this.clockTicks % 40 !== 0) return;
     // Every 10 s: one log line when rate limiting was at work (nothing is logged per query).
     const report = this.ctx.rrl?.report();

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import * as dnsPacket from 'dns-packet';
 import { loadConfigText } from '../../src/config/load';
 import type { RrlConfig } from '../../src/config/types';
+import { CLOCK_EPOCH } from '../../src/dns/clock';
 import { QueryContext } from '../../src/dns/context';
 import { CookieStatus, ServerCookies, secretFromHex } from '../../src/dns/cookies';
 import { handleQuery } from '../../src/dns/handler';
@@ -35,16 +36,17 @@ function runtime(): Runtime {
 }
 
 const rt = runtime();
-const T = 1_700_000_000;
+const T = 1_700_000_000; // Unix seconds
+const NOW = T - CLOCK_EPOCH; // the coarse clock
 const SECRET = secretFromHex('e5e973e5a6b2a43f48e7dc849e37bfcf');
 
 function context(o: { cookies?: boolean; rrl?: Partial<RrlConfig> } = {}): QueryContext {
   const ctx = new QueryContext();
-  ctx.now = T;
-  if (o.cookies !== false) ctx.cookies = new ServerCookies({ secret: SECRET, rotation: 0 }, T);
+  ctx.now = NOW;
+  if (o.cookies !== false) ctx.cookies = new ServerCookies({ secret: SECRET, rotation: 0 }, NOW);
   if (o.rrl) {
     const cfg: RrlConfig = { responses_per_second: 3, nxdomains_per_second: null, errors_per_second: null, window: 5, slip: 2, ipv4_prefix_length: 24, ipv6_prefix_length: 56, exempt: [], log_only: false, max_table_size: 1024, ...o.rrl };
-    ctx.rrl = new RateLimiter(rrlSettings(cfg), T);
+    ctx.rrl = new RateLimiter(rrlSettings(cfg), NOW);
   }
   return ctx;
 }

@@ -16,7 +16,7 @@ export interface EncodeOptions {
   nsid: Buffer | null;
   /** Bytes reserved in front of the message (2 for the TCP length prefix). */
   prefix: 0 | 2;
-  /** Seconds since the epoch: the Time Signed of an error TSIG. */
+  /** The coarse clock (clock.ts), for the Time Signed of an error TSIG. */
   now: number;
 }
 

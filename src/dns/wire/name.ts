@@ -51,10 +51,14 @@ export class WireName {
   }
 }
 
-/** FNV-1a over the key's characters (never 0, so 0 can mean "no name"). */
+/**
+ * FNV-1a over the key's characters, cut to 30 bits so that it stays a V8 small integer (passing a larger one to a
+ * function allocates); never 0, so that 0 can mean "no name".
+ */
 function keyHash(key: string): number {
   let h = 0x811c9dc5 | 0;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  h &= 0x3fffffff;
   return h === 0 ? 1 : h;
 }
 
