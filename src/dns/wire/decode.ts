@@ -121,9 +121,12 @@ export function decodeQuery(pkt: Buffer, q: Query = emptyQuery()): Query {
     q.qclass = 0;
     // RFC 7873 §5.4: a QUERY with no question but a COOKIE option asks for a server cookie (RFC 9619 forbids more
     // than one question, not none). Whether cookies are on is the handler's call.
-    if (qd === 0 && q.opcode === 0 && ar > 0 && readRecords(pkt, HEADER_SIZE, end, an + ns, ar, q) === '' && (q.edns as Edns | null) !== null && (q.edns as unknown as Edns).cookieLen > 0) {
-      q.tsig = null;
-      return fail(q, 'cookie', 'QDCOUNT 0');
+    if (qd === 0 && q.opcode === 0 && ar > 0 && readRecords(pkt, HEADER_SIZE, end, an + ns, ar, q) === '') {
+      const opt = q.edns as Edns | null; // readRecords set it (the assignment above narrowed it to null)
+      if (opt !== null && opt.cookieLen > 0) {
+        q.tsig = null;
+        return fail(q, 'cookie', 'QDCOUNT 0');
+      }
     }
     q.edns = null;
     q.tsig = null;
