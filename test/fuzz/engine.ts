@@ -1,7 +1,7 @@
 // A small coverage-guided fuzzer for jest (Jazzer.js 4 needs glibc 2.38 and older releases download binaries, so
 // neither runs here). It keeps the inputs that reach code no earlier input reached, and mutates them:
 //   - coverage: V8's precise block coverage through the inspector (Profiler.takePreciseCoverage), restricted to
-//     src/; a feature is a block that ran, with its run count bucketed as AFL does (1, 2, 3, 4–7, 8–15, …).
+//     src/; a feature is a block that ran, with its run count bucketed (1, 2–3, 4–7, 8 or more), as AFL does.
 //     Taking coverage costs milliseconds (V8 walks the heap for it), so inputs run in batches and coverage is taken
 //     per batch; a batch with new features is split in halves, run again, and so on down to the inputs that bring
 //     them. Batches grow while nothing new turns up (up to 512 inputs) and shrink when something does.
@@ -90,7 +90,7 @@ class Coverage {
       for (const f of sc.functions) {
         for (const r of f.ranges) {
           if (r.count === 0) continue;
-          into.add(`${sc.url}:${r.startOffset}:${r.endOffset}:${Math.min(31 - Math.clz32(r.count), 8)}`);
+          into.add(`${sc.url}:${r.startOffset}:${r.endOffset}:${Math.min(31 - Math.clz32(r.count), 3)}`);
         }
       }
     }
