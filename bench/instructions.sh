@@ -3,6 +3,7 @@
 # N and then 2N queries after the same warm-up; the difference divided by N is the cost of one query. Unlike
 # time, it does not move when other tenants of the host are busy. Needs valgrind; run after `npm run build`.
 #   sh bench/instructions.sh [N] [mix …]
+#   MICRO_ARGS="--guard rrl-cookies" sh bench/instructions.sh     (rate limiting and cookies on: see bench/micro.js)
 set -eu
 cd "$(dirname "$0")/.."
 N=${1:-100000}
@@ -10,7 +11,7 @@ N=${1:-100000}
 MIXES=${*:-static nxdomain edns-ecs lb-failover lb-geo-ecs lb-proximity lb-rules}
 command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
 irefs() {
-  valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node --predictable bench/micro.js --count "$2" --mix "$1" 2>&1 >/dev/null \
+  valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node --predictable bench/micro.js --count "$2" --mix "$1" ${MICRO_ARGS:-} 2>&1 >/dev/null \
     | sed -n 's/.*I *refs: *//p' | tr -d ,
 }
 for mix in $MIXES; do

@@ -5,6 +5,14 @@
 //   node bench/micro.js --count N --mix X     exactly 100 000 warm-up queries then N measured ones: run it under
 //                                             valgrind for instructions per query, which a noisy host does not move
 //                                             (bench/README.md, "Noise, and the two other measures")
+//   --guard rrl | rrl-cookies | rrl-new-cookies
+//                                             response rate limiting on at a realistic rate (10/s per name and /24,
+//                                             the README's recommendation), queries from 8192 client networks, with
+//                                             no cookie, with a valid server cookie (what a resolver sends after its
+//                                             first query: exempt from the limiter), or with a client cookie only
+//                                             (a new server cookie is made for every answer)
+//   --edns                                    queries without an OPT record get an empty one (what the cookie modes
+//                                             add to them), to tell the cost of EDNS from the cost of cookies
 const path = require('path');
 const fs = require('fs');
 const os = require('os');
@@ -51,27 +59,100 @@ const mixes = {
   'lb-rules-regex': [query('regex.bench.test', 1, '81.2.69.0/24')],
 };
 
+// --guard: the same questions from CLIENTS networks (10.x.y.1, one per /24), each query carrying what the mode
+// says; the coarse clock advances one second every 65,536 queries (a server at ~65k qps).
+const guard = arg('--guard');
+if (guard !== undefined && !['rrl', 'rrl-cookies', 'rrl-new-cookies'].includes(guard)) throw new Error(`--guard ${guard}: rrl, rrl-cookies or rrl-new-cookies`);
+// --clients N: how many client networks send the queries (default 8192 with --guard, else one, 127.0.0.1).
+const CLIENTS = Number(arg('--clients') ?? (guard === undefined ? 1 : 8192));
+const NOW = 300_000_000; // the coarse clock of dns/clock.ts: seconds since 2020
+const clients = CLIENTS === 1 && guard === undefined ? ['127.0.0.1'] : Array.from({ length: CLIENTS }, (_, i) => `10.${(i >> 8) & 255}.${i & 255}.1`);
+ctx.now = NOW;
+const rrlConfig = { responses_per_second: 10, nxdomains_per_second: null, errors_per_second: null, window: 15, slip: 2, ipv4_prefix_length: 24, ipv6_prefix_length: 56, exempt: [], log_only: false, max_table_size: 65536 };
+// Loaded only with --guard, so that this script also measures builds from before rate limiting and cookies.
+const { RateLimiter, rrlSettings } = guard === undefined ? {} : require(path.join(dist, 'dns/rrl'));
+const { ServerCookies } = guard === undefined ? {} : require(path.join(dist, 'dns/cookies'));
+if (guard !== undefined && guard !== 'rrl') ctx.cookies = new ServerCookies({ secret: Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex'), rotation: 86400 }, NOW);
+
+/** The packets of a mix as the guard mode sends them: [client][question]. */
+const edns = process.argv.includes('--edns');
+
+function guardPackets(pkts) {
+  return clients.map((addr, i) => pkts.map((p) => {
+    if (edns && p.readUInt16BE(10) === 0) p = withOpt(p);
+    if (guard === undefined || guard === 'rrl') return Buffer.from(p); // one buffer per query, as from a socket
+    const client = Buffer.alloc(8);
+    client.writeUInt32BE(i, 0);
+    client.writeUInt32BE(0x5eed, 4);
+    const first = withOptCookie(p, client, null);
+    if (guard === 'rrl-new-cookies') return first;
+    const out = handleQuery(ctx, runtime, first, addr, 'udp');
+    const r = Buffer.from(out);
+    const at = r.lastIndexOf(Buffer.from([0, 10, 0, 24]));
+    return withOptCookie(p, client, r.subarray(at + 12, at + 28));
+  }));
+}
+
+/** `pkt` with an empty OPT record (udp size 1232). */
+function withOpt(pkt) {
+  const out = Buffer.concat([pkt, Buffer.from([0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0])]);
+  out.writeUInt16BE(1, 10);
+  return out;
+}
+
+/** `pkt` with a COOKIE option appended to its OPT record (the last record of these packets), or a new OPT. */
+function withOptCookie(pkt, client, server) {
+  const data = Buffer.concat([client, server ?? Buffer.alloc(0)]);
+  const opt = Buffer.concat([Buffer.from([0, 10, 0, data.length]), data]);
+  if (pkt.readUInt16BE(10) === 0) {
+    const out = Buffer.concat([pkt, Buffer.from([0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, opt.length]), opt]);
+    out.writeUInt16BE(1, 10);
+    return out;
+  }
+  // The OPT record ends the packet: append the option and grow its RDLENGTH.
+  const rdlenAt = findOptRdata(pkt) - 2;
+  const out = Buffer.concat([pkt, opt]);
+  out.writeUInt16BE(out.readUInt16BE(rdlenAt) + opt.length, rdlenAt);
+  return out;
+}
+
+/** Offset of the OPT RDATA in a micro.js query: the question, then the OPT (root owner, 10 fixed bytes). */
+function findOptRdata(pkt) {
+  let off = 12;
+  while (pkt[off] !== 0) off += pkt[off] + 1;
+  return off + 1 + 4 + 11;
+}
+
 const only = process.argv.includes('--mix') ? process.argv[process.argv.indexOf('--mix') + 1].split(',') : null;
-for (const [name, pkts] of Object.entries(mixes)) {
+for (const [name, base] of Object.entries(mixes)) {
   if (only && !only.includes(name)) continue;
-  const probe = handleQuery(ctx, runtime, pkts[0], '127.0.0.1', 'udp');
+  const sets = guardPackets(base);
+  if (guard !== undefined) ctx.rrl = new RateLimiter(rrlSettings(rrlConfig), NOW, 12345); // accounts untouched by the set-up; a fixed seed repeats
+  const nc = sets.length;
+  const np = base.length;
+  const ask = (i) => {
+    if ((i & 0xffff) === 0) ctx.now++;
+    return handleQuery(ctx, runtime, sets[i % nc][((i / nc) | 0) % np], clients[i % nc], 'udp');
+  };
+  const probe = handleQuery(ctx, runtime, sets[0][0], clients[0], 'udp');
   if (!probe || (probe[3] & 0xf) !== (name === 'nxdomain' ? 3 : 0)) console.warn(`${name}: unexpected rcode ${probe && probe[3] & 0xf}`);
   let n = 0;
   if (count !== null) {
-    for (let i = 0; i < WARM_COUNT; i++) handleQuery(ctx, runtime, pkts[i % pkts.length], '127.0.0.1', 'udp');
+    for (let i = 0; i < WARM_COUNT; i++) ask(i);
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < count; i++) handleQuery(ctx, runtime, pkts[i % pkts.length], '127.0.0.1', 'udp');
-    console.log(`${name.padEnd(14)} ${count} queries in ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(0)} ms`);
+    let limited = 0;
+    for (let i = WARM_COUNT; i < WARM_COUNT + count; i++) if (ask(i) === null || ctx.outcome.rrl !== 0) limited++;
+    console.log(`${name.padEnd(14)} ${count} queries in ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(0)} ms${guard ? `, ${limited} limited, cookie status ${ctx.outcome.cookie}` : ''}`);
     continue;
   }
   const end = Date.now() + 300;
-  while (Date.now() < end) handleQuery(ctx, runtime, pkts[n++ % pkts.length], '127.0.0.1', 'udp'); // warm up
-  n = 0;
+  while (Date.now() < end) ask(n++); // warm up
   const t0 = process.hrtime.bigint();
+  const first = n;
   const stop = Date.now() + seconds * 1000;
   while (Date.now() < stop) {
-    for (let i = 0; i < 1000; i++) handleQuery(ctx, runtime, pkts[n++ % pkts.length], '127.0.0.1', 'udp');
+    for (let i = 0; i < 1000; i++) ask(n++);
   }
-  const ns = Number(process.hrtime.bigint() - t0) / n;
+  const ns = Number(process.hrtime.bigint() - t0) / (n - first);
   console.log(`${name.padEnd(14)} ${ns.toFixed(0).padStart(6)} ns/query`);
 }

@@ -6,11 +6,12 @@ import { YMap, YNode } from './ast';
 import {
   bool, Ctx, dict, dumpWith, int, INVALID, keyText, list, maybe, num, obj, oneOf, oneOrMany, opt, posOf, refine, req, Schema, str,
 } from './kit';
+import { parseCidr } from '../util/ip';
 import type {
-  Config, ListenAddress, LoadBalancerConfig, LoadSheddingConfig, LocationStrategyConfig, MonitorConfig,
+  Config, CookiesConfig, ListenAddress, LoadBalancerConfig, LoadSheddingConfig, LocationStrategyConfig, MonitorConfig,
   MonitorGroupConfig, MonitorGroupMember, MonitorType, NotificationFilterConfig, NotificationsConfig, OriginConfig,
   PoolConfig, PopConfig, RandomSteeringConfig, RecordConfig, RuleConfig, RuleOverrides, ServerConfig, SharedHealthConfig, SoaConfig,
-  SteeringPolicy, WebhookConfig, ZoneConfig,
+  RrlConfig, SteeringPolicy, WebhookConfig, ZoneConfig,
 } from './types';
 
 // ---- names -------------------------------------------------------------------------------------------
@@ -185,6 +186,35 @@ const probeSourceSchema: Schema<ServerConfig['probe_source']> = refine(
   { dump: (v) => [v.v4, v.v6].filter((a): a is string => a !== null) },
 );
 
+const rate = int({ min: 0, max: 1_000_000 });
+
+const rrlSchema: Schema<RrlConfig> = obj<RrlConfig>({
+  responses_per_second: req(rate),
+  nxdomains_per_second: maybe(rate),
+  errors_per_second: maybe(rate),
+  window: opt(int({ min: 1, max: 3600 }), 15),
+  slip: opt(int({ min: 0, max: 10 }), 2),
+  ipv4_prefix_length: opt(int({ min: 8, max: 32 }), 24),
+  ipv6_prefix_length: opt(int({ min: 16, max: 64 }), 56),
+  exempt: opt(list(refine(str({ nonEmpty: true }), 'a CIDR prefix', (v, node, ctx) => (parseCidr(v.trim()) ? v.trim() : ctx.error(node, `"${v}" is not an IP address or CIDR prefix`)))), () => []),
+  log_only: opt(bool(), false),
+  max_table_size: opt(int({ min: 64, max: 16_777_216 }), 65536),
+});
+
+const defaultCookies = (): CookiesConfig => ({ enabled: true, secret: null, rotation: 86400 });
+
+const cookiesSchema: Schema<CookiesConfig> = obj<CookiesConfig>({
+  enabled: opt(bool(), true),
+  secret: maybe(str({ pattern: /^[0-9a-fA-F]{32}$/, patternHint: 'a 128-bit secret written as 32 hex digits' })),
+  rotation: opt(int({ min: 0, max: 31_536_000 }), 86400),
+}, {
+  check(v, node, ctx) {
+    const c = v as unknown as CookiesConfig;
+    // A cookie lives an hour (RFC 9018 §4.3): a shorter rotation would turn valid cookies invalid early.
+    if (c.rotation > 0 && c.rotation < 3600) ctx.error(node, `rotation ${c.rotation} s is shorter than a cookie's hour of life (RFC 9018 §4.3); use 0 (never) or at least 3600`);
+  },
+});
+
 const serverSchema: Schema<ServerConfig> = obj<ServerConfig>({
   listen: opt(oneOrMany(listenAddress), () => [{ host: '127.0.0.1', port: 5353, family: 4 as const }]),
   http: opt(httpListen, () => ({ host: '127.0.0.1', port: 9153, family: 4 as const })),
@@ -211,6 +241,8 @@ const serverSchema: Schema<ServerConfig> = obj<ServerConfig>({
   probe_source: opt(probeSourceSchema, () => ({ v4: null, v6: null })),
   watch_config: opt(bool(), false),
   pidfile: maybe(str({ nonEmpty: true })),
+  rrl: maybe(rrlSchema),
+  cookies: opt(cookiesSchema, defaultCookies),
 }, { recover: true, title: 'server: listeners, PoP, GeoIP, status API and process settings' });
 
 // ---- zones -------------------------------------------------------------------------------------------

@@ -71,6 +71,9 @@ export interface ServerConfig {
   watch_config: boolean;
   /** Where `serve` writes its process id (applies at start-up; `serve --pidfile` wins). */
   pidfile: string | null;
+  /** Response rate limiting of UDP answers; null (the default) = off. */
+  rrl: RrlConfig | null;
+  cookies: CookiesConfig;
 }
 
 export interface SharedHealthConfig {
@@ -88,6 +91,37 @@ export interface SharedHealthConfig {
   timeout: number;
   /** TLS for rediss:// (paths resolved against the config file's directory). */
   tls: { ca: string | null; cert: string | null; key: string | null; servername: string | null; insecure: boolean } | null;
+}
+
+/** Response rate limiting (BIND/Knot semantics): credits per second per client prefix, response kind and name. */
+export interface RrlConfig {
+  /** Answers, referrals and NODATA per second per (prefix, name[, type]); 0 = those are not limited. */
+  responses_per_second: number;
+  /** NXDOMAIN per second per (prefix, zone); null = responses_per_second. */
+  nxdomains_per_second: number | null;
+  /** Error responses (REFUSED, FORMERR, SERVFAIL, NOTIMP, …) per second per prefix; null = responses_per_second. */
+  errors_per_second: number | null;
+  /** Seconds of debt a flood builds up: the account never goes below -window × rate. */
+  window: number;
+  /** Every slip-th limited response is sent truncated (TC=1) instead of dropped; 0 = drop all, 1 = slip all. */
+  slip: number;
+  ipv4_prefix_length: number;
+  ipv6_prefix_length: number;
+  /** CIDR prefixes never limited. */
+  exempt: string[];
+  /** Count and report what would be limited, but answer everything. */
+  log_only: boolean;
+  /** Accounts kept (rounded up to a power of two); the least recently used is evicted past that. */
+  max_table_size: number;
+}
+
+/** DNS Cookies (RFC 7873) with interoperable server cookies (RFC 9018). */
+export interface CookiesConfig {
+  enabled: boolean;
+  /** 128-bit server secret as 32 hex digits; null = random at start (shared by the workers of one process). */
+  secret: string | null;
+  /** Seconds between secret rotations (derived from the secret and the time); 0 = never (the secret as it is). */
+  rotation: number;
 }
 
 export interface SoaConfig {

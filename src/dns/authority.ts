@@ -32,6 +32,12 @@ export class Answering {
   /** Names already followed in the current CNAME chain (entries past the current hop are stale). */
   readonly chain: string[] = [];
   readonly found: Found = { zone: null as unknown as Zone, node: null, cut: null };
+  /**
+   * The name the response is about, for response rate limiting (dns/rrl.ts): the node that answered the question
+   * (the wildcard itself for a synthesized answer), the zone for NXDOMAIN (random subdomains share it), the
+   * delegation point for a referral. null when no zone answered.
+   */
+  subject: WireName | null = null;
 
   constructor(msg: Message, client: ClientInfo) {
     this.msg = msg;
@@ -92,6 +98,7 @@ export function answerQuestion(a: Answering, zones: ZoneTable, qname: string, qn
   const chain = a.chain;
   const existing = zones.existing(qname);
   let zone = existing !== undefined ? existing.zone : zones.find(qname, qnameLabels);
+  a.subject = null;
   if (!zone) return false;
   msg.aa = true;
   let key = qname;
@@ -99,15 +106,20 @@ export function answerQuestion(a: Answering, zones: ZoneTable, qname: string, qn
   for (let hop = 0; ; hop++) {
     const f = hop === 0 && existing !== undefined ? lookup(a.found, zone, key, qtype, existing.node) : lookup(a.found, zone, key, qtype);
     if (f.cut) {
-      if (hop === 0) referral(a, zones, f.cut);
+      if (hop === 0) {
+        a.subject = f.cut.name;
+        referral(a, zones, f.cut);
+      }
       return true; // a CNAME into a delegation: the resolver follows it from here
     }
     const node = f.node;
     if (!node) {
       msg.rcode = Rcode.NXDOMAIN;
       msg.authority.push(zone.negativeSoa);
+      a.subject = zone.origin;
       return true;
     }
+    if (hop === 0) a.subject = node.name;
     // A CNAME (static; a load balancer at the name hides it) redirects every type but CNAME itself.
     const cname = node.cname;
     if (cname !== null && qtype !== RRType.CNAME) {

@@ -2,20 +2,34 @@
 // decoded query, the message being built, who asked, the authority's and the encoder's working memory, and what
 // the query came to (for metrics). Passing it down the query path, instead of module-level scratch, makes the engine
 // re-entrant: two contexts (a server and an `explain`, two listeners in a test) answer independently.
+//
+// What protects the server from abuse is per data plane too, and so lives here: the response rate limiter and the
+// server cookie secrets (null when the config turns them off), and the coarse clock both read, which the data plane
+// advances a few times a second so that no query reads the system clock.
 import { Answering } from './authority';
+import { clockNow } from './clock';
+import type { CookieStatus, ServerCookies } from './cookies';
 import { ClientInfo } from './dynamic';
+import type { RateLimiter, RrlAction, RrlKind } from './rrl';
 import { emptyQuery, type Query } from './wire/decode';
 import { Encoder, type EncodeOptions } from './wire/encode';
 import { Message } from './wire/records';
 
 /** Per-query observations for metrics and query logs. */
 export interface QueryOutcome {
-  status: 'answered' | 'dropped';
+  /** 'limited': response rate limiting dropped the answer. */
+  status: 'answered' | 'dropped' | 'limited';
   rcode: number;
   qtype: number;
   qname: string;
   truncated: boolean;
   problem: string;
+  /** What the query's COOKIE option came to (CookieStatus.None without one, or with cookies off). */
+  cookie: CookieStatus;
+  /** The rate limiter's verdict on this UDP response (RrlAction.Ok when not limited or not accounted)… */
+  rrl: RrlAction;
+  /** …and the kind of response it accounted (RrlKind.None when it did not). */
+  rrlKind: RrlKind;
 }
 
 export class QueryContext {
@@ -24,7 +38,13 @@ export class QueryContext {
   readonly client = new ClientInfo('', null, 'udp');
   readonly answering = new Answering(this.msg, this.client);
   readonly encoder = new Encoder();
-  readonly encodeOptions: EncodeOptions = { limit: 0, ednsUdpSize: 0, nsid: null, prefix: 0 };
+  readonly encodeOptions: EncodeOptions = { limit: 0, ednsUdpSize: 0, nsid: null, prefix: 0, now: 0 };
   /** What the last query handled in this context came to. */
-  readonly outcome: QueryOutcome = { status: 'dropped', rcode: 0, qtype: 0, qname: '', truncated: false, problem: '' };
+  readonly outcome: QueryOutcome = { status: 'dropped', rcode: 0, qtype: 0, qname: '', truncated: false, problem: '', cookie: 0, rrl: 0, rrlKind: 0 };
+  /** Response rate limiting of UDP answers; null = off. */
+  rrl: RateLimiter | null = null;
+  /** DNS Cookies (RFC 7873/9018); null = off (COOKIE options are ignored). */
+  cookies: ServerCookies | null = null;
+  /** The coarse clock (clock.ts: whole seconds since 2020) as of its owner's last tick. */
+  now = clockNow();
 }

@@ -1,7 +1,12 @@
 // From request bytes to response bytes: the checks every query passes (RFC 1035, 6891, 8482, 9619) before the
-// authority answers, and the size limit of the transport. Synchronous; never throws on bad input.
+// authority answers, DNS Cookies (RFC 7873/9018), the refusal of TSIG-signed requests (RFC 8945: we hold no keys),
+// response rate limiting of UDP answers (rrl.ts), and the size limit of the transport. Synchronous; never throws
+// on bad input.
 import { answerQuestion } from './authority';
 import type { QueryContext } from './context';
+import { CookieStatus } from './cookies';
+import { RrlAction, RrlKind } from './rrl';
+import { TSIG_BADKEY } from './tsig';
 import { CLASSIC_UDP_SIZE, Rcode, RRClass, RRType } from './wire/constants';
 import { decodeQuery, type Query } from './wire/decode';
 import { encodeHeaderOnly } from './wire/encode';
@@ -24,36 +29,41 @@ export function identityRData(identity: string | null): RData | null {
 
 /**
  * Answers one DNS message in `ctx` (whose `outcome` then says what happened). Returns null when the packet gets no
- * answer (too short, or a response). Over TCP the answer carries its 2-byte length prefix.
+ * answer (too short, a response, or dropped by rate limiting). Over TCP the answer carries its 2-byte length prefix.
  */
 export function handleQuery(ctx: QueryContext, rt: DnsRuntime, pkt: Buffer, remoteAddress: string, transport: 'udp' | 'tcp', traces: unknown[] | null = null): Uint8Array | null {
   const q = decodeQuery(pkt, ctx.query);
   const outcome = ctx.outcome;
   const msg = ctx.msg;
-  const prefix = transport === 'tcp' ? 2 : 0;
   outcome.status = 'answered';
   outcome.qtype = q.qtype;
   outcome.qname = q.qname;
   outcome.truncated = false;
   outcome.problem = q.problem;
+  outcome.cookie = CookieStatus.None;
+  outcome.rrl = RrlAction.Ok;
+  outcome.rrlKind = RrlKind.None;
   msg.reset();
 
   if (q.status === 'drop') {
     outcome.status = 'dropped';
     return null;
   }
-  if (q.status !== 'ok') {
-    const rcode = q.status === 'notimp' ? Rcode.NOTIMP : Rcode.FORMERR;
-    outcome.rcode = rcode;
-    if (q.questionEnd === 0) return encodeHeaderOnly(q.id, q.flags, rcode, prefix);
-    // FORMERR: a malformed OPT is not answered with one; an OPT whose only fault was its ECS option is (without
-    // ECS), as is a well-formed OPT on NOTIMP (RFC 6891 §7). The decoder leaves edns null when it was not well formed.
-    if (q.status === 'formerr' && !(q.edns && q.edns.badEcs)) q.edns = null;
-    msg.rcode = rcode;
-    return encode(ctx, rt, q, pkt, transport);
+  const edns = q.edns;
+  ctx.client.reset(remoteAddress, edns !== null ? edns.ecs : null, transport, traces);
+  if (q.status !== 'ok') return answerFailure(ctx, rt, q, pkt, transport);
+
+  const cookies = ctx.cookies;
+  if (cookies !== null && edns !== null && edns.cookieLen > 0) {
+    outcome.cookie = cookies.check(pkt, edns.cookieAt, edns.cookieLen, ctx.client.resolver, ctx.now);
+    msg.cookie = cookies.response;
   }
 
-  if (q.edns && q.edns.version > 0) {
+  if (q.tsig !== null) {
+    // RFC 8945 §5.2.1: a key we do not know (we know none) is NOTAUTH with TSIG error BADKEY, unsigned (§5.3.2).
+    msg.rcode = Rcode.NOTAUTH;
+    msg.tsigError = TSIG_BADKEY;
+  } else if (edns !== null && edns.version > 0) {
     msg.rcode = Rcode.BADVERS;
   } else if (q.qclass === RRClass.CH) {
     answerChaos(rt, q, ctx);
@@ -66,11 +76,104 @@ export function handleQuery(ctx: QueryContext, rt: DnsRuntime, pkt: Buffer, remo
   } else if (q.qtype === RRType.OPT || (q.qtype >= 128 && q.qtype <= 254)) {
     // OPT is not a question (RFC 6891 §6.1.1); MAILA/MAILB/… meta types are not implemented.
     msg.rcode = q.qtype === RRType.OPT ? Rcode.FORMERR : Rcode.NOTIMP;
-  } else {
-    ctx.client.reset(remoteAddress, q.edns ? q.edns.ecs : null, transport, traces);
-    if (!answerQuestion(ctx.answering, rt.zones, q.qname, q.qnameLabels, q.qtype)) msg.rcode = Rcode.REFUSED;
+  } else if (!answerQuestion(ctx.answering, rt.zones, q.qname, q.qnameLabels, q.qtype)) {
+    msg.rcode = Rcode.REFUSED;
   }
+  if (ctx.rrl !== null && transport === 'udp' && rateLimited(ctx, q)) return null;
   return encode(ctx, rt, q, pkt, transport);
+}
+
+/** Requests that got no further than the decoder: FORMERR, NOTIMP, or a question-less cookie request. */
+function answerFailure(ctx: QueryContext, rt: DnsRuntime, q: Query, pkt: Buffer, transport: 'udp' | 'tcp'): Uint8Array | null {
+  const msg = ctx.msg;
+  const edns = q.edns;
+  if (q.status === 'cookie' && ctx.cookies !== null && edns !== null) {
+    // RFC 7873 §5.4: answered NOERROR with a server cookie and nothing else.
+    ctx.outcome.cookie = ctx.cookies.check(pkt, edns.cookieAt, edns.cookieLen, ctx.client.resolver, ctx.now);
+    msg.cookie = ctx.cookies.response;
+  } else if (q.status === 'notimp' && q.tsig !== null) {
+    // The signature is checked before the opcode is acted on (RFC 8945 §5.2): an unknown key is BADKEY.
+    msg.rcode = Rcode.NOTAUTH;
+    msg.tsigError = TSIG_BADKEY;
+  } else {
+    const rcode = q.status === 'notimp' ? Rcode.NOTIMP : Rcode.FORMERR;
+    if (edns !== null && edns.cookieLen < 0) ctx.outcome.cookie = CookieStatus.Malformed;
+    if (ctx.rrl !== null && transport === 'udp' && errorLimited(ctx)) return null;
+    ctx.outcome.rcode = rcode;
+    if (q.questionEnd === 0) return encodeHeaderOnly(q.id, q.flags, rcode, transport === 'tcp' ? 2 : 0);
+    // FORMERR: a malformed OPT is not answered with one; an OPT whose only fault was an ECS or COOKIE option is
+    // (without them), as is a well-formed OPT on NOTIMP (RFC 6891 §7, RFC 7873 §5.2.2). The decoder leaves edns
+    // null when it was not well formed.
+    if (q.status === 'formerr' && !(edns && edns.badOption)) q.edns = null;
+    msg.rcode = rcode;
+    return encode(ctx, rt, q, pkt, transport);
+  }
+  if (ctx.rrl !== null && transport === 'udp' && rateLimited(ctx, q)) return null;
+  return encode(ctx, rt, q, pkt, transport);
+}
+
+/** Rate limiting of an error the decoder found (errors are never slipped); true when it is dropped. */
+function errorLimited(ctx: QueryContext): boolean {
+  const action = (ctx.rrl as NonNullable<QueryContext['rrl']>).account(ctx.client.resolver, RrlKind.Error, 0, 0, ctx.now);
+  if (action === RrlAction.Ok) return false;
+  const outcome = ctx.outcome;
+  outcome.rrlKind = RrlKind.Error;
+  outcome.rrl = action;
+  if (action === RrlAction.LogOnly) return false;
+  outcome.status = 'limited';
+  return true;
+}
+
+/**
+ * Response rate limiting of the UDP response in `ctx.msg` (rrl.ts). Returns true when it is dropped; a slipped
+ * response is emptied and truncated in place. A request with a valid server cookie proved its address (RFC 7873
+ * §5.2.5) and is not limited. One whose cookie was missing its server part or invalid gets BADCOOKIE with a fresh
+ * server cookie as its slip (RFC 7873 §5.2.3–5.2.4: the client retries at once with it, over UDP) rather than TC=1.
+ */
+function rateLimited(ctx: QueryContext, q: Query): boolean {
+  const outcome = ctx.outcome;
+  if (outcome.cookie === CookieStatus.Valid) return false;
+  const msg = ctx.msg;
+  const rcode = msg.rcode;
+  let kind: RrlKind;
+  let qtype = 0;
+  let nameHash = 0;
+  if (rcode === Rcode.NOERROR || rcode === Rcode.NXDOMAIN) {
+    // In class IN the authority said what the response is about; CH identity answers and cookie-only responses
+    // have no name.
+    const subject = q.qclass === RRClass.IN && q.questionEnd > 0 ? ctx.answering.subject : null;
+    if (subject !== null) nameHash = subject.hash;
+    if (rcode === Rcode.NXDOMAIN) {
+      kind = RrlKind.Nxdomain;
+    } else if (msg.answer.length > 0 || q.questionEnd === 0) {
+      kind = RrlKind.Answer;
+      qtype = q.qtype;
+    } else if (!msg.aa) {
+      kind = RrlKind.Referral;
+    } else {
+      kind = RrlKind.Nodata;
+    }
+  } else {
+    kind = RrlKind.Error;
+  }
+  const action = (ctx.rrl as NonNullable<QueryContext['rrl']>).account(ctx.client.resolver, kind, qtype, nameHash, ctx.now);
+  if (action === RrlAction.Ok) return false;
+  outcome.rrlKind = kind;
+  outcome.rrl = action;
+  if (action === RrlAction.Drop) {
+    outcome.status = 'limited';
+    return true;
+  }
+  if (action === RrlAction.Slip) {
+    const cookie = msg.cookie;
+    const tsigError = msg.tsigError;
+    msg.reset();
+    msg.cookie = cookie;
+    msg.tsigError = tsigError;
+    if (cookie !== null) msg.rcode = Rcode.BADCOOKIE;
+    else msg.truncate = true;
+  }
+  return false;
 }
 
 function encode(ctx: QueryContext, rt: DnsRuntime, q: Query, pkt: Buffer, transport: 'udp' | 'tcp'): Uint8Array {
@@ -83,6 +186,7 @@ function encode(ctx: QueryContext, rt: DnsRuntime, q: Query, pkt: Buffer, transp
   encodeOptions.ednsUdpSize = rt.ednsUdpSize;
   encodeOptions.nsid = rt.nsid;
   encodeOptions.prefix = transport === 'tcp' ? 2 : 0;
+  encodeOptions.now = ctx.now;
   const msg = ctx.msg;
   const out = ctx.encoder.encode(q, pkt, msg, encodeOptions);
   ctx.outcome.rcode = msg.rcode;

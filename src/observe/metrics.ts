@@ -3,7 +3,9 @@
 // Names follow one scheme: steerdns_<area>_<thing>[_total|_seconds].
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MetricObjectWithValues, MetricType, MetricValueWithName } from 'prom-client';
-import { LATENCY_BUCKETS, QueryStats } from './query-stats';
+import { COOKIE_STATUS_LABELS } from '../dns/cookies';
+import { RRL_KIND_LABELS } from '../dns/rrl';
+import { LATENCY_BUCKETS, QueryStats, RRL_COUNTER_LABELS } from './query-stats';
 import type { LbCounters } from '../lb/stats';
 import { loadBalancerHealth, poolHealth, type ReloadStats, type StatusDeps } from './status';
 
@@ -151,6 +153,51 @@ export function createMetrics(src: MetricsSource): Registry {
       this.reset();
       const path = src.udpIo();
       if (path !== null) this.set({ path }, 1);
+    },
+  });
+  // Response rate limiting: one counter per verdict, by response kind (dns/rrl.ts).
+  const rrlCounter = (name: string, help: string, column: number, labels: Record<string, string> = {}): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: ['kind', ...Object.keys(labels)],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        const s = await src.queryStats();
+        for (let k = 1; k < RRL_KIND_LABELS.length; k++) {
+          const n = s.rrl[k * RRL_COUNTER_LABELS.length + column];
+          if (n > 0) this.inc({ kind: RRL_KIND_LABELS[k], ...labels }, n);
+        }
+      },
+    });
+  };
+  rrlCounter('steerdns_rrl_limited_total', 'UDP responses over the rate limit, by kind (in log_only mode: the ones that would have been limited, and were sent).', 0);
+  rrlCounter('steerdns_rrl_dropped_total', 'UDP responses dropped by rate limiting, by kind.', 1);
+  new Counter({
+    name: 'steerdns_rrl_slipped_total',
+    help: 'Rate-limited UDP responses sent in the small form instead of dropped (every slip-th): TC=1 and empty, or BADCOOKIE to a client that sent a cookie.',
+    labelNames: ['kind', 'response'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const s = await src.queryStats();
+      for (let k = 1; k < RRL_KIND_LABELS.length; k++) {
+        const at = k * RRL_COUNTER_LABELS.length;
+        if (s.rrl[at + 2] > 0) this.inc({ kind: RRL_KIND_LABELS[k], response: 'truncated' }, s.rrl[at + 2]);
+        if (s.rrl[at + 3] > 0) this.inc({ kind: RRL_KIND_LABELS[k], response: 'badcookie' }, s.rrl[at + 3]);
+      }
+    },
+  });
+  new Counter({
+    name: 'steerdns_cookies_total',
+    help: 'Requests with a DNS COOKIE option, by what it came to: client_only, valid (server cookie verified; exempt from rate limiting), invalid (a fresh server cookie was sent), malformed (FORMERR).',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const s = await src.queryStats();
+      for (let i = 1; i < COOKIE_STATUS_LABELS.length; i++) if (s.cookies[i] > 0) this.inc({ status: COOKIE_STATUS_LABELS[i] }, s.cookies[i]);
     },
   });
   new ExternalHistogram('steerdns_answer_duration_seconds', 'Time spent answering a query inside the server (decode to encode), sampled: one query in 8 is timed.', [], async () => {

@@ -1,5 +1,7 @@
 // Per-query counters kept as plain numbers on the query path (an array index and an increment); the Prometheus
 // exposition reads them at scrape time. Label lookups in a metrics library would cost more than the answer.
+import { COOKIE_STATUS_LABELS } from '../dns/cookies';
+import { RRL_KIND_LABELS, RrlAction } from '../dns/rrl';
 import { Rcode } from '../dns/wire/constants';
 import { RECORD_TYPES } from '../dns/wire/rrtypes';
 
@@ -13,11 +15,19 @@ export const QTYPE_LABELS: readonly string[] = [...LABELLED.map((t) => t.name), 
 const QTYPE_INDEX = new Uint8Array(65536).fill(QTYPE_LABELS.length - 1);
 LABELLED.forEach((t, i) => (QTYPE_INDEX[t.code] = i));
 
-export const RCODE_LABELS = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'BADVERS', 'other'] as const;
+export const RCODE_LABELS = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'BADVERS', 'NOTAUTH', 'BADCOOKIE', 'other'] as const;
 function rcodeIndex(rcode: number): number {
   if (rcode <= Rcode.REFUSED) return rcode;
-  return rcode === Rcode.BADVERS ? 6 : 7;
+  if (rcode === Rcode.BADVERS) return 6;
+  if (rcode === Rcode.NOTAUTH) return 7;
+  return rcode === Rcode.BADCOOKIE ? 8 : 9;
 }
+
+/**
+ * Per response kind, what rate limiting did: limited (over the limit, whatever happened next; in log_only mode
+ * the responses that would have been limited), dropped, slipped as TC=1, slipped as BADCOOKIE.
+ */
+export const RRL_COUNTER_LABELS = ['limited', 'dropped', 'slipped_truncated', 'slipped_badcookie'] as const;
 
 /** Upper bounds (seconds) of the answer-latency histogram: the time spent inside the server per query. */
 export const LATENCY_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01] as const;
@@ -31,6 +41,10 @@ export class QueryStats {
   readonly latencyBuckets = new Float64Array(LATENCY_BUCKETS.length + 1);
   latencySum = 0;
   latencyCount = 0;
+  /** [RrlKind][RRL_COUNTER_LABELS] flattened. */
+  readonly rrl = new Float64Array(RRL_KIND_LABELS.length * RRL_COUNTER_LABELS.length);
+  /** Requests by CookieStatus. */
+  readonly cookies = new Float64Array(COOKIE_STATUS_LABELS.length);
 
   /** `seconds` < 0: the query was not timed. */
   record(transport: Transport, rcode: number, qtype: number, truncated: boolean, seconds: number): void {
@@ -44,6 +58,16 @@ export class QueryStats {
     this.latencyBuckets[b]++;
     this.latencySum += seconds;
     this.latencyCount++;
+  }
+
+  /** What cookies and rate limiting made of a query (called only when one of them did something). */
+  guard(cookie: number, rrlKind: number, rrlAction: number, rcode: number): void {
+    if (cookie !== 0) this.cookies[cookie]++;
+    if (rrlAction === RrlAction.Ok) return;
+    const at = rrlKind * RRL_COUNTER_LABELS.length;
+    this.rrl[at]++;
+    if (rrlAction === RrlAction.Drop) this.rrl[at + 1]++;
+    else if (rrlAction === RrlAction.Slip) this.rrl[at + (rcode === Rcode.BADCOOKIE ? 3 : 2)]++;
   }
 
   drop(transport: Transport, reason: string): void {
@@ -77,6 +101,8 @@ export class QueryStats {
       latencyBuckets: Array.from(this.latencyBuckets),
       latencySum: this.latencySum,
       latencyCount: this.latencyCount,
+      rrl: Array.from(this.rrl),
+      cookies: Array.from(this.cookies),
     };
   }
 
@@ -89,6 +115,8 @@ export class QueryStats {
     addInto(this.latencyBuckets, s.latencyBuckets);
     this.latencySum += s.latencySum;
     this.latencyCount += s.latencyCount;
+    addInto(this.rrl, s.rrl);
+    addInto(this.cookies, s.cookies);
   }
 
   get total(): number {
@@ -106,6 +134,8 @@ export interface QueryStatsSnapshot {
   latencyBuckets: number[];
   latencySum: number;
   latencyCount: number;
+  rrl: number[];
+  cookies: number[];
 }
 
 function addInto(into: Float64Array, from: readonly number[]): void {

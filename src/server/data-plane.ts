@@ -8,8 +8,11 @@
 // prepare. In a cluster the primary commits only when every worker prepared.
 import { performance } from 'node:perf_hooks';
 import type { ListenAddress, ServerConfig } from '../config/types';
+import { clockNow } from '../dns/clock';
 import { QueryContext } from '../dns/context';
+import { randomSecretHex, secretFromHex, ServerCookies } from '../dns/cookies';
 import { handleQuery } from '../dns/handler';
+import { RateLimiter, rrlSettings } from '../dns/rrl';
 import { TcpListener, type TcpLimits } from '../dns/server/tcp';
 import type { TransportEvents } from '../dns/server/types';
 import { UdpListener } from '../dns/server/udp';
@@ -77,11 +80,17 @@ export class DataPlane {
   private udpIo: UdpIo | null = null;
   private readonly events: TransportEvents;
   private readonly log: Logger;
+  /** Advances ctx.now (the coarse clock of rate limiting and cookies) and reports rate limiting now and then. */
+  private clock: NodeJS.Timeout | null = null;
+  private clockTicks = 0;
+  /** A cookie secret for a config without one, when no supervisor filled one in (tests, tools). */
+  private ownCookieSecret: string | null = null;
 
   constructor(private readonly opts: DataPlaneOptions) {
     this.log = opts.log.child({ component: 'dns' });
     this.events = {
-      dropped: (transport, reason) => this.queryStats.drop(transport, reason),
+      // The listener says "not a query" for every null answer; the context knows when rate limiting dropped it.
+      dropped: (transport, reason) => this.queryStats.drop(transport, reason === 'not a query' && this.ctx.outcome.status === 'limited' ? 'rate limited' : reason),
       tcpRejected: (reason) => this.queryStats.reject(reason),
     };
     this.lbStats.startRotation(); // answer cells drained at each analytics bucket boundary
@@ -102,8 +111,9 @@ export class DataPlane {
     const t0 = timed ? performance.now() : 0;
     const ctx = this.ctx;
     const out = handleQuery(ctx, rt, pkt, remote, transport);
-    if (out === null) return null;
     const outcome = ctx.outcome;
+    if (outcome.cookie !== 0 || outcome.rrl !== 0) this.queryStats.guard(outcome.cookie, outcome.rrlKind, outcome.rrl, outcome.rcode);
+    if (out === null) return null;
     this.queryStats.record(transport, outcome.rcode, outcome.qtype, outcome.truncated, timed ? (performance.now() - t0) / 1000 : -1);
     return out;
   };
@@ -160,6 +170,7 @@ export class DataPlane {
     this.stagedRuntime = null;
     this.current = staged.runtime;
     this.udpIo = staged.udpIo;
+    this.protect(staged.server);
     const wanted = new Set(staged.server.listen.map(listenKey));
     const limits = tcpLimits(staged.server);
     const kept: ListenerPair[] = [];
@@ -193,10 +204,50 @@ export class DataPlane {
     if (this.stopped) return;
     this.stopped = true;
     this.lbStats.stopRotation();
+    if (this.clock) clearInterval(this.clock);
+    this.clock = null;
     await this.abort();
     const all = this.listeners;
     this.listeners = [];
     await closeAll(all);
+  }
+
+  /** Rate limiting and cookies as the config says; their state (accounts, the previous secret) carries over. */
+  private protect(server: ServerConfig): void {
+    const ctx = this.ctx;
+    const now = clockNow();
+    ctx.now = now;
+    if (server.rrl === null) {
+      ctx.rrl = null;
+    } else if (ctx.rrl === null) {
+      ctx.rrl = new RateLimiter(rrlSettings(server.rrl), now);
+    } else {
+      ctx.rrl.configure(rrlSettings(server.rrl));
+    }
+    const c = server.cookies;
+    if (!c.enabled) {
+      ctx.cookies = null;
+    } else {
+      const settings = { secret: secretFromHex(c.secret ?? (this.ownCookieSecret ??= randomSecretHex())), rotation: c.rotation };
+      if (ctx.cookies === null) ctx.cookies = new ServerCookies(settings, now);
+      else ctx.cookies.configure(settings, now);
+    }
+    if (this.clock === null && !this.stopped) {
+      // Four ticks a second: accounts and cookie timestamps count whole seconds, and no query reads the clock.
+      this.clock = setInterval(() => this.tick(), 250);
+      this.clock.unref();
+    }
+  }
+
+  private tick(): void {
+    this.ctx.now = clockNow();
+    if (++this.clockTicks % 40 !== 0) return;
+    // Every 10 s: one log line when rate limiting was at work (nothing is logged per query).
+    const report = this.ctx.rrl?.report();
+    if (report) {
+      const logOnly = this.runtime?.config.server.rrl?.log_only === true;
+      this.log.warn(logOnly ? 'rate limiting would have limited responses (log_only)' : 'rate limiting responses', { limited: report.limited, seconds: 10, example: report.example });
+    }
   }
 
   /**

@@ -62,7 +62,7 @@ function isPlaneStats(x: unknown): x is PlaneStats {
   if (!isRecord(x) || typeof x.tcpConnections !== 'number' || !Array.isArray(x.lbs) || !isRecord(x.query)) return false;
   if (!Array.isArray(x.analytics) || !x.analytics.every(isAnswerDelta)) return false;
   const q = x.query;
-  return Array.isArray(q.queries) && Array.isArray(q.truncated) && Array.isArray(q.dropped) && Array.isArray(q.tcpRejected) && Array.isArray(q.latencyBuckets) && typeof q.latencySum === 'number' && typeof q.latencyCount === 'number';
+  return Array.isArray(q.queries) && Array.isArray(q.truncated) && Array.isArray(q.dropped) && Array.isArray(q.tcpRejected) && Array.isArray(q.latencyBuckets) && typeof q.latencySum === 'number' && typeof q.latencyCount === 'number' && Array.isArray(q.rrl) && Array.isArray(q.cookies);
 }
 
 /** The message as a ToWorker, or null when it is not one. */

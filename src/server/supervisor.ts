@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { formatProblem, loadConfigFile } from '../config/load';
 import type { LoadResult } from '../config/load';
 import type { Config, Problem } from '../config/types';
+import { randomSecretHex } from '../dns/cookies';
 import type { EventQuery, HealthEvent } from '../health/events';
 import { HealthService } from '../health/service';
 import type { VantagePoint } from '../health/shared/types';
@@ -68,6 +69,8 @@ export class Supervisor {
   private watcher: ConfigWatcher | null = null;
   /** Answers per LB × pool × endpoint × region over time, and pool health (observe/analytics.ts). */
   readonly analytics: AnalyticsFeed<PlanesStats>;
+  /** The cookie secret when the config names none: random, but one per process, so all its workers share it. */
+  private readonly cookieSecret = randomSecretHex();
 
   constructor(private readonly opts: SupervisorOptions) {
     this.log = opts.logger ?? createLogger('info');
@@ -253,7 +256,13 @@ export class Supervisor {
     }
     // Positions served their purpose (the problems above); a big config keeps tens of MB of them otherwise.
     loaded.positions?.dropPositions();
+    this.shareCookieSecret(loaded.config);
     return { config: loaded.config, runtime };
+  }
+
+  /** A config without a cookie secret gets this process's random one: every data plane (worker) must use the same. */
+  private shareCookieSecret(config: Config): void {
+    if (config.server.cookies.secret === null) config.server.cookies.secret = this.cookieSecret;
   }
 
   /** Loads, validates and builds the config beside the serving one; throws ReloadFailure (problems logged) when it cannot serve. */
@@ -265,6 +274,7 @@ export class Supervisor {
       throw new ReloadFailure(errors.length > 0 ? `${errors.length} error${errors.length === 1 ? '' : 's'} in the config, first: ${formatProblem(errors[0])}` : 'the config has errors');
     }
     const config = loaded.config;
+    this.shareCookieSecret(config);
     // Built in slices: the event loop keeps answering queries meanwhile. The loading thread already reported every
     // problem with its position; an error here (a GeoIP file that changed in between) still stops the reload.
     const built = await runInSlices(buildRuntimeSliced(config, { store: this.store, hostnames: this.hostnames, geoCache: this.geoCache, lbStats: this.planes.lbStats, checked: true }));

@@ -573,11 +573,19 @@ describe('EDNS', () => {
     expect(zero.opt?.ecs).toEqual({ family: 1, source: 0, scope: 0, ip: '0.0.0.0' });
   });
 
-  test('cookies and unknown options are ignored (not echoed)', async () => {
+  test('unknown options are ignored (not echoed); a cookie is answered with one', async () => {
     const unknown: EdnsOpt = { code: 65001, data: Buffer.from('xyz') };
-    const n = await ask('www.example.com', 'A', { opt: { options: [COOKIE, unknown] } });
+    const n = await ask('www.example.com', 'A', { opt: { options: [unknown] } });
     expect(rcodeName(n)).toBe('NOERROR');
     expect(n.raw.subarray(n.raw.length - 2)).toEqual(Buffer.from([0, 0])); // OPT RDLENGTH 0
+    const c = await ask('www.example.com', 'A', { opt: { options: [COOKIE, unknown] } });
+    expect(rcodeName(c)).toBe('NOERROR');
+    // OPT RDATA: just the COOKIE option, our server cookie after the client's (RFC 7873 §5.2.3).
+    const rdata = c.raw.subarray(c.raw.length - 28);
+    expect(rdata.readUInt16BE(0)).toBe(10);
+    expect(rdata.readUInt16BE(2)).toBe(24);
+    expect(rdata.subarray(4, 12)).toEqual(COOKIE.data);
+    expect(rdata[12]).toBe(1); // version 1 (RFC 9018)
   });
 
   test('malformed ECS → FORMERR, question echoed', async () => {

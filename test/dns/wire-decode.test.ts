@@ -64,7 +64,7 @@ describe('header and question', () => {
   test('opcode ≠ 0: the OPT record is still read (the NOTIMP answer carries one); a malformed rest is no OPT', () => {
     const q = dec(rawQuery({ flags: 4 << 11, opt: { udpSize: 4096, options: [NSID] } }));
     expect(q.status).toBe('notimp');
-    expect(q.edns).toEqual({ udpSize: 4096, version: 0, dnssecOk: false, nsid: true, ecs: null, badEcs: false });
+    expect(q.edns).toEqual({ udpSize: 4096, version: 0, dnssecOk: false, nsid: true, ecs: null, cookieAt: 0, cookieLen: 0, badOption: false });
     const bad = dec(rawQuery({ flags: 5 << 11, opt: { options: [ecsOption(9, 0, Buffer.alloc(0))] } }));
     expect(bad.status).toBe('notimp');
     expect(bad.edns).toBeNull();
@@ -120,11 +120,12 @@ describe('header and question', () => {
     expect(dec(rawQuery({ records: [bad], an: 1 })).status).toBe('formerr');
   });
 
-  test('non-OPT additional records (e.g. a TSIG-looking record) are skipped by length', () => {
-    const tsig = Buffer.concat([wireName('key.example'), u16(250), u16(255), Buffer.alloc(4), u16(3), Buffer.from([1, 2, 3])]);
-    const q = dec(rawQuery({ opt: { udpSize: 4096 }, extraAdditional: [tsig] }));
+  test('additional records other than OPT and TSIG are skipped by length', () => {
+    const txt = Buffer.concat([wireName('key.example'), u16(16), u16(1), Buffer.alloc(4), u16(3), Buffer.from([2, 0x61, 0x62])]);
+    const q = dec(rawQuery({ opt: { udpSize: 4096 }, extraAdditional: [txt] }));
     expect(q.status).toBe('ok');
     expect(q.edns?.udpSize).toBe(4096);
+    expect(q.tsig).toBeNull();
   });
 
   test('decoding reuses the Query object without leaking state from the previous packet', () => {
@@ -176,7 +177,7 @@ describe('OPT record', () => {
   test('udp size, version, DO, extended rcode bits ignored in queries', () => {
     const q = dec(rawQuery({ opt: { udpSize: 4096, version: 0, do: true, extRcode: 0 } }));
     expect(q.status).toBe('ok');
-    expect(q.edns).toEqual({ udpSize: 4096, version: 0, dnssecOk: true, nsid: false, ecs: null, badEcs: false });
+    expect(q.edns).toEqual({ udpSize: 4096, version: 0, dnssecOk: true, nsid: false, ecs: null, cookieAt: 0, cookieLen: 0, badOption: false });
   });
 
   test('version 1 is decoded (the handler answers BADVERS)', () => {
@@ -208,9 +209,11 @@ describe('OPT record', () => {
     }
   });
 
-  test('a server cookie of the full 40 bytes is skipped too', () => {
+  test('a server cookie of the full 40 bytes is read, and the options after it', () => {
     const cookie = { code: 10, data: Buffer.alloc(40, 7) };
-    expect(dec(rawQuery({ opt: { options: [cookie, NSID] } })).edns?.nsid).toBe(true);
+    const q = dec(rawQuery({ opt: { options: [cookie, NSID] } }));
+    expect(q.edns?.nsid).toBe(true);
+    expect(q.edns?.cookieLen).toBe(40);
   });
 
   test('two OPT records → FORMERR', () => {
@@ -391,5 +394,104 @@ describe('never throws', () => {
     }
     expect(counts.drop).toBeGreaterThan(0);
     expect(counts.formerr).toBeGreaterThan(0);
+  });
+});
+
+describe('COOKIE option (RFC 7873)', () => {
+  const cookie = (len: number) => ({ code: 10, data: Buffer.alloc(len, 0xab) });
+
+  test('client cookie alone (8) and with a server cookie (16–40): where it is and how long', () => {
+    for (const len of [8, 16, 24, 40]) {
+      const pkt = rawQuery({ opt: { options: [NSID, cookie(len)] } });
+      const q = dec(pkt);
+      expect(q.status).toBe('ok');
+      expect(q.edns?.cookieLen).toBe(len);
+      expect(pkt.subarray(q.edns!.cookieAt, q.edns!.cookieAt + len)).toEqual(Buffer.alloc(len, 0xab));
+    }
+  });
+
+  test('any other length is FORMERR that keeps the OPT (§5.2.2)', () => {
+    for (const len of [0, 1, 7, 9, 15, 41, 60]) {
+      const q = dec(rawQuery({ opt: { options: [cookie(len), NSID] } }));
+      expect(q.status).toBe('formerr');
+      expect(q.problem).toBe(`COOKIE option of ${len} bytes`);
+      expect(q.edns?.badOption).toBe(true);
+      expect(q.edns?.cookieLen).toBe(-1);
+    }
+  });
+
+  test('only the first COOKIE option counts (§5.2)', () => {
+    const first = { code: 10, data: Buffer.alloc(8, 1) };
+    const q = dec(rawQuery({ opt: { options: [first, cookie(5), cookie(24)] } }));
+    expect(q.status).toBe('ok');
+    expect(q.edns?.cookieLen).toBe(8);
+  });
+
+  test('a QUERY with no question but a cookie asks for a server cookie (§5.4); without one it is FORMERR', () => {
+    const q = dec(rawQuery({ questions: [], opt: { options: [COOKIE] } }));
+    expect(q.status).toBe('cookie');
+    expect(q.edns?.cookieLen).toBe(8);
+    expect(q.questionEnd).toBe(0);
+    expect(q.qname).toBe('');
+    expect(dec(rawQuery({ questions: [], opt: { options: [NSID] } })).status).toBe('formerr');
+    expect(dec(rawQuery({ questions: [], opt: { options: [cookie(9)] } })).status).toBe('formerr');
+    expect(dec(rawQuery({ questions: [], flags: 4 << 11, opt: { options: [COOKIE] } })).status).toBe('notimp');
+  });
+});
+
+describe('TSIG record (RFC 8945)', () => {
+  /** A TSIG RR: key name, class ANY, TTL 0, RDATA with a MAC of `mac` bytes and `other` bytes of Other Data. */
+  function tsigRecord(o: { owner?: Buffer; alg?: Buffer; klass?: number; mac?: number; other?: number; extra?: number } = {}): Buffer {
+    const rdata = Buffer.concat([
+      o.alg ?? wireName('hmac-sha256'),
+      Buffer.from([0, 0, 0x65, 0x5f, 0x1a, 0x00]), // Time Signed
+      u16(300), // Fudge
+      u16(o.mac ?? 32), Buffer.alloc(o.mac ?? 32, 9),
+      u16(0x1234), u16(0), u16(o.other ?? 0), Buffer.alloc(o.other ?? 0, 1),
+      Buffer.alloc(o.extra ?? 0),
+    ]);
+    return Buffer.concat([o.owner ?? wireName('key.example'), u16(250), u16(o.klass ?? 255), Buffer.alloc(4), u16(rdata.length), rdata]);
+  }
+
+  test('a well-formed TSIG last in the additional section is found, after an OPT record too', () => {
+    const q = dec(rawQuery({ opt: { udpSize: 4096 }, extraAdditional: [tsigRecord({ other: 6 })] }));
+    expect(q.status).toBe('ok');
+    expect(q.tsig).not.toBeNull();
+    expect(q.tsig?.ownerLen).toBe(wireName('key.example').length);
+    expect(q.tsig?.algLen).toBe(wireName('hmac-sha256').length);
+    expect(q.tsig?.fudge).toBe(300);
+    expect(q.edns?.udpSize).toBe(4096);
+  });
+
+  test('a compressed key name is measured as written out', () => {
+    // The question is www.example.com at offset 12: "example.com" starts at 16.
+    const owner = Buffer.concat([Buffer.from([3]), Buffer.from('key'), Buffer.from([0xc0, 16])]);
+    const q = dec(rawQuery({ questions: [{ name: 'www.example.com', type: 1 }], extraAdditional: [tsigRecord({ owner })] }));
+    expect(q.status).toBe('ok');
+    expect(q.tsig?.ownerLen).toBe(wireName('key.example.com').length);
+  });
+
+  test('a TSIG that is not the last record is FORMERR (§5.2)', () => {
+    const q = dec(rawQuery({ extraAdditional: [tsigRecord(), optRecord({})] }));
+    expect(q.status).toBe('formerr');
+    expect(q.problem).toBe('TSIG is not the last additional record');
+    expect(q.tsig).toBeNull();
+    expect(dec(rawQuery({ extraAdditional: [tsigRecord(), tsigRecord()] })).status).toBe('formerr');
+  });
+
+  test('a TSIG whose fields do not add up, or not of class ANY, is FORMERR', () => {
+    for (const bad of [tsigRecord({ extra: 1 }), tsigRecord({ klass: 1 }), tsigRecord({ alg: Buffer.from([5, 0x61]) }), tsigRecord({ owner: Buffer.from([0xc0, 200]) })]) {
+      const q = dec(rawQuery({ extraAdditional: [bad] }));
+      expect(q.status).toBe('formerr');
+      expect(q.tsig).toBeNull();
+    }
+    const short = Buffer.concat([wireName('key.example'), u16(250), u16(255), Buffer.alloc(4), u16(3), Buffer.from([1, 2, 3])]);
+    expect(dec(rawQuery({ extraAdditional: [short] })).status).toBe('formerr');
+  });
+
+  test('on an unimplemented opcode the TSIG is still found (it is checked first)', () => {
+    const q = dec(rawQuery({ flags: 5 << 11, extraAdditional: [tsigRecord()] }));
+    expect(q.status).toBe('notimp');
+    expect(q.tsig).not.toBeNull();
   });
 });

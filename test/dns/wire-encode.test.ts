@@ -15,7 +15,7 @@ function encodeResponse(...args: Parameters<Encoder['encode']>): Buffer {
   const v = encoder.encode(...args);
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }
-const opts = (o: Partial<EncodeOptions> = {}): EncodeOptions => ({ limit: 512, ednsUdpSize: 1232, nsid: null, prefix: 0, ...o });
+const opts = (o: Partial<EncodeOptions> = {}): EncodeOptions => ({ limit: 512, ednsUdpSize: 1232, nsid: null, prefix: 0, now: 0, ...o });
 const a = (ip: string): RData => rdataA(Uint8Array.from(ip.split('.').map(Number)));
 
 function q(pkt: Buffer): Query {

@@ -92,6 +92,8 @@ export function config(opts: {
       probe_source: { v4: null, v6: null },
       watch_config: false,
       pidfile: null,
+      rrl: null,
+      cookies: { enabled: true, secret: null, rotation: 86400 },
     },
     zones: [],
     monitors: new Map((opts.monitors ?? []).map((m) => [m.name, m])),

@@ -1,4 +1,4 @@
-// DNS numbers used by steerdns (RFC 1035, 3596, 2782, 6891, 7871, 5001, 7873, 8659).
+// DNS numbers used by steerdns (RFC 1035, 3596, 2782, 6891, 7871, 5001, 7873, 8659, 8945).
 
 export const enum RRType {
   A = 1,
@@ -13,6 +13,7 @@ export const enum RRType {
   SRV = 33,
   OPT = 41,
   DS = 43,
+  TSIG = 250,
   IXFR = 251,
   AXFR = 252,
   ANY = 255,
@@ -32,12 +33,16 @@ export const enum Rcode {
   NXDOMAIN = 3,
   NOTIMP = 4,
   REFUSED = 5,
+  /** RFC 8945: the TSIG of the request could not be verified. */
+  NOTAUTH = 9,
   /** Extended (needs OPT): upper 8 bits go into the OPT TTL. */
   BADVERS = 16,
+  /** Extended (RFC 7873 §8): the request's server cookie is missing or invalid; here is a fresh one. */
+  BADCOOKIE = 23,
 }
 
 export const RCODE_NAMES: Readonly<Record<number, string>> = {
-  0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 16: 'BADVERS',
+  0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 9: 'NOTAUTH', 16: 'BADVERS', 23: 'BADCOOKIE',
 };
 
 export const enum Opcode {

@@ -1,6 +1,7 @@
-// Decoding a query: header, the one question, and the OPT record with ECS/NSID/cookie. Purpose-built for the
-// hot path (one object, one name string); strict bounds on every read; never throws on any input.
+// Decoding a query: header, the one question, the OPT record with ECS/NSID/COOKIE, and a TSIG record. Purpose-built
+// for the hot path (one object, one name string); strict bounds on every read; never throws on any input.
 import type { IpAddr } from '../../util/ip';
+import { emptyTsig, readTsig, type TsigRecord } from '../tsig';
 import { EdnsOption, HEADER_SIZE, RRType } from './constants';
 import { readQuestionName, skipName } from './name';
 
@@ -21,12 +22,25 @@ export interface Edns {
   dnssecOk: boolean;
   nsid: boolean;
   ecs: Ecs | null;
-  /** The OPT record was well formed but its ECS option was not: the FORMERR still carries our OPT (RFC 6891 §7). */
-  badEcs: boolean;
+  /**
+   * The first COOKIE option (RFC 7873 §5.2: later ones are ignored): offset of its data in the request and its
+   * length, 8 (client cookie only) or 16–40 (client and server cookie); 0 when there is none, -1 when it was
+   * malformed (FORMERR).
+   */
+  cookieAt: number;
+  cookieLen: number;
+  /**
+   * The OPT record was well formed but its ECS or COOKIE option was not: the FORMERR still carries our OPT
+   * (RFC 6891 §7; RFC 7873 §5.2.2).
+   */
+  badOption: boolean;
 }
 
-/** What the decoder concluded. 'drop': no answer at all (too short for a header, or a response). */
-export type DecodeStatus = 'ok' | 'drop' | 'formerr' | 'notimp';
+/**
+ * What the decoder concluded. 'drop': no answer at all (too short for a header, or a response). 'cookie': a QUERY
+ * without a question whose OPT carries a COOKIE, asking for a server cookie (RFC 7873 §5.4).
+ */
+export type DecodeStatus = 'ok' | 'drop' | 'formerr' | 'notimp' | 'cookie';
 
 export interface Query {
   status: DecodeStatus;
@@ -41,6 +55,8 @@ export interface Query {
   qtype: number;
   qclass: number;
   edns: Edns | null;
+  /** The request's TSIG record (RFC 8945), last in the additional section; null when unsigned. */
+  tsig: TsigRecord | null;
   /** Why the packet got FORMERR/NOTIMP (for logs and tests). */
   problem: string;
   /**
@@ -50,21 +66,23 @@ export interface Query {
   readonly spares: QuerySpares;
 }
 
-/** Objects a Query reuses from one decode to the next: its OPT and ECS, and the question name's scratch. */
+/** Objects a Query reuses from one decode to the next: its OPT, ECS and TSIG, and the question name's scratch. */
 interface QuerySpares {
   edns: Edns;
   ecs: Ecs;
+  tsig: TsigRecord;
   name: { key: string; labels: number };
 }
 
 export function emptyQuery(): Query {
-  return { status: 'drop', id: 0, flags: 0, opcode: 0, questionEnd: 0, qname: '', qnameLabels: 0, qtype: 0, qclass: 0, edns: null, problem: '', spares: newSpares() };
+  return { status: 'drop', id: 0, flags: 0, opcode: 0, questionEnd: 0, qname: '', qnameLabels: 0, qtype: 0, qclass: 0, edns: null, tsig: null, problem: '', spares: newSpares() };
 }
 
 function newSpares(): QuerySpares {
   return {
-    edns: { udpSize: 0, version: 0, dnssecOk: false, nsid: false, ecs: null, badEcs: false },
+    edns: { udpSize: 0, version: 0, dnssecOk: false, nsid: false, ecs: null, cookieAt: 0, cookieLen: 0, badOption: false },
     ecs: { family: 1, sourcePrefix: 0, scopePrefix: 0, address: { family: 4, bytes: new Uint8Array(4) }, octets: 0 },
+    tsig: emptyTsig(),
     name: { key: '', labels: 0 },
   };
 }
@@ -83,6 +101,7 @@ function fail(q: Query, status: DecodeStatus, problem: string): Query {
 export function decodeQuery(pkt: Buffer, q: Query = emptyQuery()): Query {
   const end = pkt.length;
   q.edns = null;
+  q.tsig = null;
   q.questionEnd = 0;
   q.problem = '';
   if (end < HEADER_SIZE) return fail(q, 'drop', 'shorter than a header');
@@ -96,6 +115,21 @@ export function decodeQuery(pkt: Buffer, q: Query = emptyQuery()): Query {
   const ar = u16(pkt, 10);
 
   if (qd !== 1) {
+    q.qname = '';
+    q.qnameLabels = 0;
+    q.qtype = 0;
+    q.qclass = 0;
+    // RFC 7873 §5.4: a QUERY with no question but a COOKIE option asks for a server cookie (RFC 9619 forbids more
+    // than one question, not none). Whether cookies are on is the handler's call.
+    if (qd === 0 && q.opcode === 0 && ar > 0 && readRecords(pkt, HEADER_SIZE, end, an + ns, ar, q) === '') {
+      const opt = q.edns as Edns | null; // readRecords set it (the assignment above narrowed it to null)
+      if (opt !== null && opt.cookieLen > 0) {
+        q.tsig = null;
+        return fail(q, 'cookie', 'QDCOUNT 0');
+      }
+    }
+    q.edns = null;
+    q.tsig = null;
     // RFC 9619: QDCOUNT must be 1 (an opcode we don't implement with no question is NOTIMP all the same).
     return fail(q, q.opcode !== 0 ? 'notimp' : 'formerr', `QDCOUNT ${qd}`);
   }
@@ -114,6 +148,7 @@ export function decodeQuery(pkt: Buffer, q: Query = emptyQuery()): Query {
   const problem = readRecords(pkt, off, end, an + ns, ar, q);
   if (problem) {
     if (bad === 'notimp') q.edns = null;
+    q.tsig = null;
     return fail(q, bad, bad === 'notimp' ? `opcode ${q.opcode}` : problem);
   }
   if (bad === 'notimp') return fail(q, 'notimp', `opcode ${q.opcode}`);
@@ -121,11 +156,14 @@ export function decodeQuery(pkt: Buffer, q: Query = emptyQuery()): Query {
   return q;
 }
 
-/** Skips the answer/authority records and reads the additional section (the OPT record). Returns a problem or ''. */
+/**
+ * Skips the answer/authority records and reads the additional section (the OPT record, a TSIG record). Returns a
+ * problem or ''.
+ */
 function readRecords(pkt: Buffer, off: number, end: number, anNs: number, ar: number, q: Query): string {
-  // Any structural fault leaves no OPT to answer with; a bad ECS option alone keeps it (see Edns.badEcs).
+  // Any structural fault leaves no OPT to answer with; a bad ECS or COOKIE option alone keeps it (Edns.badOption).
   const structural = (problem: string): string => {
-    if (q.edns) q.edns.badEcs = false;
+    if (q.edns) q.edns.badOption = false;
     return problem;
   };
   // Answer and authority records have no business in a query; skip them if present.
@@ -133,7 +171,7 @@ function readRecords(pkt: Buffer, off: number, end: number, anNs: number, ar: nu
     off = skipRecord(pkt, off, end);
     if (off < 0) return structural('malformed record');
   }
-  let ecsProblem = '';
+  let optionProblem = '';
   for (let i = 0; i < ar; i++) {
     const nameEnd = skipName(pkt, off, end);
     if (nameEnd < 0 || nameEnd + 10 > end) return structural('malformed additional record');
@@ -145,12 +183,18 @@ function readRecords(pkt: Buffer, off: number, end: number, anNs: number, ar: nu
       if (q.edns !== null) return structural('more than one OPT record');
       if (nameEnd - off !== 1 || pkt[off] !== 0) return structural('OPT owner is not the root');
       const problem = decodeOpt(pkt, nameEnd, rdStart, rdlen, q);
-      if (problem && !(q.edns as Edns | null)?.badEcs) return structural(problem);
-      ecsProblem = problem;
+      if (problem && !(q.edns as Edns | null)?.badOption) return structural(problem);
+      optionProblem = problem;
+    } else if (type === RRType.TSIG) {
+      // RFC 8945 §5.2: the TSIG record must be the last record of the additional section (so there is one).
+      if (i !== ar - 1) return structural('TSIG is not the last additional record');
+      const problem = readTsig(pkt, off, nameEnd, rdStart, rdlen, q.spares.tsig);
+      if (problem) return structural(problem);
+      q.tsig = q.spares.tsig;
     }
     off = rdStart + rdlen;
   }
-  return ecsProblem;
+  return optionProblem;
 }
 
 function skipRecord(pkt: Buffer, off: number, end: number): number {
@@ -169,9 +213,12 @@ function decodeOpt(pkt: Buffer, fixed: number, rd: number, rdlen: number, q: Que
   edns.dnssecOk = (pkt[fixed + 6] & 0x80) !== 0;
   edns.nsid = false;
   edns.ecs = null;
-  edns.badEcs = false;
+  edns.cookieAt = 0;
+  edns.cookieLen = 0;
+  edns.badOption = false;
   q.edns = edns;
   let ecsProblem = '';
+  let cookieProblem = '';
   const end = rd + rdlen;
   let off = rd;
   while (off < end) {
@@ -186,15 +233,24 @@ function decodeOpt(pkt: Buffer, fixed: number, rd: number, rdlen: number, q: Que
       else edns.ecs = r;
     } else if (code === EdnsOption.NSID) {
       edns.nsid = true;
+    } else if (code === EdnsOption.COOKIE && edns.cookieLen === 0 && !cookieProblem) {
+      // Only the first COOKIE option counts (RFC 7873 §5.2).
+      // RFC 7873 §5.2.2: a client cookie is 8 bytes, a server cookie 8 to 32; any other length is FORMERR.
+      if (len === 8 || (len >= 16 && len <= 40)) {
+        edns.cookieAt = data;
+        edns.cookieLen = len;
+      } else {
+        cookieProblem = `COOKIE option of ${len} bytes`;
+      }
     }
-    // COOKIE (RFC 7873) and unknown options are skipped by length: a server without cookie support ignores them.
+    // Unknown options are skipped by length.
     off = data + len;
   }
-  if (ecsProblem) {
-    edns.ecs = null;
-    edns.badEcs = true;
-  }
-  return ecsProblem;
+  if (ecsProblem) edns.ecs = null;
+  if (cookieProblem) edns.cookieLen = -1;
+  const problem = ecsProblem || cookieProblem;
+  if (problem) edns.badOption = true;
+  return problem;
 }
 
 function decodeEcs(pkt: Buffer, off: number, len: number, into: Ecs): Ecs | string {

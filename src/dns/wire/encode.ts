@@ -1,6 +1,7 @@
 // Encoding responses. RDATA is prepared when the config is compiled (records.ts); per query the encoder copies it
 // behind owner names that are almost always a 2-byte pointer to the question. Whole RRsets only: when one does
 // not fit, it and everything after it is left out and TC is set (RFC 2181 §9); the OPT record always fits.
+import { tsigErrorSize, writeTsigError } from '../tsig';
 import { EdnsOption, FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, HEADER_SIZE, RRClass, RRType } from './constants';
 import type { Query } from './decode';
 import { isSubdomainKey, type WireName } from './name';
@@ -15,6 +16,8 @@ export interface EncodeOptions {
   nsid: Buffer | null;
   /** Bytes reserved in front of the message (2 for the TCP length prefix). */
   prefix: 0 | 2;
+  /** The coarse clock (clock.ts), for the Time Signed of an error TSIG. */
+  now: number;
 }
 
 // Responses are written straight into a slab and handed out as views of it (no copy); a new slab starts when
@@ -74,12 +77,17 @@ export class Encoder {
     }
 
     const edns = q.edns;
+    const cookie = msg.cookie;
     let optSize = 0;
     if (edns) {
       optSize = 11;
       if (edns.nsid && opts.nsid) optSize += 4 + opts.nsid.length;
       if (edns.ecs) optSize += 8 + edns.ecs.octets;
+      if (cookie !== null) optSize += 28;
     }
+    // The error TSIG, like the OPT record, always fits: it is written after the OPT record, last (RFC 8945 §5.2).
+    const tsig = msg.tsigError !== 0 ? q.tsig : null;
+    if (tsig !== null) optSize += tsigErrorSize(tsig);
     const end = base + limit - optSize;
 
     let truncated = false;
@@ -104,7 +112,7 @@ export class Encoder {
       }
       ar += n;
     }
-    if (truncated) flags |= FLAG_TC;
+    if (truncated || msg.truncate) flags |= FLAG_TC;
     this.truncated = truncated;
 
     let pos = this.pos;
@@ -127,7 +135,16 @@ export class Encoder {
         this.putBytes(e.address.bytes, 0, e.octets, pos + 8);
         pos += 8 + e.octets;
       }
+      if (cookie !== null) {
+        view.setUint32(pos, (EdnsOption.COOKIE << 16) | 24);
+        for (let i = 0; i < 6; i++) view.setInt32(pos + 4 + 4 * i, cookie[i]);
+        pos += 28;
+      }
       view.setUint16(rdlenAt, pos - rdlenAt - 2);
+      ar += 1;
+    }
+    if (tsig !== null) {
+      pos = writeTsigError(view, pos, req, tsig, q.id, msg.tsigError, opts.now);
       ar += 1;
     }
 

@@ -19,6 +19,8 @@ export class WireName {
 
   /** Lowercase key (internalized: the query path compares it with question names and Map keys). */
   readonly key: string;
+  /** 32-bit hash of the key, computed once: response rate limiting keys its accounts on it (dns/rrl.ts). */
+  readonly hash: number;
 
   constructor(
     key: string,
@@ -26,6 +28,7 @@ export class WireName {
     readonly wire: Buffer,
   ) {
     this.key = internalized(key);
+    this.hash = keyHash(this.key);
     this.suffixKeys = [];
     this.suffixOffsets = [];
     let off = 0;
@@ -46,6 +49,17 @@ export class WireName {
   toString(): string {
     return this.key === '' ? '.' : `${this.key}.`;
   }
+}
+
+/**
+ * FNV-1a over the key's characters, cut to 30 bits so that it stays a V8 small integer (passing a larger one to a
+ * function allocates); never 0, so that 0 can mean "no name".
+ */
+function keyHash(key: string): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  h &= 0x3fffffff;
+  return h === 0 ? 1 : h;
 }
 
 /** Index of the first unescaped dot in a key. */

@@ -152,6 +152,12 @@ export class Message {
   additionalRequired = false;
   /** ECS SCOPE PREFIX-LENGTH to return; the answer logic raises it when the answer depended on the ECS address. */
   ecsScope = 0;
+  /** COOKIE option data to return (client then server cookie, six big-endian words), or null (RFC 7873). */
+  cookie: Int32Array | null = null;
+  /** Non-zero: the request's TSIG failed with this TSIG error; an unsigned TSIG carrying it ends the response. */
+  tsigError = 0;
+  /** Send TC=1 whatever fits (a response slipped by rate limiting: sections empty, "ask again over TCP"). */
+  truncate = false;
   /** RRsets whose records are computed per query (load-balancer answers), reused from one query to the next. */
   private readonly computed: ComputedRRset[] = [];
   private computedUsed = 0;
@@ -183,6 +189,9 @@ export class Message {
     this.additional.clear();
     this.additionalRequired = false;
     this.ecsScope = 0;
+    this.cookie = null;
+    this.tsigError = 0;
+    this.truncate = false;
     return this;
   }
 }

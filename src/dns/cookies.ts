@@ -1,0 +1,314 @@
+// DNS Cookies (RFC 7873, https://www.rfc-editor.org/rfc/rfc7873) with the interoperable server cookie of RFC 9018
+// (https://www.rfc-editor.org/rfc/rfc9018 §4): Version 1, three reserved bytes, a 32-bit timestamp and
+// SipHash-2-4(Client Cookie | Version | Reserved | Timestamp | Client-IP, Server Secret). Servers of an anycast set
+// that share the secret (and the rotation) accept each other's cookies, whatever their implementation.
+//
+// One ServerCookies per data plane. check() runs on the query path and allocates nothing: the message words, the
+// hash and the response's COOKIE data live in typed arrays of this object, and no 32-bit value is passed to a
+// function that V8 does not inline (it would be boxed into a heap number): such values travel in `w`.
+// Times are the coarse clock of clock.ts; cookie timestamps are Unix seconds modulo 2^32 (RFC 9018 §4.2).
+import { createHmac, randomBytes } from 'node:crypto';
+import type { IpAddr } from '../util/ip';
+import { CLOCK_EPOCH } from './clock';
+import { SipKey, sipHashBlocks } from './siphash';
+
+/** What a request's COOKIE option came to (metrics index; 'malformed' is the decoder's FORMERR). */
+export const enum CookieStatus {
+  None = 0,
+  ClientOnly = 1,
+  Valid = 2,
+  Invalid = 3,
+  Malformed = 4,
+}
+
+export const COOKIE_STATUS_LABELS = ['none', 'client_only', 'valid', 'invalid', 'malformed'] as const;
+
+export interface CookieSettings {
+  /** The 128-bit server secret. */
+  secret: Uint8Array;
+  /** Seconds between rotations; 0 = the secret is used as it is, forever. */
+  rotation: number;
+}
+
+/** RFC 9018 §4.3: a server cookie is valid from 5 minutes in the future to 1 hour in the past… */
+const MAX_AGE = 3600;
+const MAX_AHEAD = 300;
+/** …and one older than half an hour is replaced by a fresh one. */
+const RENEW_AGE = 1800;
+
+/** Reads the hex secret of the config ("32 hex digits"). */
+export function secretFromHex(hex: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(hex, 'hex'));
+}
+
+/** A random secret, for a server whose config names none (generated once per process, shared by its workers). */
+export function randomSecretHex(): string {
+  return randomBytes(16).toString('hex');
+}
+
+// Remembered verified cookies (see ServerCookies.verify): 4-way sets, 16,384 IPv4 entries of 8 int32s and 4,096
+// IPv6 entries of 12 (704 KB per data plane).
+const WAYS = 4;
+const SETS4 = 4096;
+const STRIDE4 = 8;
+const SETS6 = 1024;
+const STRIDE6 = 12;
+
+/** Big-endian 32 bits at `at`. */
+function word(b: Uint8Array, at: number): number {
+  return (b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3];
+}
+
+/** The way of a set to overwrite: an empty one, else the one with the oldest cookie timestamp (at `tsAt`). */
+function victim(seen: Int32Array, base: number, stride: number, tsAt: number): number {
+  let best = base;
+  for (let e = base; e < base + WAYS * stride; e += stride) {
+    if (seen[e] === 0 && seen[e + 1] === 0) return e;
+    if (((seen[e + tsAt] - seen[best + tsAt]) | 0) < 0) best = e;
+  }
+  return best;
+}
+
+function bswap(x: number): number {
+  return (x << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
+}
+
+export class ServerCookies {
+  private secret: Uint8Array;
+  private rotation: number;
+  private current: SipKey;
+  private previous: SipKey | null = null;
+  private epoch = 0;
+  /** When (seconds) the next rotation falls due; Infinity without rotation. */
+  private nextRotation = Infinity;
+  /** The SipHash message: Client Cookie | Version | Reserved | Timestamp | Client-IP, as 64-bit words (lo, hi). */
+  private readonly m = new Int32Array(10);
+  private readonly h = new Int32Array(2);
+  /** Verified cookies under the current key, per family: h0 h1 ip… c0 c1 s1 ts (an empty slot is all zero). */
+  private readonly seen4 = new Int32Array(SETS4 * WAYS * STRIDE4);
+  private readonly seen6 = new Int32Array(SETS6 * WAYS * STRIDE6);
+  /** Scratch for 32-bit values between check() and verify() (see the top of the file). */
+  private readonly w = new Int32Array(5);
+  /** Set by verify(): the cookie was made with the previous key. */
+  private fromPrevious = false;
+  /**
+   * The COOKIE option data of the response to the last check(): client cookie then server cookie, as six
+   * big-endian words (what the encoder writes).
+   */
+  readonly response = new Int32Array(6);
+
+  constructor(settings: CookieSettings, now: number) {
+    this.secret = Uint8Array.from(settings.secret);
+    this.rotation = settings.rotation;
+    this.current = this.keyFor(now);
+  }
+
+  /**
+   * Takes a new config. A changed secret or rotation starts from the new key; the key in use until now stays
+   * accepted (as the previous one) until the next rotation, so clients that hold its cookies are not turned away.
+   */
+  configure(settings: CookieSettings, now: number): void {
+    if (settings.rotation === this.rotation && Buffer.compare(settings.secret, this.secret) === 0) return;
+    const before = this.current;
+    this.secret = Uint8Array.from(settings.secret);
+    this.rotation = settings.rotation;
+    this.current = this.keyFor(now);
+    this.previous = before;
+    this.nextGeneration();
+  }
+
+  /** Sets `current` for the time `now` and plans the next rotation (periods count from the Unix epoch). */
+  private keyFor(now: number): SipKey {
+    if (this.rotation === 0) {
+      this.nextRotation = Infinity;
+      return new SipKey(this.secret);
+    }
+    this.epoch = Math.floor((now + CLOCK_EPOCH) / this.rotation);
+    this.nextRotation = (this.epoch + 1) * this.rotation - CLOCK_EPOCH;
+    return this.derive(this.epoch);
+  }
+
+  /**
+   * The key of one rotation period: every instance that shares the secret and the rotation computes the same one
+   * at the same time, with no coordination.
+   */
+  private derive(epoch: number): SipKey {
+    const mac = createHmac('sha256', this.secret).update(`steerdns cookie secret ${this.rotation}/${epoch}`).digest();
+    return new SipKey(mac.subarray(0, 16));
+  }
+
+  private rotate(now: number): void {
+    const epoch = Math.floor((now + CLOCK_EPOCH) / this.rotation);
+    this.previous = epoch === this.epoch + 1 ? this.current : this.derive(epoch - 1);
+    this.current = this.keyFor(now);
+    this.nextGeneration();
+  }
+
+  /** Forgets the remembered cookies (they were verified under a key that is no longer the current one). */
+  private nextGeneration(): void {
+    this.seen4.fill(0);
+    this.seen6.fill(0);
+  }
+
+  /**
+   * Checks the COOKIE option data at `at` (`len` bytes: 8, or 16 to 40) of a request from `client` at time `now`
+   * (the coarse clock) and fills `response` with the cookie to send back: the server cookie it carried when valid
+   * and recent, otherwise a fresh one. RFC 7873 §5.2.3–5.2.5.
+   */
+  check(pkt: Uint8Array, at: number, len: number, client: IpAddr, now: number): CookieStatus {
+    if (now >= this.nextRotation) this.rotate(now);
+    const out = this.response;
+    const c0 = word(pkt, at);
+    const c1 = word(pkt, at + 4);
+    out[0] = c0;
+    out[1] = c1;
+    if (len === 8) {
+      this.issue(client, now);
+      return CookieStatus.ClientOnly;
+    }
+    // Only a cookie of ours can be valid: 16 bytes, version 1, a timestamp within its lifetime.
+    if (len !== 24 || pkt[at + 8] !== 1) {
+      this.issue(client, now);
+      return CookieStatus.Invalid;
+    }
+    const s1 = word(pkt, at + 8);
+    const ts = word(pkt, at + 12);
+    const age = (now + CLOCK_EPOCH - ts) | 0; // serial number arithmetic: the timestamp wraps in 2106
+    if (age > MAX_AGE || age < -MAX_AHEAD) {
+      this.issue(client, now);
+      return CookieStatus.Invalid;
+    }
+    const h0 = word(pkt, at + 16);
+    const h1 = word(pkt, at + 20);
+    // Remembered? (See remember(): only verified tuples are stored, and the whole tuple is compared.)
+    const b = client.bytes;
+    const ip0 = word(b, 0);
+    const set = Math.imul(h0 ^ ip0, 0x9e3779b1) >>> 20; // h0 is a PRF output: it spreads the sets evenly
+    let hit = false;
+    if (client.family === 4) {
+      const seen = this.seen4;
+      const base = set * (WAYS * STRIDE4);
+      for (let e = base; e < base + WAYS * STRIDE4 && !hit; e += STRIDE4) {
+        hit = seen[e] === h0 && seen[e + 1] === h1 && seen[e + 2] === ip0 && seen[e + 3] === c0 && seen[e + 4] === c1 && seen[e + 5] === s1 && seen[e + 6] === ts;
+      }
+    } else {
+      const seen = this.seen6;
+      const ip1 = word(b, 4);
+      const ip2 = word(b, 8);
+      const ip3 = word(b, 12);
+      const base = (set & (SETS6 - 1)) * (WAYS * STRIDE6);
+      for (let e = base; e < base + WAYS * STRIDE6 && !hit; e += STRIDE6) {
+        hit = seen[e] === h0 && seen[e + 1] === h1 && seen[e + 2] === ip0 && seen[e + 3] === ip1 && seen[e + 4] === ip2 && seen[e + 5] === ip3 && seen[e + 6] === c0 && seen[e + 7] === c1 && seen[e + 8] === s1 && seen[e + 9] === ts;
+      }
+    }
+    this.fromPrevious = false;
+    if (!hit) {
+      const w = this.w;
+      w[0] = s1;
+      w[1] = ts;
+      w[2] = h0;
+      w[3] = h1;
+      w[4] = set;
+      if (!this.verify(client)) {
+        this.issue(client, now);
+        return CookieStatus.Invalid;
+      }
+    }
+    if (this.fromPrevious || age > RENEW_AGE) {
+      this.issue(client, now);
+    } else {
+      out[2] = s1;
+      out[3] = ts;
+      out[4] = h0;
+      out[5] = h1;
+    }
+    return CookieStatus.Valid;
+  }
+
+  /**
+   * SipHash check of the server cookie in w[0..3] (s1 ts h0 h1) for response[0..1] (the client cookie) and
+   * `client`, with the current key, then the previous one (setting `fromPrevious`). A cookie verified with the
+   * current key is remembered in set w[4]: a resolver repeats its cookie for up to half an hour, and a remembered
+   * one needs no SipHash.
+   */
+  private verify(client: IpAddr): boolean {
+    const w = this.w;
+    const m = this.m;
+    const out = this.response;
+    m[0] = bswap(out[0]);
+    m[1] = bswap(out[1]);
+    m[2] = bswap(w[0]);
+    m[3] = bswap(w[1]);
+    const blocks = this.clientWords(client);
+    const h = this.h;
+    sipHashBlocks(this.current, m, blocks, h);
+    if (bswap(h[0]) === w[2] && bswap(h[1]) === w[3]) {
+      this.remember(client);
+      return true;
+    }
+    if (this.previous === null) return false;
+    sipHashBlocks(this.previous, m, blocks, h);
+    this.fromPrevious = true;
+    return bswap(h[0]) === w[2] && bswap(h[1]) === w[3];
+  }
+
+  /** Stores the tuple verify() just verified (in its set, over an empty or the oldest entry). */
+  private remember(client: IpAddr): void {
+    const w = this.w;
+    const out = this.response;
+    const b = client.bytes;
+    if (client.family === 4) {
+      const seen = this.seen4;
+      const e = victim(seen, w[4] * (WAYS * STRIDE4), STRIDE4, 6);
+      seen[e] = w[2];
+      seen[e + 1] = w[3];
+      seen[e + 2] = word(b, 0);
+      seen[e + 3] = out[0];
+      seen[e + 4] = out[1];
+      seen[e + 5] = w[0];
+      seen[e + 6] = w[1];
+      return;
+    }
+    const seen = this.seen6;
+    const e = victim(seen, (w[4] & (SETS6 - 1)) * (WAYS * STRIDE6), STRIDE6, 9);
+    seen[e] = w[2];
+    seen[e + 1] = w[3];
+    for (let i = 0; i < 4; i++) seen[e + 2 + i] = word(b, 4 * i);
+    seen[e + 6] = out[0];
+    seen[e + 7] = out[1];
+    seen[e + 8] = w[0];
+    seen[e + 9] = w[1];
+  }
+
+  /** Puts the client address into the message after the 16 bytes before it; returns the message's word count. */
+  private clientWords(client: IpAddr): number {
+    const m = this.m;
+    const b = client.bytes;
+    if (client.family === 4) {
+      m[4] = b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24);
+      m[5] = 20 << 24; // final block: no more bytes, the length (20) in the top byte
+      return 3;
+    }
+    for (let i = 0; i < 4; i++) m[4 + i] = b[4 * i] | (b[4 * i + 1] << 8) | (b[4 * i + 2] << 16) | (b[4 * i + 3] << 24);
+    m[8] = 0;
+    m[9] = 32 << 24;
+    return 5;
+  }
+
+  /** A fresh server cookie (version 1, reserved 0, timestamp `now`) into response[2..5], for response[0..1]. */
+  private issue(client: IpAddr, now: number): void {
+    const m = this.m;
+    const out = this.response;
+    const stamp = (now + CLOCK_EPOCH) | 0;
+    m[0] = bswap(out[0]);
+    m[1] = bswap(out[1]);
+    const blocks = this.clientWords(client);
+    m[2] = 1;
+    m[3] = bswap(stamp);
+    sipHashBlocks(this.current, m, blocks, this.h);
+    out[2] = 0x01000000;
+    out[3] = stamp;
+    out[4] = bswap(this.h[0]);
+    out[5] = bswap(this.h[1]);
+  }
+}
