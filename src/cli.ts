@@ -9,6 +9,9 @@ const USAGE = `usage:
   steerdns check -c FILE            validate a config; prints file:line:col: message per problem, exit 1 on errors
   steerdns explain -c FILE --name N --type T --resolver IP [--ecs CIDR] [--health live|assume-up]
                                     print the steering decision for one query
+  steerdns dnssec keygen|ds|status|rollover|settime --zone Z -c FILE …
+                                    DNSSEC keys: make them, the DS for the parent, their states, rollovers
+                                    (steerdns dnssec help for the options)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -53,6 +56,10 @@ async function main(argv: string[]): Promise<number> {
         ecs: values.ecs ?? null,
         health: values.health === 'live' ? 'live' : 'assume-up',
       });
+    }
+    case 'dnssec': {
+      const { dnssecCommand } = await import('./dnssec/commands');
+      return dnssecCommand(rest);
     }
     default:
       return usage(`unknown command "${command}"`);

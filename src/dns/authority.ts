@@ -12,6 +12,13 @@ const MAX_CNAME_HOPS = 8;
 /** RFC 8482 §4.2: the synthesized HINFO answer to QTYPE ANY. */
 const RFC8482_HINFO: RData = rdataTxt([Buffer.from('RFC8482'), Buffer.alloc(0)]);
 
+export const enum ProofKind {
+  None = 0,
+  NxDomain = 1,
+  NoData = 2,
+  Referral = 3,
+}
+
 interface Found {
   zone: Zone;
   /** The node that answers: exact match, or the wildcard that synthesizes it. */
@@ -32,6 +39,15 @@ export class Answering {
   /** Names already followed in the current CNAME chain (entries past the current hop are stale). */
   readonly chain: string[] = [];
   readonly found: Found = { zone: null as unknown as Zone, node: null, cut: null };
+  /**
+   * What a DNSSEC signer must prove about the last answer beyond its RRsets (read by src/dnssec, ignored otherwise):
+   * that `proofName` (null: the question name) does not exist in `proofZone` (kind 'nxdomain'), has no data of the
+   * type at `proofNode` ('nodata'), or that the delegation at `proofNode` has or lacks a DS ('referral').
+   */
+  proofKind: ProofKind = ProofKind.None;
+  proofZone: Zone | null = null;
+  proofNode: ZoneNode | null = null;
+  proofName: WireName | null = null;
 
   constructor(msg: Message, client: ClientInfo) {
     this.msg = msg;
@@ -90,22 +106,29 @@ function lookup(found: Found, zone: Zone, key: string, qtype: number, exact: Zon
 export function answerQuestion(a: Answering, zones: ZoneTable, qname: string, qnameLabels: number, qtype: number): boolean {
   const msg = a.msg;
   const chain = a.chain;
-  const existing = zones.existing(qname);
+  let existing = zones.existing(qname);
+  // A DS at a zone cut is the parent's data, also when the child zone is ours as well (RFC 4035 §3.1.4.1).
+  if (qtype === RRType.DS && existing !== undefined && existing.node === existing.zone.apex) existing = zones.parentSide(qname) ?? existing;
   let zone = existing !== undefined ? existing.zone : zones.find(qname, qnameLabels);
   if (!zone) return false;
   msg.aa = true;
+  a.proofKind = ProofKind.None;
   let key = qname;
   let owner: WireName | null = null; // null: the question name itself
   for (let hop = 0; ; hop++) {
     const f = hop === 0 && existing !== undefined ? lookup(a.found, zone, key, qtype, existing.node) : lookup(a.found, zone, key, qtype);
     if (f.cut) {
-      if (hop === 0) referral(a, zones, f.cut);
+      if (hop === 0) {
+        referral(a, zones, f.cut);
+        proof(a, ProofKind.Referral, zone, f.cut, f.cut.name);
+      }
       return true; // a CNAME into a delegation: the resolver follows it from here
     }
     const node = f.node;
     if (!node) {
       msg.rcode = Rcode.NXDOMAIN;
       msg.authority.push(zone.negativeSoa);
+      proof(a, ProofKind.NxDomain, zone, null, owner);
       return true;
     }
     // A CNAME (static; a load balancer at the name hides it) redirects every type but CNAME itself.
@@ -131,6 +154,13 @@ export function answerQuestion(a: Answering, zones: ZoneTable, qname: string, qn
   }
 }
 
+function proof(a: Answering, kind: ProofKind, zone: Zone, node: ZoneNode | null, name: WireName | null): void {
+  a.proofKind = kind;
+  a.proofZone = zone;
+  a.proofNode = node;
+  a.proofName = name;
+}
+
 /** RRset with another owner (wildcard synthesis, chain steps): a shallow copy. */
 function withOwner(set: RRset, owner: WireName | null): RRset {
   return { owner, type: set.type, ttl: set.ttl, rdata: set.rdata };
@@ -144,6 +174,7 @@ function answerAtNode(a: Answering, zone: Zone, node: ZoneNode, key: string, own
   if (qtype === RRType.ANY) {
     if (node.isEmptyNonTerminal) {
       msg.authority.push(zone.negativeSoa);
+      proof(a, ProofKind.NoData, zone, node, owner);
       return;
     }
     msg.answer.push({ owner, type: RRType.HINFO, ttl: zone.nsSet.ttl, rdata: [RFC8482_HINFO] });
@@ -154,7 +185,10 @@ function answerAtNode(a: Answering, zone: Zone, node: ZoneNode, key: string, own
   if (dynamic && dynamic.serves(qtype)) {
     const set = answerDynamic(a, dynamic, qtype, key, owner);
     if (set) msg.answer.push(set);
-    else msg.authority.push(zone.negativeSoa);
+    else {
+      msg.authority.push(zone.negativeSoa);
+      proof(a, ProofKind.NoData, zone, node, owner);
+    }
     return;
   }
 
@@ -164,6 +198,7 @@ function answerAtNode(a: Answering, zone: Zone, node: ZoneNode, key: string, own
     return;
   }
   msg.authority.push(zone.negativeSoa); // NODATA
+  proof(a, ProofKind.NoData, zone, node, owner);
 }
 
 function referral(a: Answering, zones: ZoneTable, cut: ZoneNode): void {

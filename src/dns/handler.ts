@@ -16,6 +16,16 @@ export interface DnsRuntime {
   nsid: Buffer | null;
   /** CH TXT answer for id.server / hostname.bind, or null when no identity is configured. */
   identity: RData | null;
+  /** Online DNSSEC signing, null when no zone is signed. */
+  signer: AnswerSigner | null;
+}
+
+/**
+ * The signing step between the answer and the encoder (src/dnssec): for a query with DO=1 it adds the RRSIGs and
+ * the denial-of-existence records of the signed zones to `ctx.msg`. Synchronous, like the rest of the query path.
+ */
+export interface AnswerSigner {
+  sign(ctx: QueryContext, q: Query): void;
 }
 
 export function identityRData(identity: string | null): RData | null {
@@ -64,11 +74,13 @@ export function handleQuery(ctx: QueryContext, rt: DnsRuntime, pkt: Buffer, remo
   } else if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) {
     msg.rcode = Rcode.REFUSED;
   } else if (q.qtype === RRType.OPT || (q.qtype >= 128 && q.qtype <= 254)) {
-    // OPT is not a question (RFC 6891 §6.1.1); MAILA/MAILB/… meta types are not implemented.
-    msg.rcode = q.qtype === RRType.OPT ? Rcode.FORMERR : Rcode.NOTIMP;
+    // OPT is not a question (RFC 6891 §6.1.1), nor is NXNAME (RFC 9824 §3.5); MAILA/MAILB/… meta types are not
+    // implemented.
+    msg.rcode = q.qtype === RRType.OPT || q.qtype === RRType.NXNAME ? Rcode.FORMERR : Rcode.NOTIMP;
   } else {
     ctx.client.reset(remoteAddress, q.edns ? q.edns.ecs : null, transport, traces);
     if (!answerQuestion(ctx.answering, rt.zones, q.qname, q.qnameLabels, q.qtype)) msg.rcode = Rcode.REFUSED;
+    else if (rt.signer !== null && q.edns !== null && q.edns.dnssecOk) rt.signer.sign(ctx, q); // RFC 4035 §3.1
   }
   return encode(ctx, rt, q, pkt, transport);
 }

@@ -3,6 +3,7 @@
 // Names follow one scheme: steerdns_<area>_<thing>[_total|_seconds].
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MetricObjectWithValues, MetricType, MetricValueWithName } from 'prom-client';
+import { SigningCounter } from '../dns/context';
 import { LATENCY_BUCKETS, QueryStats } from './query-stats';
 import type { LbCounters } from '../lb/stats';
 import { loadBalancerHealth, poolHealth, type ReloadStats, type StatusDeps } from './status';
@@ -149,6 +150,39 @@ export function createMetrics(src: MetricsSource): Registry {
       this.reset();
       const path = src.udpIo();
       if (path !== null) this.set({ path }, 1);
+    },
+  });
+  new Counter({
+    name: 'steerdns_dnssec_cache_lookups_total',
+    help: 'RRsets of DO=1 answers in signed zones whose signatures were looked up: result="hit" (cached) or "miss" (signed on the query path).',
+    labelNames: ['result'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const s = (await src.queryStats()).signing;
+      this.inc({ result: 'hit' }, s[SigningCounter.Hits]);
+      this.inc({ result: 'miss' }, s[SigningCounter.Misses]);
+    },
+  });
+  new Counter({
+    name: 'steerdns_dnssec_signatures_total',
+    help: 'RRSIG records made: when="query" (a cache miss, synchronously) or "ahead" (static RRsets and likely load-balancer answers, between queries).',
+    labelNames: ['when'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const s = (await src.queryStats()).signing;
+      this.inc({ when: 'query' }, s[SigningCounter.Signatures]);
+      this.inc({ when: 'ahead' }, s[SigningCounter.Background]);
+    },
+  });
+  new Counter({
+    name: 'steerdns_dnssec_cache_evictions_total',
+    help: 'Signature cache entries evicted to stay within server.dnssec.cache_size.',
+    registers: [registry],
+    async collect() {
+      this.reset();
+      this.inc((await src.queryStats()).signing[SigningCounter.Evictions]);
     },
   });
   new ExternalHistogram('steerdns_answer_duration_seconds', 'Time spent answering a query inside the server (decode to encode), sampled: one query in 8 is timed.', [], async () => {

@@ -1,5 +1,6 @@
 // Per-query counters kept as plain numbers on the query path (an array index and an increment); the Prometheus
 // exposition reads them at scrape time. Label lookups in a metrics library would cost more than the answer.
+import { SIGNING_COUNTERS } from '../dns/context';
 import { Rcode, RRType } from '../dns/wire/constants';
 
 export const TRANSPORTS = ['udp', 'tcp'] as const;
@@ -29,6 +30,8 @@ export class QueryStats {
   readonly latencyBuckets = new Float64Array(LATENCY_BUCKETS.length + 1);
   latencySum = 0;
   latencyCount = 0;
+  /** DNSSEC signing counters by SigningCounter (the query context of the data plane adds to this array). */
+  readonly signing = new Float64Array(SIGNING_COUNTERS);
 
   /** `seconds` < 0: the query was not timed. */
   record(transport: Transport, rcode: number, qtype: number, truncated: boolean, seconds: number): void {
@@ -75,6 +78,7 @@ export class QueryStats {
       latencyBuckets: Array.from(this.latencyBuckets),
       latencySum: this.latencySum,
       latencyCount: this.latencyCount,
+      signing: Array.from(this.signing),
     };
   }
 
@@ -87,6 +91,7 @@ export class QueryStats {
     addInto(this.latencyBuckets, s.latencyBuckets);
     this.latencySum += s.latencySum;
     this.latencyCount += s.latencyCount;
+    if (Array.isArray(s.signing)) addInto(this.signing, s.signing);
   }
 
   get total(): number {
@@ -104,6 +109,8 @@ export interface QueryStatsSnapshot {
   latencyBuckets: number[];
   latencySum: number;
   latencyCount: number;
+  /** Absent from workers of an older build. */
+  signing?: number[];
 }
 
 function addInto(into: Float64Array, from: readonly number[]): void {

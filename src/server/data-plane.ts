@@ -66,7 +66,7 @@ export class DataPlane {
   readonly queryStats = new QueryStats();
   /** Steering counters, kept across reloads (runtimes built for this plane increment them). */
   readonly lbStats = new LbStatsRegistry();
-  private readonly ctx = new QueryContext();
+  private readonly ctx = new QueryContext(this.queryStats.signing);
   private listeners: ListenerPair[] = [];
   private staged: Staged | null = null;
   private stopped = false;
@@ -151,8 +151,14 @@ export class DataPlane {
     const staged = this.staged;
     if (!staged) throw new Error('nothing prepared');
     this.staged = null;
+    const previous = this.current;
     this.current = staged.runtime;
     this.udpIo = staged.udpIo;
+    // DNSSEC upkeep (clock, key states, signing ahead) runs for the runtime that serves.
+    if (previous !== staged.runtime) {
+      previous?.dnssec?.deactivate();
+      staged.runtime.dnssec?.activate({ log: this.log, stats: this.queryStats.signing });
+    }
     const wanted = new Set(staged.server.listen.map(listenKey));
     const limits = tcpLimits(staged.server);
     const kept: ListenerPair[] = [];
@@ -184,6 +190,7 @@ export class DataPlane {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.current?.dnssec?.deactivate();
     await this.abort();
     const all = this.listeners;
     this.listeners = [];

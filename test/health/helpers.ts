@@ -86,6 +86,7 @@ export function config(opts: {
       workers: 1,
       udp_io: 'auto',
       log: { level: 'info', queries: false },
+      dnssec: { cache_size: 100000 },
     },
     zones: [],
     monitors: new Map((opts.monitors ?? []).map((m) => [m.name, m])),

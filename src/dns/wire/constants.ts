@@ -1,4 +1,4 @@
-// DNS numbers used by steerdns (RFC 1035, 3596, 2782, 6891, 7871, 5001, 7873, 8659).
+// DNS numbers used by steerdns (RFC 1035, 3596, 2782, 6891, 7871, 5001, 7873, 8659, 4034, 9824).
 
 export const enum RRType {
   A = 1,
@@ -13,6 +13,11 @@ export const enum RRType {
   SRV = 33,
   OPT = 41,
   DS = 43,
+  RRSIG = 46,
+  NSEC = 47,
+  DNSKEY = 48,
+  /** RFC 9824 §3: the meta-type in the NSEC type bitmap of a nonexistent name; never a question (FORMERR). */
+  NXNAME = 128,
   IXFR = 251,
   AXFR = 252,
   ANY = 255,
@@ -21,7 +26,7 @@ export const enum RRType {
 
 export const TYPE_NAMES: Readonly<Record<string, number>> = {
   A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, HINFO: 13, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41, DS: 43,
-  IXFR: 251, AXFR: 252, ANY: 255, CAA: 257, HTTPS: 65, SVCB: 64, DNSKEY: 48, RRSIG: 46, NSEC: 47, TLSA: 52,
+  IXFR: 251, AXFR: 252, ANY: 255, CAA: 257, HTTPS: 65, SVCB: 64, DNSKEY: 48, RRSIG: 46, NSEC: 47, TLSA: 52, NXNAME: 128,
 };
 
 export function typeName(t: number): string {

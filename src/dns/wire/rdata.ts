@@ -46,6 +46,9 @@ export function rdataTxt(strings: Buffer[]): RData {
 
 const EMPTY = Buffer.alloc(0);
 
+/** DS digest lengths by digest type: SHA-1 (RFC 4034), SHA-256 (RFC 4509), SHA-384 (RFC 6605). */
+const DS_DIGEST_LENGTHS: Record<number, number> = { 1: 20, 2: 32, 4: 48 };
+
 /** An RFC 1035 <character-string> sequence: quoted strings (with \" \\ \DDD) or, if unquoted, the whole text. */
 export function parseTxtStrings(text: string): Buffer[] | string {
   const trimmed = text.trim();
@@ -164,6 +167,26 @@ export function parseRData(type: number, text: string, origin: WireName): RData 
       }
       const valueBytes = Buffer.from(v, 'utf8');
       return new RData(Buffer.concat([Buffer.from([Number(m[1]), tag.length]), tag, valueBytes]));
+    }
+    case RRType.DS: {
+      // RFC 4034 §5.3: key tag, algorithm, digest type, digest in hex (spaces allowed inside it).
+      const m = /^(\d{1,5})\s+(\d{1,3})\s+(\d{1,3})\s+([0-9a-fA-F\s]+)$/.exec(value);
+      if (!m) return `expected "<key tag> <algorithm> <digest type> <hex digest>", got "${value}"`;
+      const tag = u16(m[1], 'key tag');
+      if (typeof tag === 'string') return tag;
+      const alg = Number(m[2]);
+      const digestType = Number(m[3]);
+      if (alg > 255 || digestType > 255) return 'algorithm and digest type must be from 0 to 255';
+      const hex = m[4].replace(/\s+/g, '');
+      if (hex.length % 2 !== 0) return 'the digest has an odd number of hex digits';
+      const expected = DS_DIGEST_LENGTHS[digestType];
+      if (expected !== undefined && hex.length !== expected * 2) return `a digest of type ${digestType} is ${expected} bytes, got ${hex.length / 2}`;
+      const head = Buffer.alloc(4 + hex.length / 2);
+      head.writeUInt16BE(tag, 0);
+      head[2] = alg;
+      head[3] = digestType;
+      Buffer.from(hex, 'hex').copy(head, 4);
+      return new RData(head);
     }
     default:
       return `record type ${type} is not supported`;
