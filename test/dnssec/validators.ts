@@ -108,17 +108,16 @@ export class Unbound {
 
   /**
    * Unbound validating with `trustAnchors` (DS lines), resolving every name through steerdns on `steerPort`:
-   * a stub zone for the root and no other way out (outgoing interface 127.0.0.1, no IPv6).
+   * stub zones for the anchors' zones and for the root (so that not even root priming leaves), outgoing
+   * interface 127.0.0.1, no IPv6.
    */
-  static async start(steerPort: number, trustAnchors: string[], opts: { ecs?: boolean } = {}): Promise<Unbound> {
+  static async start(steerPort: number, trustAnchors: string[], opts: { ecs?: boolean; zones?: string[] } = {}): Promise<Unbound> {
     const dir = tmpDir('steerdns-unbound-');
     const port = await freePort();
     const conf = path.join(dir, 'unbound.conf');
-    // A root hints file that names only a loopback server: used by nothing (the root is a stub zone), a backstop.
-    writeFileSync(path.join(dir, 'root.hints'), `.  3600000 IN NS a.root-servers.test.\na.root-servers.test. 3600000 IN A 127.0.0.1\n`);
     const lines = [
       'server:',
-      '  verbosity: 1',
+      `  verbosity: ${process.env.UNBOUND_VERBOSITY ?? 1}`,
       '  interface: 127.0.0.1',
       `  port: ${port}`,
       '  do-ip6: no',
@@ -133,7 +132,6 @@ export class Unbound {
       '  logfile: ""',
       '  log-servfail: yes',
       '  val-log-level: 2',
-      `  root-hints: "${dir}/root.hints"`,
       '  qname-minimisation: no',
       '  harden-dnssec-stripped: yes',
       '  prefetch: no',
@@ -146,9 +144,8 @@ export class Unbound {
       '  control-enable: yes',
       `  control-interface: "${dir}/unbound.ctl"`,
       '  control-use-cert: no',
-      'stub-zone:',
-      '  name: "."',
-      `  stub-addr: 127.0.0.1@${steerPort}`,
+      // The zones under test go to steerdns; so does the root (whose priming steerdns refuses): nothing leaves.
+      ...[...new Set([...(opts.zones ?? trustAnchors.map((ds) => ds.trim().split(/\s+/)[0])), '.'])].flatMap((z) => ['stub-zone:', `  name: "${z}"`, `  stub-addr: 127.0.0.1@${steerPort}`]),
     ];
     writeFileSync(conf, `${lines.join('\n')}\n`);
     const check = await exec('unbound-checkconf', [conf]);
