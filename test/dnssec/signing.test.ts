@@ -42,6 +42,7 @@ zones:
       - { name: secure, type: NS, value: ns.secure }
       - { name: secure, type: DS, value: "12345 13 2 ${'ab'.repeat(32)}" }
       - { name: ns.secure, type: A, value: 192.0.2.55 }
+      - { name: big, type: TXT, value: "${'x'.repeat(400)}" }
 pools:
   p: { origins: [ { name: a, address: 192.0.2.10 }, { name: b, address: 192.0.2.11 }, { name: c, address: "2001:db8::11" } ] }
 load_balancers:
@@ -215,6 +216,28 @@ describe('signed zone (CSK, ECDSA P-256)', () => {
     // DS asked directly at the cut: answered from this (the parent) side.
     const ds = decode(ask(ctx, rt, 'secure.example.test', 'DS', { do: true }));
     expect(types(ds.answers)).toEqual(['DS', 'RRSIG']);
+  });
+
+  test('sizes: a signed answer that does not fit the UDP payload size gets TC (RFC 4035 §3.1.1); TCP carries it whole', () => {
+    const query = (udpSize: number) => dnsPacket.encode({
+      type: 'query', id: 9, flags: 0,
+      questions: [{ type: 'TXT', name: 'big.example.test', class: 'IN' }],
+      additionals: [{ type: 'OPT', name: '.', udpPayloadSize: udpSize, flags: dnsPacket.DNSSEC_OK } as unknown as dnsPacket.Answer],
+    });
+    const udp = Buffer.from(handleQuery(ctx, rt, query(512), '127.0.0.1', 'udp') as Uint8Array);
+    expect(udp.length).toBeLessThanOrEqual(512);
+    expect(udp.readUInt16BE(2) & 0x0200).toBe(0x0200);
+    // Whole RRsets only: the TXT fits, its RRSIG does not; TC tells the resolver to ask again over TCP.
+    expect(types(decode(udp).answers)).toEqual(['TXT']);
+    const roomy = decode(Buffer.from(handleQuery(ctx, rt, query(1232), '127.0.0.1', 'udp') as Uint8Array));
+    expect(types(roomy.answers)).toEqual(['TXT', 'RRSIG']);
+    const tcp = Buffer.from(handleQuery(ctx, rt, query(512), '127.0.0.1', 'tcp') as Uint8Array).subarray(2);
+    expect(tcp.readUInt16BE(2) & 0x0200).toBe(0);
+    expect(types(decode(tcp).answers)).toEqual(['TXT', 'RRSIG']);
+    expect(verifyAll(decode(tcp).answers, keyDir)).toBe(1);
+    // Unsigned, the same answer fits in 512 bytes: DO=0 is not truncated.
+    const plain = Buffer.from(ask(ctx, rt, 'big.example.test', 'TXT', { edns: false }));
+    expect(plain.readUInt16BE(2) & 0x0200).toBe(0);
   });
 
   test('ANY stays minimal: the RFC 8482 HINFO, signed', () => {
