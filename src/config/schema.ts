@@ -115,8 +115,8 @@ const serverSchema: Schema<ServerConfig> = obj<ServerConfig>({
     queries: opt(bool(), false),
   }), () => ({ level: 'info' as const, queries: false })),
   dnssec: opt(obj<ServerConfig['dnssec']>({
-    cache_size: opt(int({ min: 16, max: 10_000_000 }), 100_000),
-  }), () => ({ cache_size: 100_000 })),
+    cache_size: opt(int({ min: 16, max: 10_000_000 }), 50_000),
+  }), () => ({ cache_size: 50_000 })),
 });
 
 // ---- zones -------------------------------------------------------------------------------------------

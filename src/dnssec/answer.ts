@@ -215,7 +215,7 @@ export function signInto(
     cache.touch(e);
     return { entry: e, made: sigs.length, evicted: 0 };
   }
-  const ids = covered === null ? idsOf(rdata) : Int32Array.of(hash);
+  const ids = covered === null ? idsOf(rdata) : [hash];
   const entry = new SigEntry(key, type, ttl, hash, ids, covered, sigs, zs, zs.epoch, refreshAt);
   const evicted = cache.insert(entry, ahead);
   return { entry, made: sigs.length, evicted };

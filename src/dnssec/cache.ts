@@ -24,8 +24,9 @@ export class SigEntry {
     readonly type: number,
     readonly ttl: number,
     readonly idHash: number,
-    /** RData ids of the covered records (any order); for a synthesized NSEC: [variant]. */
-    readonly ids: Int32Array,
+    /** RData ids of the covered records (any order); for a synthesized NSEC: [variant]. A plain array: a typed
+     *  array costs about 200 bytes of heap even for one element. */
+    readonly ids: readonly number[],
     /** Synthesized records (the NSEC of a denial) the signatures cover; null for RRsets of the answer itself. */
     public covered: readonly RData[] | null,
     public sigs: readonly RData[],
@@ -42,14 +43,14 @@ export function idHash(rdata: readonly RData[]): number {
   return h;
 }
 
-export function idsOf(rdata: readonly RData[]): Int32Array {
-  const ids = new Int32Array(rdata.length);
-  for (let i = 0; i < rdata.length; i++) ids[i] = rdata[i].id;
+export function idsOf(rdata: readonly RData[]): number[] {
+  const ids: number[] = [];
+  for (let i = 0; i < rdata.length; i++) ids.push(rdata[i].id);
   return ids;
 }
 
 /** Does `ids` hold exactly the ids of `rdata` (both without duplicates)? */
-function sameIds(ids: Int32Array, rdata: readonly RData[]): boolean {
+function sameIds(ids: readonly number[], rdata: readonly RData[]): boolean {
   const n = rdata.length;
   if (ids.length !== n) return false;
   if (n === 1) return ids[0] === rdata[0].id;
@@ -107,7 +108,7 @@ export class SignatureCache {
   now: number;
 
   constructor(readonly capacity: number, now: number) {
-    const sentinel = (): SigEntry => new SigEntry('', 0, 0, 0, new Int32Array(0), null, [], null as unknown as ZoneSigner, 0, 0);
+    const sentinel = (): SigEntry => new SigEntry('', 0, 0, 0, [], null, [], null as unknown as ZoneSigner, 0, 0);
     this.probation = new Lru(sentinel());
     this.protectedLru = new Lru(sentinel());
     this.protectedCapacity = Math.max(1, Math.floor(capacity * 0.8));
