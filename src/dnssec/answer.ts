@@ -173,6 +173,8 @@ export class OnlineSigner implements AnswerSigner {
   }
 
   private referral(a: Answering, msg: Message, q: Query, s: SigningScratch, stats: Float64Array): void {
+    const zs = this.signers.get(a.proofZone as Zone);
+    if (zs === undefined || !zs.canSign) return; // an unsigned parent: the referral stays as it is
     const cut = a.proofNode as ZoneNode;
     const ds = cut.rrsets.get(RRType.DS);
     if (ds === undefined) {

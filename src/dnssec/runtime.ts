@@ -179,6 +179,7 @@ export class DnssecRuntime {
     this.cache.now = now;
     let changed = false;
     for (const zs of this.signers.values()) {
+      if (now < zs.nextEventAt) continue; // nothing in its keys' timing is due yet
       const r = zs.evaluate(now);
       if (!r.changed) continue;
       changed = true;

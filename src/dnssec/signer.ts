@@ -38,6 +38,8 @@ export class ZoneSigner {
   private dataSigners: ZoneKey[] = [];
   /** Signatures made, for the status API. */
   signatures = 0;
+  /** The next time a key's timing changes something (evaluate() before then changes nothing). */
+  nextEventAt = -Infinity;
 
   constructor(
     readonly zone: Zone,
@@ -85,6 +87,9 @@ export class ZoneSigner {
     for (const k of dnskeySigners) published.add(k);
     for (const k of dataSigners) published.add(k);
     const rdata = [...published].sort((a, b) => a.tag - b.tag).map((k) => k.dnskey);
+    let next = Infinity;
+    for (const k of this.keys) next = Math.min(next, k.nextEvent(now) ?? Infinity);
+    this.nextEventAt = next;
     const changed = !sameItems(rdata, this.dnskeySet.rdata) || !sameItems(dnskeySigners, this.dnskeySigners) || !sameItems(dataSigners, this.dataSigners);
     if (changed) {
       this.dnskeySet.rdata = rdata;

@@ -268,6 +268,36 @@ describe('signed zone (CSK, ECDSA P-256)', () => {
   });
 });
 
+describe('a signed zone beside an unsigned one', () => {
+  const dir = tmpDir();
+  const keyDir = path.join(dir, 'keys');
+  keysFor(keyDir, 'csk');
+  const other = `
+  - name: other.test
+    ns: [ns1.other.test]
+    soa: { serial: 2024010101 }
+    records:
+      - { name: ns1, type: A, value: 192.0.2.53 }
+      - { name: www, type: A, value: 192.0.2.1 }
+      - { name: sub, type: NS, value: ns.sub }
+      - { name: sub, type: DS, value: "12345 13 2 ${'cd'.repeat(32)}" }
+      - { name: alias, type: CNAME, value: www.example.test. }
+pools:`;
+  const mixed = build(zoneYaml(keyDir).replace('\npools:', other), dir).runtime as Runtime;
+  const plain = build(zoneYaml('').replace('\npools:', other)).runtime as Runtime;
+
+  test('DO=1 answers from the unsigned zone are unchanged: no RRSIG, NXDOMAIN stays, no DS in referrals', () => {
+    const a = new QueryContext();
+    const b = new QueryContext();
+    for (const [name, type] of [['www.other.test', 'A'], ['nope.other.test', 'A'], ['www.other.test', 'TXT'], ['x.sub.other.test', 'A']]) {
+      expect(ask(a, mixed, name, type, { do: true }).toString('hex')).toBe(ask(b, plain, name, type, { do: true }).toString('hex'));
+    }
+    // A CNAME from the unsigned zone into the signed one: only the signed zone's RRset gets its RRSIG.
+    const p = decode(ask(a, mixed, 'alias.other.test', 'A', { do: true }));
+    expect(types(p.answers)).toEqual(['CNAME', 'A', 'A', 'RRSIG']);
+  });
+});
+
 describe('KSK + ZSK, Ed25519', () => {
   const dir = tmpDir();
   const keyDir = path.join(dir, 'keys');
