@@ -401,12 +401,14 @@ function killChildren() {
     }
   }
 }
-process.on('exit', killChildren);
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.once(sig, () => {
-    killChildren();
-    process.exit(130);
-  });
+if (require.main === module) {
+  process.on('exit', killChildren);
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.once(sig, () => {
+      killChildren();
+      process.exit(130);
+    });
+  }
 }
 
 function which(cmd) {
@@ -1255,8 +1257,13 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`bench: ${err && err.stack ? err.stack : err}\n`);
-  killChildren();
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err) => {
+    process.stderr.write(`bench: ${err && err.stack ? err.stack : err}\n`);
+    killChildren();
+    process.exit(1);
+  });
+}
+
+// For test/bench: the mixes and the answer checks, without running dnsperf.
+module.exports = { MIXES, checkAnswers };
