@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { GEOIP_CITY, ROOT, startServer, tmpDir, type TestServer } from '../helpers/server';
-import { delv, dsLinesOf, Proxy, Unbound } from './validators';
+import { delv, dig, dsLinesOf, Proxy, Unbound } from './validators';
 
 const ZONE = 'lb.example.com';
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -87,11 +87,25 @@ describe('signed answers validate', () => {
     ['txt', 'TXT', '"hello"'],
     ['anything.wild', 'A', '192.0.2.99'],
     ['@', 'DNSKEY', '257 3 13'],
+    ['mail', 'A', '192.0.2.25'],
+    ['mail', 'AAAA', '2001:db8::25'],
   ])('delv: %s %s is fully validated', async (name, type, expected) => {
     const fqdn = name === '@' ? ZONE : `${name}.${ZONE}`;
     const r = await delv(srv.port, fqdn, type, ds, ZONE);
     expect(r.out).toContain('; fully validated');
     expect(r.answers.join('\n')).toContain(expected);
+  });
+
+  test('MX: the targets\' A and AAAA in ADDITIONAL, each with its RRSIG (the same RRsets delv validates above)', async () => {
+    const r = await dig(srv.port, ZONE, 'MX', ['+norec']);
+    expect(r.answer.map((l) => l.split(' ')[3])).toEqual(['MX', 'RRSIG']);
+    const add = r.additional.filter((l) => !l.startsWith(';') && !l.includes('OPT'));
+    expect(add.map((l) => l.split(' ').slice(0, 5).join(' '))).toEqual([
+      'mail.lb.example.com. 300 IN A 192.0.2.25',
+      'mail.lb.example.com. 300 IN RRSIG A',
+      'mail.lb.example.com. 300 IN AAAA 2001:db8::25',
+      'mail.lb.example.com. 300 IN RRSIG AAAA',
+    ]);
   });
 
   test('delv: the load balancer for several ECS clients, A and AAAA, and a CNAME into it', async () => {
