@@ -267,7 +267,9 @@ function rollover(argv: string[], now: number): number {
   if (!z.zoneConfig || !z.config) throw new UsageError('rollover needs -c FILE (the timing comes from the zone)');
   const mode = z.settings.keys;
   const role = values.role ?? (mode === 'csk' ? 'csk' : undefined);
-  if (role !== 'csk' && role !== 'ksk' && role !== 'zsk') throw new UsageError(mode === 'csk' ? '--role is csk, ksk or zsk' : `${z.zone} signs with a KSK and a ZSK: say which with --role ksk or --role zsk`);
+  if (mode === 'csk' && role !== 'csk') throw new UsageError(`${z.zone} signs with a CSK (dnssec.keys: csk): --role csk, or leave --role out`);
+  if (mode !== 'csk' && role !== 'ksk' && role !== 'zsk') throw new UsageError(`${z.zone} signs with a KSK and a ZSK: say which with --role ksk or --role zsk`);
+  if (role !== 'csk' && role !== 'ksk' && role !== 'zsk') throw new UsageError('--role is csk, ksk or zsk');
   const sep = role !== 'zsk';
   const { keys } = readZoneKeys(z.dir, z.zone, true);
   const old = keys.filter((k) => k.sep === sep && k.isActive(now));
