@@ -15,7 +15,7 @@ import type { Message, RData, RRset, Section } from '../dns/wire/records';
 import type { Zone, ZoneNode, ZoneTable } from '../dns/zone';
 import { idHash, idsOf, SigEntry, type SignatureCache } from './cache';
 import { canonicalName, canonicalNameOfKey } from './canonical';
-import { nsecRData, NXNAME_TYPES } from './nsec';
+import { nsecRData } from './nsec';
 import type { ZoneSigner } from './signer';
 
 /** The signing step's working memory in a query context (QueryContext.signing). */
@@ -161,7 +161,7 @@ export class OnlineSigner implements AnswerSigner {
       stats[SigningCounter.Misses]++;
       const owner = name === null ? canonicalNameOfKey(key) : canonicalName(name);
       const node = a.proofNode;
-      const covered = e !== null && e.covered !== null ? e.covered : [nsecRData(owner, node === null ? NXNAME_TYPES : typesAt(node, q.qtype))];
+      const covered = e !== null && e.covered !== null ? e.covered : [nsecRData(owner, node === null ? null : typesAt(node, q.qtype))];
       const signed = signInto(cache, e, zs, key, owner, RRType.NSEC, ttl, variant, covered, covered, false);
       stats[SigningCounter.Signatures] += signed.made;
       stats[SigningCounter.Evictions] += signed.evicted;

@@ -2,7 +2,7 @@
 // lowercase (the RDATA names of the types in RFC 4034 §6.2, as amended by RFC 6840 §5.1), records of an RRset in
 // canonical order, and the signing input of an RRSIG (RFC 4034 §3.1.8.1).
 import { RRClass } from '../dns/wire/constants';
-import { parseName, type WireName } from '../dns/wire/name';
+import type { WireName } from '../dns/wire/name';
 import type { RData } from '../dns/wire/records';
 
 /** A wire name with its ASCII letters lowercased (length octets are never in A–Z: 0x41–0x5a are > 63). */
@@ -25,11 +25,37 @@ export function canonicalName(n: WireName): Buffer {
   return lowerWire(n.wire);
 }
 
-/** The canonical wire form of a name given by its key (a question name: lowercase, escapes as \DDD and \.). */
+/**
+ * The canonical wire form of a name given by its key (a question name: lowercase already, escapes as \DDD, \. and
+ * \\). Written directly: a signature miss for a new name should not pay for a WireName and its interned suffixes.
+ */
 export function canonicalNameOfKey(key: string): Buffer {
-  const n = parseName(key === '' ? '.' : `${key}.`);
-  if (typeof n === 'string') throw new Error(`not a name: ${key}`);
-  return lowerWire(n.wire);
+  const out = Buffer.allocUnsafe(key.length + 2);
+  let w = 0;
+  let lenAt = w++;
+  for (let i = 0; i < key.length; i++) {
+    let c = key.charCodeAt(i);
+    if (c === 0x2e) {
+      out[lenAt] = w - lenAt - 1;
+      lenAt = w++;
+      continue;
+    }
+    if (c === 0x5c) {
+      const d = key.charCodeAt(i + 1);
+      if (d >= 0x30 && d <= 0x39) {
+        c = Number(key.slice(i + 1, i + 4));
+        i += 3;
+      } else {
+        c = d;
+        i += 1;
+      }
+    }
+    out[w++] = c;
+  }
+  if (key === '') return Buffer.from([0]);
+  out[lenAt] = w - lenAt - 1;
+  out[w++] = 0;
+  return out.subarray(0, w);
 }
 
 /**

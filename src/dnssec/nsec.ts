@@ -50,10 +50,11 @@ export function successor(owner: Buffer): Buffer {
 
 const ZERO_LABEL = Buffer.from([1, 0]);
 
-/** The NSEC RDATA for `owner` (canonical wire) with these types; RRSIG and NSEC are always in it. */
-export function nsecRData(owner: Buffer, types: readonly number[]): RData {
-  return new RData(Buffer.concat([successor(owner), typeBitmap([...types, RRType.RRSIG, RRType.NSEC])]));
+/** The NSEC RDATA for `owner` (canonical wire) with these types (null: a name that does not exist, §3.1). */
+export function nsecRData(owner: Buffer, types: readonly number[] | null): RData {
+  const bitmap = types === null ? NXNAME_BITMAP : typeBitmap([...types, RRType.RRSIG, RRType.NSEC]);
+  return new RData(Buffer.concat([successor(owner), bitmap]));
 }
 
-/** RFC 9824 §3.1: the bitmap of a name that does not exist. */
-export const NXNAME_TYPES: readonly number[] = [RRType.NXNAME];
+/** RFC 9824 §3.1: the bitmap of a name that does not exist: RRSIG, NSEC and NXNAME. */
+const NXNAME_BITMAP = typeBitmap([RRType.RRSIG, RRType.NSEC, RRType.NXNAME]);

@@ -125,3 +125,10 @@ test('RRSIG labels do not count a leading wildcard or the root', () => {
   expect(rrsigLabels(canonicalNameOfKey('*.example.com'))).toBe(2);
   expect(rrsigLabels(Buffer.from([0]))).toBe(0);
 });
+
+test('canonical wire of a question key, escapes included, equals the parsed name lowercased', () => {
+  for (const key of ['www.example.com', 'a\\.b.example', 'x\\\\y.example', '\\000.\\255z.example', 'com', '']) {
+    const parsed = canonicalName(nameOf(key === '' ? '.' : `${key}.`));
+    expect(canonicalNameOfKey(key).toString('hex')).toBe(parsed.toString('hex'));
+  }
+});
