@@ -75,7 +75,7 @@ describe('schema', () => {
     const y = `${ZONE}      - { name: t, type: SOA, value: x }\n      - { name: u, type: HTTPS, value: x }\n`;
     expect(await problems(y)).toEqual([
       `${at(y, 'SOA')}SOA comes from the zone's "soa" block, not from records`,
-      `${at(y, 'HTTPS')}unsupported record type "HTTPS" (supported: A, AAAA, CNAME, MX, SRV, TXT, CAA, NS, PTR)`,
+      `${at(y, 'HTTPS')}unsupported record type "HTTPS" (supported: A, AAAA, CNAME, MX, SRV, TXT, CAA, NS, PTR, DS)`,
     ]);
   });
 
