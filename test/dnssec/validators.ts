@@ -117,7 +117,7 @@ export class Unbound {
     const conf = path.join(dir, 'unbound.conf');
     const lines = [
       'server:',
-      `  verbosity: ${process.env.UNBOUND_VERBOSITY ?? 1}`,
+      `  verbosity: ${process.env.UNBOUND_VERBOSITY ?? 1}`, // UNBOUND_VERBOSITY=4 to debug a test
       '  interface: 127.0.0.1',
       `  port: ${port}`,
       '  do-ip6: no',
