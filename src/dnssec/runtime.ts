@@ -118,7 +118,6 @@ function selfTest(signer: ZoneSigner, now: number): string | null {
       if (!key || !key.algorithm.verify(key.publicKey, data, h.subarray(fieldsLen))) return `key ${tag} makes signatures its public key does not verify`;
     }
   }
-  signer.signatures = 0;
   return null;
 }
 
@@ -148,7 +147,7 @@ export class DnssecRuntime {
   private run = 0;
 
   constructor(
-    private readonly zones: ZoneTable,
+    zones: ZoneTable,
     readonly signers: ReadonlyMap<Zone, ZoneSigner>,
     cacheSize: number,
     now: number,
@@ -247,22 +246,5 @@ export class DnssecRuntime {
       }
     }
     return made;
-  }
-
-  /** For the status API: per zone, keys and their states, and the cache. */
-  describe(now = this.cache.now): Record<string, unknown> {
-    return {
-      cache: { entries: this.cache.size, capacity: this.cache.capacity },
-      zones: [...this.signers.values()].map((zs) => ({
-        zone: zs.origin.toString(),
-        keys: zs.keys.map((k) => ({ tag: k.tag, algorithm: k.algorithm.number, flags: k.flags, state: k.state(now) })),
-        signatures: zs.signatures,
-      })),
-    };
-  }
-
-  /** The zone table the signer answers from (tests). */
-  get zoneTable(): ZoneTable {
-    return this.zones;
   }
 }

@@ -36,8 +36,6 @@ export class ZoneSigner {
   readonly dnskeySet: RRset;
   private dnskeySigners: ZoneKey[] = [];
   private dataSigners: ZoneKey[] = [];
-  /** Signatures made, for the status API. */
-  signatures = 0;
   /** The next time a key's timing changes something (evaluate() before then changes nothing). */
   nextEventAt = -Infinity;
 
@@ -127,7 +125,6 @@ export class ZoneSigner {
       this.signerName.copy(fields, 18);
       const signature = key.algorithm.sign(priv, signingInput(fields, owner, type, ttl, rdata));
       out.push(new RData(Buffer.concat([fields, signature])));
-      this.signatures++;
     }
     return out;
   }
