@@ -25,6 +25,7 @@ const ECHO = path.join(__dirname, 'echo-server.js');
 const RESULTS_DIR = path.join(__dirname, 'results');
 const TARGET_RATIO = 0.85; // design.md §4: a GSLB mix at ≥ 85 % of the echo rate on one core
 const P99_TARGET_MS = 2; // … and p99 < 2 ms at half of peak load
+const DNSSEC_TARGET = 0.8; // issue 15: a DO=1 mix at ≥ 0.8× its unsigned mix in the same run
 
 // ---- options -------------------------------------------------------------------------------------------
 
@@ -199,6 +200,26 @@ const MIXES = [
     ecs: null,
     expect: { rcode: 0, pool: () => 'eu', ttl: 20 },
   },
+  // DNSSEC: the mixes above with DO=1 against the same config with bench.test signed (bench/dnssec-setup.js);
+  // compare each with its unsigned mix in the same run (the "signed vs unsigned" lines of the report).
+  {
+    name: 'static-do',
+    description: 'static: the same 8 names with DO=1, zone signed (RRSIGs from the signature cache)',
+    queries: STATIC_NAMES.map((n) => `${n} A`),
+    ecs: null,
+    dnssec: true,
+    unsigned: 'static',
+    expect: { rcode: 0, answers: true, rrsig: true },
+  },
+  {
+    name: 'lb-geo-ecs-do',
+    description: 'lb-geo-ecs with DO=1, zone signed (each pool\'s answer set signed once, then cached)',
+    queries: ['geo.bench.test A'],
+    ecs: ECS_SUBNETS,
+    dnssec: true,
+    unsigned: 'lb-geo-ecs',
+    expect: { rcode: 0, pool: (s) => s.geo, rrsig: true },
+  },
 ];
 
 /** The echo as a profiling target (--profile echo). */
@@ -222,9 +243,9 @@ function ecsOptionHex(cidr) {
   return buf.toString('hex');
 }
 
-const TYPES = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28, OPT: 41 };
+const TYPES = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28, OPT: 41, RRSIG: 46 };
 
-function buildQuery(id, line, ecsHex) {
+function buildQuery(id, line, ecsHex, dnssecOk = false) {
   const [name, type] = line.trim().split(/\s+/);
   const labels = name.replace(/\.$/, '').split('.');
   const parts = [];
@@ -232,7 +253,8 @@ function buildQuery(id, line, ecsHex) {
   header.writeUInt16BE(id, 0);
   header.writeUInt16BE(0, 2); // a plain query, RD off (authoritative), like dnsperf's
   header.writeUInt16BE(1, 4);
-  header.writeUInt16BE(ecsHex !== null ? 1 : 0, 10);
+  const edns = ecsHex !== null || dnssecOk;
+  header.writeUInt16BE(edns ? 1 : 0, 10);
   parts.push(header);
   for (const l of labels) parts.push(Buffer.from([l.length]), Buffer.from(l, 'ascii'));
   parts.push(Buffer.from([0]));
@@ -240,17 +262,19 @@ function buildQuery(id, line, ecsHex) {
   qt.writeUInt16BE(TYPES[type.toUpperCase()] || 1, 0);
   qt.writeUInt16BE(1, 2);
   parts.push(qt);
-  if (ecsHex !== null) {
-    const data = Buffer.from(ecsHex, 'hex');
-    const opt = Buffer.alloc(11 + 4 + data.length);
+  if (edns) {
+    const data = ecsHex !== null ? Buffer.from(ecsHex, 'hex') : null;
+    const opt = Buffer.alloc(11 + (data ? 4 + data.length : 0));
     opt.writeUInt8(0, 0);
     opt.writeUInt16BE(41, 1);
     opt.writeUInt16BE(1232, 3);
-    opt.writeUInt32BE(0, 5);
-    opt.writeUInt16BE(4 + data.length, 9);
-    opt.writeUInt16BE(8, 11);
-    opt.writeUInt16BE(data.length, 13);
-    data.copy(opt, 15);
+    opt.writeUInt32BE(dnssecOk ? 0x8000 : 0, 5); // extended rcode, version, DO
+    opt.writeUInt16BE(data ? 4 + data.length : 0, 9);
+    if (data) {
+      opt.writeUInt16BE(8, 11);
+      opt.writeUInt16BE(data.length, 13);
+      data.copy(opt, 15);
+    }
     parts.push(opt);
   }
   return Buffer.concat(parts);
@@ -268,7 +292,7 @@ function skipName(buf, off) {
 
 /** Just enough of a response for the checks: rcode, A answers with TTLs, the ECS scope. */
 function parseResponse(buf) {
-  const out = { id: buf.readUInt16BE(0), rcode: buf[3] & 0x0f, a: [], ttl: null, answers: 0, ecsScope: null, edns: false };
+  const out = { id: buf.readUInt16BE(0), rcode: buf[3] & 0x0f, a: [], ttl: null, answers: 0, rrsigs: 0, ecsScope: null, edns: false };
   const qd = buf.readUInt16BE(4);
   const an = buf.readUInt16BE(6);
   const ns = buf.readUInt16BE(8);
@@ -284,6 +308,7 @@ function parseResponse(buf) {
     off += 10 + rdlen;
     if (i < an) {
       out.answers++;
+      if (type === TYPES.RRSIG) out.rrsigs++;
       if (type === TYPES.A) {
         out.a.push(Array.from(rd).join('.'));
         out.ttl = ttl;
@@ -333,7 +358,7 @@ async function checkAnswers(mix, port) {
       const hex = s ? ecsOptionHex(s.cidr) : null;
       let r;
       try {
-        r = await queryOnce(port, buildQuery(id++, line, hex));
+        r = await queryOnce(port, buildQuery(id++, line, hex, Boolean(mix.dnssec)));
       } catch (err) {
         problems.push(`${line}${s ? ` ECS ${s.cidr}` : ''}: ${err.message}`);
         continue;
@@ -350,6 +375,8 @@ async function checkAnswers(mix, port) {
       }
       if (mix.expect.ttl !== undefined && r.ttl !== mix.expect.ttl) problems.push(`${where}: TTL ${r.ttl}, expected ${mix.expect.ttl} (rule override)`);
       if (s && !r.edns) problems.push(`${where}: no OPT record in the response`);
+      if (mix.expect.rrsig && r.rrsigs === 0) problems.push(`${where}: no RRSIG in the answer (DO=1, the zone signed)`);
+      if (!mix.expect.rrsig && r.rrsigs > 0) problems.push(`${where}: RRSIGs in an answer to DO=0`);
     }
   }
   return { ok: problems.length === 0, problems, samples };
@@ -374,12 +401,14 @@ function killChildren() {
     }
   }
 }
-process.on('exit', killChildren);
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.once(sig, () => {
-    killChildren();
-    process.exit(130);
-  });
+if (require.main === module) {
+  process.on('exit', killChildren);
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.once(sig, () => {
+      killChildren();
+      process.exit(130);
+    });
+  }
 }
 
 function which(cmd) {
@@ -626,6 +655,7 @@ function dnsperfArgs(opts, run) {
   a.push('-c', String(run.clients), '-q', String(run.outstanding));
   if (opts.threads) a.push('-T', String(opts.threads));
   if (run.ecsHex) a.push('-E', `8:${run.ecsHex}`);
+  if (run.dnssec) a.push('-D');
   if (run.qps) a.push('-Q', String(run.qps));
   if (run.verbose) a.push('-v');
   return a;
@@ -729,7 +759,7 @@ function combine(results, parallel) {
  * Runs one load pattern against `port`: one dnsperf per ECS subnet in turn (sequential) or all at once
  * (parallel), or a single dnsperf without ECS. `qps` caps the total rate; `verbose` collects latencies.
  */
-async function drive(opts, { port, file, ecs, edns, duration, qps = null, verbose = false }) {
+async function drive(opts, { port, file, ecs, edns, dnssec = false, duration, qps = null, verbose = false }) {
   const subnets = ecs && ecs.length ? ecs : [null];
   const k = subnets.length;
   const parallel = k > 1 && opts.ecsMode === 'parallel';
@@ -738,6 +768,7 @@ async function drive(opts, { port, file, ecs, edns, duration, qps = null, verbos
     file,
     ecsHex: s ? ecsOptionHex(s.cidr) : null,
     edns,
+    dnssec,
     duration: parallel || k === 1 ? duration : round(Math.max(duration / k, 0.5), 2),
     clients: parallel ? Math.max(1, Math.round(opts.clients / k)) : opts.clients,
     outstanding: parallel ? Math.max(1, Math.round(opts.outstanding / k)) : opts.outstanding,
@@ -763,9 +794,9 @@ function percentiles(values) {
 }
 
 /** One closed-loop peak measurement of `seconds`, with the CPU the target process used meanwhile. */
-async function peak(opts, target, { port, pid, file, ecs, edns }, seconds) {
+async function peak(opts, target, { port, pid, file, ecs, edns, dnssec }, seconds) {
   const cpu = cpuSampler(pid);
-  const run = await drive(opts, { port, file, ecs, edns, duration: seconds });
+  const run = await drive(opts, { port, file, ecs, edns, dnssec, duration: seconds });
   const usage = cpu();
   const s = run.stats;
   return {
@@ -785,10 +816,10 @@ async function peak(opts, target, { port, pid, file, ecs, edns }, seconds) {
 }
 
 /** The half-peak latency run: dnsperf -Q at half the measured peak rate, -v for per-query latencies. */
-async function latencyRun(opts, { port, file, ecs, edns }, peakQps) {
+async function latencyRun(opts, { port, file, ecs, edns, dnssec }, peakQps) {
   if (opts.latencyDuration <= 0 || peakQps <= 0) return null;
   const rate = Math.max(100, Math.round(peakQps / 2));
-  const lat = await drive(opts, { port, file, ecs, edns, duration: opts.latencyDuration, qps: rate, verbose: true });
+  const lat = await drive(opts, { port, file, ecs, edns, dnssec, duration: opts.latencyDuration, qps: rate, verbose: true });
   return { target_qps: rate, achieved_qps: Math.round(lat.stats.qps), lost: lat.stats.lost, ...percentiles(lat.latencies), dnsperf: lat.commands };
 }
 
@@ -986,6 +1017,13 @@ async function main() {
   const configPath = path.join(tmp, 'bench.yaml');
   fs.writeFileSync(configPath, yaml);
   snapshotDist(tmp, configPath);
+  // The DO=1 mixes run against the same config with bench.test signed (a key made in the temp dir).
+  let signedConfigPath = null;
+  if (opts.mixes.some((m) => m.dnssec)) {
+    const { signedConfigText } = require('./dnssec-setup');
+    signedConfigPath = path.join(tmp, 'bench-signed.yaml');
+    fs.writeFileSync(signedConfigPath, signedConfigText(yaml, tmp, path.join(SNAPSHOT_ROOT, 'dist')));
+  }
 
   const files = {};
   for (const mix of opts.mixes) {
@@ -1005,7 +1043,7 @@ async function main() {
   let failedChecks = 0;
   const runMix = async (mix, round) => {
     log(`bench: ${mix.name}${opts.rounds > 1 ? ` (round ${round})` : ''} …`);
-    const server = await startSteerdns(opts, configPath, null);
+    const server = await startSteerdns(opts, mix.dnssec ? signedConfigPath : configPath, null);
     let echo = null;
     try {
       echo = await startEcho(opts);
@@ -1015,7 +1053,7 @@ async function main() {
         log(`bench: ${mix.name}: the answers are not what the mix is meant to exercise:\n  ${check.problems.slice(0, 6).join('\n  ')}`);
       }
       // The echo gets the same dnsperf runs (same questions, same ECS options): the client does the same work.
-      const traffic = { file: files[mix.name], ecs: mix.ecs, edns: Boolean(mix.ecs) };
+      const traffic = { file: files[mix.name], ecs: mix.ecs, edns: Boolean(mix.ecs) || Boolean(mix.dnssec), dnssec: Boolean(mix.dnssec) };
       const got = await measurePaired(opts, { port: server.port, pid: server.pid, ...traffic }, { port: echo.port, pid: echo.pid, ...traffic });
       return { round, check, ...got };
     } finally {
@@ -1097,6 +1135,20 @@ async function main() {
     };
   });
 
+  // Signed vs unsigned in the same run (issue 15: signed throughput ≥ 0.8× the unsigned mix): qps, the ratios to the
+  // echo (steadier: each is paired with its own echo slices), and server CPU per query.
+  for (const mix of opts.mixes.filter((m) => m.unsigned)) {
+    const signedRow = rows.find((r) => r.target === mix.name);
+    const plainRow = rows.find((r) => r.target === mix.unsigned);
+    if (!signedRow || !plainRow || !plainRow.qps || !plainRow.ratio) continue;
+    signedRow.vs_unsigned = {
+      mix: mix.unsigned,
+      qps: round(signedRow.qps / plainRow.qps, 3),
+      echo_ratio: round(signedRow.ratio / plainRow.ratio, 3),
+      cpu_per_query: signedRow.cpu_us_per_query && plainRow.cpu_us_per_query ? round(signedRow.cpu_us_per_query / plainRow.cpu_us_per_query, 3) : null,
+    };
+  }
+
   for (const r of rows) {
     if (r.echo_cpu_pct !== null && r.echo_cpu_pct < 90) notes.push(`${r.target}: the echo used ${r.echo_cpu_pct} % of a CPU (dnsperf ${r.dnsperf_cpu_pct} %): the client or the rest of the host limits it, not the echo`);
     if (r.other_cpu_pct_max > 25) notes.push(`${r.target}: other processes/kernel used up to ${r.other_cpu_pct_max} % of a CPU during a measurement: noisy`);
@@ -1111,12 +1163,13 @@ async function main() {
     log(`bench: profiling ${mix.name} …`);
     const dir = path.join(tmp, `prof-${mix.name}`);
     const file = mix === ECHO_MIX ? echoFile : files[mix.name];
-    const server = mix === ECHO_MIX ? await startEcho(opts, dir) : await startSteerdns(opts, configPath, dir);
+    const server = mix === ECHO_MIX ? await startEcho(opts, dir) : await startSteerdns(opts, mix.dnssec ? signedConfigPath : configPath, dir);
     let run;
     let warm = null;
     try {
-      if (opts.warmup > 0) warm = await drive(opts, { port: server.port, file, ecs: mix.ecs, edns: Boolean(mix.ecs), duration: opts.warmup });
-      run = await drive(opts, { port: server.port, file, ecs: mix.ecs, edns: Boolean(mix.ecs), duration: opts.duration });
+      const traffic = { port: server.port, file, ecs: mix.ecs, edns: Boolean(mix.ecs) || Boolean(mix.dnssec), dnssec: Boolean(mix.dnssec) };
+      if (opts.warmup > 0) warm = await drive(opts, { ...traffic, duration: opts.warmup });
+      run = await drive(opts, { ...traffic, duration: opts.duration });
     } finally {
       await stopProcess(server);
     }
@@ -1175,6 +1228,11 @@ async function main() {
   out.push('srv% = the server process, other% = the host minus server/echo, dnsperf and this script (median over the slices); 100 = one CPU.');
   const below = rows.filter((r) => r.ratio !== null && r.ratio < TARGET_RATIO).map((r) => `${r.target} ${r.ratio.toFixed(3)}`);
   if (below.length) out.push(`below ${TARGET_RATIO}: ${below.join(', ')}`);
+  for (const r of rows) {
+    if (!r.vs_unsigned) continue;
+    const v = r.vs_unsigned;
+    out.push(`signed vs unsigned: ${r.target} / ${v.mix}: qps ${fmt(v.qps, 3)}, echo ratio ${fmt(v.echo_ratio, 3)}, CPU per query ${fmt(v.cpu_per_query, 3)}× ${v.echo_ratio >= DNSSEC_TARGET ? `(target ≥ ${DNSSEC_TARGET} met)` : `(below the ${DNSSEC_TARGET} target)`}`);
+  }
   const slow = rows.filter((r) => r.latency && r.latency.p99_ms !== null && r.latency.p99_ms >= P99_TARGET_MS).map((r) => `${r.target} ${r.latency.p99_ms} ms`);
   if (slow.length) out.push(`p99 ≥ ${P99_TARGET_MS} ms at half peak: ${slow.join(', ')}`);
   for (const [name, p] of Object.entries(profiles)) {
@@ -1199,8 +1257,13 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`bench: ${err && err.stack ? err.stack : err}\n`);
-  killChildren();
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((err) => {
+    process.stderr.write(`bench: ${err && err.stack ? err.stack : err}\n`);
+    killChildren();
+    process.exit(1);
+  });
+}
+
+// For test/bench: the mixes and the answer checks, without running dnsperf.
+module.exports = { MIXES, checkAnswers };

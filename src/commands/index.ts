@@ -1,6 +1,7 @@
 // The command table: every command of the CLI, in the order `steerdns --help` lists them. A new command is a file
 // in this folder exporting a `defineCommand(...)` row, added here.
 import { checkCommand } from './check';
+import { dnssecCommand } from './dnssec';
 import { explainCommand } from './explain';
 import { importCommand } from './import';
 import { reloadCommand } from './reload';
@@ -16,5 +17,6 @@ export const COMMANDS: readonly Command[] = [
   reloadCommand,
   statusCommand,
   importCommand,
+  dnssecCommand,
   versionCommand,
 ];

@@ -8,10 +8,10 @@ import {
 } from './kit';
 import { parseCidr } from '../util/ip';
 import type {
-  Config, CookiesConfig, ListenAddress, LoadBalancerConfig, LoadSheddingConfig, LocationStrategyConfig, MonitorConfig,
+  Config, CookiesConfig, DnssecAlgorithm, ListenAddress, LoadBalancerConfig, LoadSheddingConfig, LocationStrategyConfig, MonitorConfig,
   MonitorGroupConfig, MonitorGroupMember, MonitorType, NotificationFilterConfig, NotificationsConfig, OriginConfig,
   PoolConfig, PopConfig, RandomSteeringConfig, RecordConfig, RuleConfig, RuleOverrides, ServerConfig, SharedHealthConfig, SoaConfig,
-  RrlConfig, SteeringPolicy, WebhookConfig, ZoneConfig,
+  RrlConfig, SteeringPolicy, WebhookConfig, ZoneConfig, ZoneDnssecConfig,
 } from './types';
 
 // ---- names -------------------------------------------------------------------------------------------
@@ -243,6 +243,9 @@ const serverSchema: Schema<ServerConfig> = obj<ServerConfig>({
   pidfile: maybe(str({ nonEmpty: true })),
   rrl: maybe(rrlSchema),
   cookies: opt(cookiesSchema, defaultCookies),
+  dnssec: opt(obj<ServerConfig['dnssec']>({
+    cache_size: opt(int({ min: 16, max: 10_000_000 }), 50_000),
+  }), () => ({ cache_size: 50_000 })),
 }, { recover: true, title: 'server: listeners, PoP, GeoIP, status API and process settings' });
 
 // ---- zones -------------------------------------------------------------------------------------------
@@ -297,13 +300,71 @@ function scalarText(): Schema<string> {
   };
 }
 
+// ---- zone dnssec -------------------------------------------------------------------------------------
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+/** Seconds, written as a number or as "90s", "30m", "1h", "7d", "2w". */
+function duration(opts: { min: number; max: number }): Schema<number> {
+  const expect = `a duration (seconds, or a number with s, m, h, d or w) from ${opts.min} s to ${opts.max} s`;
+  return {
+    expect,
+    json: () => ({ anyOf: [{ type: 'integer', minimum: opts.min, maximum: opts.max }, { type: 'string', pattern: '^\\s*\\d+\\s*[smhdw]\\s*$' }], description: expect }),
+    parse(node, ctx) {
+      if (node.kind !== 'scalar') return ctx.error(node, `expected ${expect}`);
+      const v = node.value;
+      let seconds: number;
+      if (typeof v === 'number' && Number.isInteger(v)) seconds = v;
+      else if (typeof v === 'string' && /^\s*\d+\s*[smhdw]\s*$/.test(v)) {
+        const t = v.trim();
+        seconds = Number(t.slice(0, -1).trim()) * DURATION_UNITS[t[t.length - 1]];
+      } else return ctx.error(node, `expected ${expect}, got ${typeof v === 'string' ? `"${v}"` : String(v)}`);
+      if (seconds < opts.min || seconds > opts.max) return ctx.error(node, `${seconds} s is out of range: expected ${expect}`);
+      return seconds;
+    },
+  };
+}
+
+const DNSSEC_ALGORITHMS: Record<string, DnssecAlgorithm> = { '13': 13, ecdsap256sha256: 13, '15': 15, ed25519: 15 };
+
+const ALGORITHM_EXPECT = '13 (ECDSAP256SHA256) or 15 (ED25519)';
+const dnssecAlgorithm: Schema<DnssecAlgorithm> = {
+  expect: ALGORITHM_EXPECT,
+  json: () => ({ enum: [13, 15, '13', '15', 'ecdsap256sha256', 'ed25519', 'ECDSAP256SHA256', 'ED25519'], description: ALGORITHM_EXPECT }),
+  parse(node, ctx) {
+    const v = node.kind === 'scalar' ? node.value : null;
+    const a = typeof v === 'number' || typeof v === 'string' ? DNSSEC_ALGORITHMS[String(v).toLowerCase()] : undefined;
+    return a ?? ctx.error(node, `expected ${ALGORITHM_EXPECT}, got ${String(v)}`);
+  },
+};
+
+// RRSIG times are 32-bit serial numbers (RFC 4034 §3.1.5): a validity past ~68 years would wrap; a year is plenty.
+const dnssecSchema: Schema<ZoneDnssecConfig> = obj<ZoneDnssecConfig>({
+  enabled: opt(bool(), true),
+  algorithm: opt(dnssecAlgorithm, 13),
+  keys: opt(oneOf(['csk', 'ksk+zsk'] as const), 'csk'),
+  key_directory: opt(str({ nonEmpty: true }), 'keys'),
+  signature_validity: opt(duration({ min: 3600, max: 366 * 86400 }), 7 * 86400),
+  inception_offset: opt(duration({ min: 0, max: 7 * 86400 }), 3600),
+  refresh: maybe(duration({ min: 60, max: 366 * 86400 })),
+  dnskey_ttl: opt(duration({ min: 0, max: 7 * 86400 }), 3600),
+  propagation_delay: opt(duration({ min: 0, max: 30 * 86400 }), 3600),
+  parent_ds_ttl: opt(duration({ min: 0, max: 30 * 86400 }), 86400),
+}, {
+  check(v, node, ctx) {
+    const d = v as unknown as ZoneDnssecConfig;
+    if (d.refresh !== null && d.refresh >= d.signature_validity) ctx.error(node, `refresh (${d.refresh} s) must be shorter than signature_validity (${d.signature_validity} s)`);
+  },
+});
+
 const zoneSchema: Schema<ZoneConfig> = refine(
-  obj<{ name: string; soa: SoaInput | null; ns: string[]; default_ttl: number; records: RecordConfig[] }>({
+  obj<{ name: string; soa: SoaInput | null; ns: string[]; default_ttl: number; records: RecordConfig[]; dnssec: ZoneDnssecConfig | null }>({
     name: req(domain()),
     soa: maybe(obj<SoaInput>(soaFields)),
     ns: req(list(domain(), { min: 1 })),
     default_ttl: opt(int({ min: 0, max: 2147483647 }), 300),
     records: opt(list(recordSchema), () => []),
+    dnssec: maybe(dnssecSchema),
   }, {
     recover: true,
     title: 'a zone steerdns is authoritative for',
@@ -316,7 +377,7 @@ const zoneSchema: Schema<ZoneConfig> = refine(
   (v) => {
     const soaIn: SoaInput = v.soa ?? { mname: null, rname: null, serial: null, refresh: 10800, retry: 3600, expire: 604800, minimum: 60, ttl: 3600 };
     const soa: SoaConfig = { ...soaIn, mname: soaIn.mname ?? v.ns[0], rname: soaIn.rname ?? `hostmaster.${v.name}` };
-    const zone: ZoneConfig = { name: v.name, soa, ns: v.ns, default_ttl: v.default_ttl, records: v.records };
+    const zone: ZoneConfig = { name: v.name, soa, ns: v.ns, default_ttl: v.default_ttl, records: v.records, dnssec: v.dnssec };
     return zone;
   },
 );

@@ -74,6 +74,8 @@ export interface ServerConfig {
   /** Response rate limiting of UDP answers; null (the default) = off. */
   rrl: RrlConfig | null;
   cookies: CookiesConfig;
+  /** Online signing, server-wide: the signature cache (entries, LRU) that every signed zone shares. */
+  dnssec: { cache_size: number };
 }
 
 export interface SharedHealthConfig {
@@ -152,6 +154,34 @@ export interface ZoneConfig {
   ns: string[];
   default_ttl: number;
   records: RecordConfig[];
+  /** Online DNSSEC signing of this zone; null: unsigned. */
+  dnssec: ZoneDnssecConfig | null;
+}
+
+/** DNSSEC algorithm numbers steerdns signs with: 13 ECDSA P-256/SHA-256 (RFC 6605), 15 Ed25519 (RFC 8080). */
+export type DnssecAlgorithm = 13 | 15;
+
+/** A zone's `dnssec` block. Durations are in seconds. Private keys live in files, never here. */
+export interface ZoneDnssecConfig {
+  /** false keeps the block but serves the zone unsigned (no DNSKEY, no RRSIG). */
+  enabled: boolean;
+  /** Algorithm of keys that `dnssec keygen` makes for this zone (the keys' own files say what they are). */
+  algorithm: DnssecAlgorithm;
+  /** csk: one combined signing key signs everything; ksk+zsk: the KSK signs the DNSKEY RRset, the ZSK the rest. */
+  keys: 'csk' | 'ksk+zsk';
+  /** Where the key files are, as written (relative to the config file's directory). */
+  key_directory: string;
+  /** RRSIG validity from the moment of signing (RFC 4034 §3.1.5). */
+  signature_validity: number;
+  /** RRSIG inception is backdated by this much, for validators whose clocks are behind. */
+  inception_offset: number;
+  /** A signature is replaced when less than this much of its validity is left; null: a quarter of the validity. */
+  refresh: number | null;
+  dnskey_ttl: number;
+  /** RFC 7583 Dprp: how long a change takes to reach every instance and secondary (rollover timing). */
+  propagation_delay: number;
+  /** RFC 7583 TTLds: the TTL of the zone's DS RRset at the parent (KSK and CSK rollovers). */
+  parent_ds_ttl: number;
 }
 
 export type MonitorType = 'http' | 'https' | 'tcp' | 'smtp' | 'icmp_ping' | 'udp_icmp';

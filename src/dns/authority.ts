@@ -12,6 +12,13 @@ const MAX_CNAME_HOPS = 8;
 /** RFC 8482 §4.2: the synthesized HINFO answer to QTYPE ANY. */
 const RFC8482_HINFO: RData = rdataTxt([Buffer.from('RFC8482'), Buffer.alloc(0)]);
 
+export const enum ProofKind {
+  None = 0,
+  NxDomain = 1,
+  NoData = 2,
+  Referral = 3,
+}
+
 interface Found {
   zone: Zone;
   /** The node that answers: exact match, or the wildcard that synthesizes it. */
@@ -38,6 +45,15 @@ export class Answering {
    * delegation point for a referral. null when no zone answered.
    */
   subject: WireName | null = null;
+  /**
+   * What a DNSSEC signer must prove about the last answer beyond its RRsets (read by src/dnssec, ignored otherwise):
+   * that `proofName` (null: the question name) does not exist in `proofZone` (kind 'nxdomain'), has no data of the
+   * type at `proofNode` ('nodata'), or that the delegation at `proofNode` has or lacks a DS ('referral').
+   */
+  proofKind: ProofKind = ProofKind.None;
+  proofZone: Zone | null = null;
+  proofNode: ZoneNode | null = null;
+  proofName: WireName | null = null;
 
   constructor(msg: Message, client: ClientInfo) {
     this.msg = msg;
@@ -96,9 +112,12 @@ function lookup(found: Found, zone: Zone, key: string, qtype: number, exact: Zon
 export function answerQuestion(a: Answering, zones: ZoneTable, qname: string, qnameLabels: number, qtype: number): boolean {
   const msg = a.msg;
   const chain = a.chain;
-  const existing = zones.existing(qname);
+  let existing = zones.existing(qname);
+  // A DS at a zone cut is the parent's data, also when the child zone is ours as well (RFC 4035 §3.1.4.1).
+  if (qtype === RRType.DS && existing !== undefined && existing.node === existing.zone.apex) existing = zones.parentSide(qname) ?? existing;
   let zone = existing !== undefined ? existing.zone : zones.find(qname, qnameLabels);
   a.subject = null;
+  a.proofKind = ProofKind.None;
   if (!zone) return false;
   msg.aa = true;
   let key = qname;
@@ -109,6 +128,7 @@ export function answerQuestion(a: Answering, zones: ZoneTable, qname: string, qn
       if (hop === 0) {
         a.subject = f.cut.name;
         referral(a, zones, f.cut);
+        proof(a, ProofKind.Referral, zone, f.cut, f.cut.name);
       }
       return true; // a CNAME into a delegation: the resolver follows it from here
     }
@@ -117,6 +137,7 @@ export function answerQuestion(a: Answering, zones: ZoneTable, qname: string, qn
       msg.rcode = Rcode.NXDOMAIN;
       msg.authority.push(zone.negativeSoa);
       a.subject = zone.origin;
+      proof(a, ProofKind.NxDomain, zone, null, owner);
       return true;
     }
     if (hop === 0) a.subject = node.name;
@@ -143,6 +164,13 @@ export function answerQuestion(a: Answering, zones: ZoneTable, qname: string, qn
   }
 }
 
+function proof(a: Answering, kind: ProofKind, zone: Zone, node: ZoneNode | null, name: WireName | null): void {
+  a.proofKind = kind;
+  a.proofZone = zone;
+  a.proofNode = node;
+  a.proofName = name;
+}
+
 /** RRset with another owner (wildcard synthesis, chain steps): a shallow copy. */
 function withOwner(set: RRset, owner: WireName | null): RRset {
   return { owner, type: set.type, ttl: set.ttl, rdata: set.rdata };
@@ -156,6 +184,7 @@ function answerAtNode(a: Answering, zone: Zone, node: ZoneNode, key: string, own
   if (qtype === RRType.ANY) {
     if (node.isEmptyNonTerminal) {
       msg.authority.push(zone.negativeSoa);
+      proof(a, ProofKind.NoData, zone, node, owner);
       return;
     }
     msg.answer.push({ owner, type: RRType.HINFO, ttl: zone.nsSet.ttl, rdata: [RFC8482_HINFO] });
@@ -166,7 +195,10 @@ function answerAtNode(a: Answering, zone: Zone, node: ZoneNode, key: string, own
   if (dynamic && dynamic.serves(qtype)) {
     const set = answerDynamic(a, dynamic, qtype, key, owner);
     if (set) msg.answer.push(set);
-    else msg.authority.push(zone.negativeSoa);
+    else {
+      msg.authority.push(zone.negativeSoa);
+      proof(a, ProofKind.NoData, zone, node, owner);
+    }
     return;
   }
 
@@ -176,6 +208,7 @@ function answerAtNode(a: Answering, zone: Zone, node: ZoneNode, key: string, own
     return;
   }
   msg.authority.push(zone.negativeSoa); // NODATA
+  proof(a, ProofKind.NoData, zone, node, owner);
 }
 
 function referral(a: Answering, zones: ZoneTable, cut: ZoneNode): void {

@@ -32,6 +32,21 @@ export interface QueryOutcome {
   rrlKind: RrlKind;
 }
 
+/** What the signing step counts (QueryContext.signingStats). */
+export const enum SigningCounter {
+  /** RRsets whose signatures came from the cache. */
+  Hits = 0,
+  /** RRsets looked up and not found fresh. */
+  Misses = 1,
+  /** Signatures made on the query path (a miss signs synchronously). */
+  Signatures = 2,
+  /** Signatures made ahead, off the query path. */
+  Background = 3,
+  /** Cache entries evicted to make room. */
+  Evictions = 4,
+}
+export const SIGNING_COUNTERS = 5;
+
 export class QueryContext {
   readonly query: Query = emptyQuery();
   readonly msg = new Message();
@@ -47,4 +62,11 @@ export class QueryContext {
   cookies: ServerCookies | null = null;
   /** The coarse clock (clock.ts: whole seconds since 2020) as of its owner's last tick. */
   now = clockNow();
+  /** The signing step's working memory, made by it on first use (opaque here, like ClientInfo.scratch). */
+  signing: object | null = null;
+
+  constructor(
+    /** Signing counters by SigningCounter; the data plane passes its query stats' array so they add up there. */
+    readonly signingStats: Float64Array = new Float64Array(SIGNING_COUNTERS),
+  ) {}
 }

@@ -75,6 +75,11 @@ export interface DynamicName {
   serves(qtype: number): boolean;
   /** Synchronous, no I/O: fills `out` for this client. `qname` is the lowercase name asked (wildcards). */
   answer(qtype: number, qname: string, client: ClientInfo, out: DynamicAnswer): void;
+  /**
+   * The answers this name is likely to give (each candidate pool's set as health stands), so that a signer can
+   * sign them ahead, off the query path. Optional; never called on the query path.
+   */
+  likelyAnswers?(visit: (qtype: number, ttl: number, rdata: readonly RData[]) => void): void;
 }
 
 export function newDynamicAnswer(): DynamicAnswer {

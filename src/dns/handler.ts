@@ -2,7 +2,7 @@
 // authority answers, DNS Cookies (RFC 7873/9018), the refusal of TSIG-signed requests (RFC 8945: we hold no keys),
 // response rate limiting of UDP answers (rrl.ts), and the size limit of the transport. Synchronous; never throws
 // on bad input.
-import { answerQuestion } from './authority';
+import { answerQuestion, ProofKind } from './authority';
 import type { QueryContext } from './context';
 import { CookieStatus } from './cookies';
 import { RrlAction, RrlKind } from './rrl';
@@ -21,6 +21,16 @@ export interface DnsRuntime {
   nsid: Buffer | null;
   /** CH TXT answer for id.server / hostname.bind, or null when no identity is configured. */
   identity: RData | null;
+  /** Online DNSSEC signing, null when no zone is signed. */
+  signer: AnswerSigner | null;
+}
+
+/**
+ * The signing step between the answer and the encoder (src/dnssec): for a query with DO=1 it adds the RRSIGs and
+ * the denial-of-existence records of the signed zones to `ctx.msg`. Synchronous, like the rest of the query path.
+ */
+export interface AnswerSigner {
+  sign(ctx: QueryContext, q: Query): void;
 }
 
 export function identityRData(identity: string | null): RData | null {
@@ -74,10 +84,13 @@ export function handleQuery(ctx: QueryContext, rt: DnsRuntime, pkt: Buffer, remo
   } else if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) {
     msg.rcode = Rcode.REFUSED;
   } else if (q.qtype === RRType.OPT || (q.qtype >= 128 && q.qtype <= 254)) {
-    // OPT is not a question (RFC 6891 §6.1.1); MAILA/MAILB/… meta types are not implemented.
-    msg.rcode = q.qtype === RRType.OPT ? Rcode.FORMERR : Rcode.NOTIMP;
+    // OPT is not a question (RFC 6891 §6.1.1), nor is NXNAME (RFC 9824 §3.5); MAILA/MAILB/… meta types are not
+    // implemented.
+    msg.rcode = q.qtype === RRType.OPT || q.qtype === RRType.NXNAME ? Rcode.FORMERR : Rcode.NOTIMP;
   } else if (!answerQuestion(ctx.answering, rt.zones, q.qname, q.qnameLabels, q.qtype)) {
     msg.rcode = Rcode.REFUSED;
+  } else if (rt.signer !== null && edns !== null && edns.dnssecOk) {
+    rt.signer.sign(ctx, q); // RFC 4035 §3.1
   }
   if (ctx.rrl !== null && transport === 'udp' && rateLimited(ctx, q)) return null;
   return encode(ctx, rt, q, pkt, transport);
@@ -143,7 +156,8 @@ function rateLimited(ctx: QueryContext, q: Query): boolean {
     // have no name.
     const subject = q.qclass === RRClass.IN && q.questionEnd > 0 ? ctx.answering.subject : null;
     if (subject !== null) nameHash = subject.hash;
-    if (rcode === Rcode.NXDOMAIN) {
+    // A signed denial of a name is NOERROR with compact denial (RFC 9824): still a nonexistent name for the limiter.
+    if (rcode === Rcode.NXDOMAIN || ctx.answering.proofKind === ProofKind.NxDomain) {
       kind = RrlKind.Nxdomain;
     } else if (msg.answer.length > 0 || q.questionEnd === 0) {
       kind = RrlKind.Answer;

@@ -82,14 +82,30 @@ export class ZoneTable {
   /** Indexes the names of the finished zones (see `names`). */
   *seal(): Sliced<void> {
     this.names.clear();
+    this.parentSides.clear();
     for (const zone of this.zones.values()) {
       for (const [key, node] of zone.nodes) {
         node.cname = node.rrsets.get(RRType.CNAME) ?? null;
         if (this.find(key, labelCountOfKey(key)) === zone) this.names.set(key, { zone, node });
         yield;
       }
+      const origin = zone.origin;
+      if (origin.key === '') continue;
+      const parent = this.find(parentKey(origin.key), origin.labelCount - 1);
+      const cut = parent?.nodes.get(origin.key);
+      if (parent && cut && cut.isCut) this.parentSides.set(origin.key, { zone: parent, node: cut });
     }
   }
+
+  /**
+   * The parent zone's delegation to the zone whose apex is `key`, when both zones are ours: the DS RRset there is
+   * the parent's data (RFC 4035 §3.1.4.1), answered from the parent, not from the child's apex.
+   */
+  parentSide(key: string): ZoneEntry | undefined {
+    return this.parentSides.get(key);
+  }
+
+  private readonly parentSides = new Map<string, ZoneEntry>();
 
   /** The zone and node of a name that exists in our zones; undefined for any other name. */
   existing(key: string): ZoneEntry | undefined {
@@ -348,6 +364,11 @@ function* compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: 
       err(s ? s.pos : { file: '?', line: 0, col: 0 }, `${node.name} has a CNAME and other records; a CNAME must be alone at its name`);
     }
     if (node !== apex && node.rrsets.has(RRType.NS)) node.isCut = true;
+    // A DS RRset lives on the parent side of a delegation (RFC 4034 §5, RFC 4035 §2.4): only at a cut.
+    if (node.rrsets.has(RRType.DS) && !node.isCut) {
+      const s = sets.get(`${node.name.key}|${RRType.DS}`);
+      err(s ? s.pos : { file: '?', line: 0, col: 0 }, `${node.name} has DS records but no NS records: DS belongs at a delegation point below the apex`);
+    }
   }
   // Names under a delegation point are glue: remember the cut for referrals.
   for (const node of zone.nodes.values()) {

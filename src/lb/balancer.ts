@@ -4,8 +4,9 @@
 // memory (SteeringState) belongs to the query context, not to the load balancer.
 import type { ClientInfo, DynamicAnswer, DynamicName } from '../dns/dynamic';
 import { RRType } from '../dns/wire/constants';
+import type { RData } from '../dns/wire/records';
 import { fmix32, formatIp, hashIp, type IpAddr } from '../util/ip';
-import { chooseEndpoints } from './endpoint-steering';
+import { appendRData, chooseEndpoints } from './endpoint-steering';
 import { emptyLocation, locate, type Location } from './location';
 import type { Endpoint, Pool } from './pool';
 import { dynamicLatency, failover, geo, proximity, weightedRandom, type SteeringQuery } from './pool-steering';
@@ -290,6 +291,44 @@ export class LoadBalancer implements DynamicName {
       trace.ttl = out.ttl;
       trace.ecsScope = out.ecsScope;
       trace.outcome = `${added} record${added === 1 ? '' : 's'} from pool "${pool.name}"${ignoreHealth ? ' (fallback)' : ''}${pool.equalWeights ? ' (equal weights: all eligible endpoints)' : ` (one endpoint by ${pool.config.origin_steering.policy})`}`;
+    }
+  }
+
+  /**
+   * For signing ahead (DynamicName.likelyAnswers): per type, each pool a steering may pick (default, geo, fallback
+   * and rule pools) with its healthy endpoints — all of them when weights are equal (the answer is the whole set,
+   * rotated: one RRset whatever the order), each one alone otherwise — at the TTLs the base steering and the rules
+   * give. Not on the query path.
+   */
+  likelyAnswers(visit: (qtype: number, ttl: number, rdata: readonly RData[]) => void): void {
+    const pools = new Set<Pool>();
+    const ttls = new Set<number>();
+    for (const s of [this.base, ...this.rules.map((r) => ({ ...this.base, ...r.overrides }))]) {
+      ttls.add(s.ttl);
+      for (const p of s.defaultPools) pools.add(p);
+      if (s.fallback) pools.add(s.fallback);
+      for (const m of [s.regionPools, s.countryPools, s.popPools]) for (const list of m.values()) for (const p of list) pools.add(p);
+    }
+    const types = this.servesNames ? [RRType.A, RRType.AAAA, RRType.MX, RRType.SRV] : [RRType.A, RRType.AAAA];
+    for (const pool of pools) {
+      if (!pool.enabled) continue;
+      pool.refresh(this.env.health, this.env.hostnames);
+      for (const qtype of types) {
+        const sets: RData[][] = [];
+        const list = pool.eligibleFor(qtype, false);
+        if (pool.equalWeights) {
+          const rdata: RData[] = [];
+          for (const e of list) appendRData(e, qtype, this.env.hostnames, rdata, pool.hasHostnames);
+          sets.push(rdata);
+        } else {
+          for (const e of list) {
+            const one: RData[] = [];
+            appendRData(e, qtype, this.env.hostnames, one, pool.hasHostnames);
+            sets.push(one);
+          }
+        }
+        for (const rdata of sets) if (rdata.length > 0) for (const ttl of ttls) visit(qtype, ttl, rdata);
+      }
     }
   }
 

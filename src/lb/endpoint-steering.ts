@@ -56,7 +56,8 @@ export function chooseEndpoints(
   return out.length - before;
 }
 
-function appendRData(e: Endpoint, qtype: number, hostnames: HostnameView, out: RData[], dedupe: boolean): void {
+/** Appends the records endpoint `e` answers `qtype` with (its address, MX or SRV, or a hostname's addresses). */
+export function appendRData(e: Endpoint, qtype: number, hostnames: HostnameView, out: RData[], dedupe: boolean): void {
   if (qtype === RRType.MX) {
     if (e.mx) out.push(e.mx);
     return;

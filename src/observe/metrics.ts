@@ -4,6 +4,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MetricObjectWithValues, MetricType, MetricValueWithName } from 'prom-client';
 import { COOKIE_STATUS_LABELS } from '../dns/cookies';
+import { SigningCounter } from '../dns/context';
 import { RRL_KIND_LABELS } from '../dns/rrl';
 import { LATENCY_BUCKETS, QueryStats, RRL_COUNTER_LABELS } from './query-stats';
 import type { LbCounters } from '../lb/stats';
@@ -198,6 +199,39 @@ export function createMetrics(src: MetricsSource): Registry {
       this.reset();
       const s = await src.queryStats();
       for (let i = 1; i < COOKIE_STATUS_LABELS.length; i++) if (s.cookies[i] > 0) this.inc({ status: COOKIE_STATUS_LABELS[i] }, s.cookies[i]);
+    },
+  });
+  new Counter({
+    name: 'steerdns_dnssec_cache_lookups_total',
+    help: 'RRsets of DO=1 answers in signed zones whose signatures were looked up: result="hit" (cached) or "miss" (signed on the query path).',
+    labelNames: ['result'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const s = (await src.queryStats()).signing;
+      this.inc({ result: 'hit' }, s[SigningCounter.Hits]);
+      this.inc({ result: 'miss' }, s[SigningCounter.Misses]);
+    },
+  });
+  new Counter({
+    name: 'steerdns_dnssec_signatures_total',
+    help: 'RRSIG records made: when="query" (a cache miss, synchronously) or "ahead" (static RRsets and likely load-balancer answers, between queries).',
+    labelNames: ['when'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const s = (await src.queryStats()).signing;
+      this.inc({ when: 'query' }, s[SigningCounter.Signatures]);
+      this.inc({ when: 'ahead' }, s[SigningCounter.Background]);
+    },
+  });
+  new Counter({
+    name: 'steerdns_dnssec_cache_evictions_total',
+    help: 'Signature cache entries evicted to stay within server.dnssec.cache_size.',
+    registers: [registry],
+    async collect() {
+      this.reset();
+      this.inc((await src.queryStats()).signing[SigningCounter.Evictions]);
     },
   });
   new ExternalHistogram('steerdns_answer_duration_seconds', 'Time spent answering a query inside the server (decode to encode), sampled: one query in 8 is timed.', [], async () => {

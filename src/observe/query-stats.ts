@@ -1,6 +1,7 @@
 // Per-query counters kept as plain numbers on the query path (an array index and an increment); the Prometheus
 // exposition reads them at scrape time. Label lookups in a metrics library would cost more than the answer.
 import { COOKIE_STATUS_LABELS } from '../dns/cookies';
+import { SIGNING_COUNTERS } from '../dns/context';
 import { RRL_KIND_LABELS, RrlAction } from '../dns/rrl';
 import { Rcode } from '../dns/wire/constants';
 import { RECORD_TYPES } from '../dns/wire/rrtypes';
@@ -45,6 +46,8 @@ export class QueryStats {
   readonly rrl = new Float64Array(RRL_KIND_LABELS.length * RRL_COUNTER_LABELS.length);
   /** Requests by CookieStatus. */
   readonly cookies = new Float64Array(COOKIE_STATUS_LABELS.length);
+  /** DNSSEC signing counters by SigningCounter (the query context of the data plane adds to this array). */
+  readonly signing = new Float64Array(SIGNING_COUNTERS);
 
   /** `seconds` < 0: the query was not timed. */
   record(transport: Transport, rcode: number, qtype: number, truncated: boolean, seconds: number): void {
@@ -103,6 +106,7 @@ export class QueryStats {
       latencyCount: this.latencyCount,
       rrl: Array.from(this.rrl),
       cookies: Array.from(this.cookies),
+      signing: Array.from(this.signing),
     };
   }
 
@@ -117,6 +121,7 @@ export class QueryStats {
     this.latencyCount += s.latencyCount;
     addInto(this.rrl, s.rrl);
     addInto(this.cookies, s.cookies);
+    if (Array.isArray(s.signing)) addInto(this.signing, s.signing);
   }
 
   get total(): number {
@@ -136,6 +141,8 @@ export interface QueryStatsSnapshot {
   latencyCount: number;
   rrl: number[];
   cookies: number[];
+  /** Absent from workers of an older build. */
+  signing?: number[];
 }
 
 function addInto(into: Float64Array, from: readonly number[]): void {

@@ -8,6 +8,7 @@ import { resolveInternally } from '../dns/authority';
 import { ClientInfo } from '../dns/dynamic';
 import { identityRData, type DnsRuntime } from '../dns/handler';
 import { compileZonesSliced, type ZoneTable } from '../dns/zone';
+import { compileDnssecSliced, type DnssecRuntime } from '../dnssec/runtime';
 import { openGeoIp, type GeoIp } from '../geo/geoip';
 import { isValidRegion, REGION_CODES, regionOf } from '../geo/regions';
 import { sharedHealthProblems } from '../health/shared/check';
@@ -33,6 +34,8 @@ export interface Runtime extends DnsRuntime {
   readonly health: HealthView;
   /** Hostnames of pool endpoints to keep resolved. */
   readonly hostnames: Set<string>;
+  /** Online signing of the signed zones (null: none); its upkeep runs while the runtime serves. */
+  readonly dnssec: DnssecRuntime | null;
   readonly builtAt: number;
 }
 
@@ -99,6 +102,9 @@ export function* buildRuntimeSliced(config: Config, deps: RuntimeDeps): Sliced<B
   problems.push(...lb.problems);
   const zones = yield* compileZonesSliced(config, lb.bindings);
   problems.push(...zones.problems);
+  // Keys are read here, with the runtime (files, off the query path); the DNSKEY RRsets join the zone apexes.
+  const dnssec = zones.problems.some((p) => p.severity === 'error') ? { dnssec: null, problems: [] } : yield* compileDnssecSliced(config, zones.table);
+  problems.push(...dnssec.problems);
   for (const t of deps.checked ? [] : targetProblems(config)) {
     problems.push({ pos: posOf(config.pools.get(t.pool) ?? config.server, 'monitor'), message: t.message, severity: t.severity });
   }
@@ -122,6 +128,8 @@ export function* buildRuntimeSliced(config: Config, deps: RuntimeDeps): Sliced<B
     ednsUdpSize: config.server.edns_udp_size,
     nsid: config.server.nsid === null ? null : Buffer.from(config.server.nsid, 'utf8'),
     identity: identityRData(config.server.identity),
+    signer: dnssec.dnssec === null ? null : dnssec.dnssec.signer,
+    dnssec: dnssec.dnssec,
     builtAt: Date.now(),
   };
   return { runtime, problems };

@@ -69,7 +69,7 @@ export class DataPlane {
   readonly queryStats = new QueryStats();
   /** Steering counters, kept across reloads (runtimes built for this plane increment them). */
   readonly lbStats = new LbStatsRegistry();
-  private readonly ctx = new QueryContext();
+  private readonly ctx = new QueryContext(this.queryStats.signing);
   private listeners: ListenerPair[] = [];
   private staged: Staged | null = null;
   /** The runtime of `staged`, kept apart so that respond() reads one field. */
@@ -168,9 +168,15 @@ export class DataPlane {
     if (!staged) throw new Error('nothing prepared');
     this.staged = null;
     this.stagedRuntime = null;
+    const previous = this.current;
     this.current = staged.runtime;
     this.udpIo = staged.udpIo;
     this.protect(staged.server);
+    // DNSSEC upkeep (clock, key states, signing ahead) runs for the runtime that serves.
+    if (previous !== staged.runtime) {
+      previous?.dnssec?.deactivate();
+      staged.runtime.dnssec?.activate({ log: this.log, stats: this.queryStats.signing });
+    }
     const wanted = new Set(staged.server.listen.map(listenKey));
     const limits = tcpLimits(staged.server);
     const kept: ListenerPair[] = [];
@@ -206,6 +212,7 @@ export class DataPlane {
     this.lbStats.stopRotation();
     if (this.clock) clearInterval(this.clock);
     this.clock = null;
+    this.current?.dnssec?.deactivate();
     await this.abort();
     const all = this.listeners;
     this.listeners = [];

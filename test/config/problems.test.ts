@@ -76,7 +76,7 @@ describe('schema', () => {
     expect(await problems(y)).toEqual([`${at(y, 'SOA')}SOA comes from the zone's "soa" block, not from records`]);
     // Which types a static record may have is the record-type table's business (the zone compiler reports it).
     y = `${ZONE}      - { name: u, type: HTTPS, value: x }\n`;
-    expect(await problems(y)).toEqual([`${at(y, 'HTTPS')}unsupported record type "HTTPS" (supported: A, NS, CNAME, PTR, MX, TXT, AAAA, SRV, CAA)`]);
+    expect(await problems(y)).toEqual([`${at(y, 'HTTPS')}unsupported record type "HTTPS" (supported: A, NS, CNAME, PTR, MX, TXT, AAAA, SRV, DS, CAA)`]);
   });
 
   test('value and values together, or neither', async () => {

@@ -94,6 +94,7 @@ export function config(opts: {
       pidfile: null,
       rrl: null,
       cookies: { enabled: true, secret: null, rotation: 86400 },
+      dnssec: { cache_size: 100000 },
     },
     zones: [],
     monitors: new Map((opts.monitors ?? []).map((m) => [m.name, m])),

@@ -1,4 +1,4 @@
-// DNS numbers used by steerdns (RFC 1035, 3596, 2782, 6891, 7871, 5001, 7873, 8659, 8945).
+// DNS numbers used by steerdns (RFC 1035, 3596, 2782, 6891, 7871, 5001, 7873, 8659, 8945, 4034, 9824).
 
 export const enum RRType {
   A = 1,
@@ -13,6 +13,11 @@ export const enum RRType {
   SRV = 33,
   OPT = 41,
   DS = 43,
+  RRSIG = 46,
+  NSEC = 47,
+  DNSKEY = 48,
+  /** RFC 9824 §3: the meta-type in the NSEC type bitmap of a nonexistent name; never a question (FORMERR). */
+  NXNAME = 128,
   TSIG = 250,
   IXFR = 251,
   AXFR = 252,

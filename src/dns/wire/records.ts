@@ -3,11 +3,20 @@
 import { RRClass } from './constants';
 import type { WireName } from './name';
 
+// RData identities: every RData gets the next number when it is made (at config compile, or when a hostname
+// endpoint resolves), so that an RRset's records can be told apart by integers instead of bytes (the DNSSEC
+// signature cache keys on them).
+let nextRDataId = 1;
+
 /**
  * One record's data. Most records are opaque bytes (`head`); name-bearing types keep their names apart so
  * they can be compressed where RFC 3597 §4 allows it (NS, CNAME, PTR, MX, SOA — not SRV).
  */
 export class RData {
+  /** Unique per RData object of this process (records are immutable: the same id means the same bytes). */
+  readonly id = nextRDataId++;
+  /** RFC 4034 §6.2 canonical RDATA (names lowercased, uncompressed), filled in by the signer on first use. */
+  canonical: Buffer | null = null;
   /** Wire length when written without compression. */
   readonly length: number;
   /** `head` and `tail` as the encoder copies them. */

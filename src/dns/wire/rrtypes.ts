@@ -80,6 +80,34 @@ function oneName(value: string, origin: WireName): RData | string {
 
 const presentName = (pkt: Buffer, off: number): string => readName(pkt, off).name;
 
+/** DS digest lengths by digest type: SHA-1 (RFC 4034), SHA-256 (RFC 4509), SHA-384 (RFC 6605). */
+const DS_DIGEST_LENGTHS: Record<number, number> = { 1: 20, 2: 32, 4: 48 };
+
+/** RFC 4034 §5.3: key tag, algorithm, digest type, digest in hex (spaces allowed inside it). */
+function parseDs(text: string): RData | string {
+  const value = text.trim();
+  const m = /^(\d{1,5})\s+(\d{1,3})\s+(\d{1,3})\s+([0-9a-fA-F\s]+)$/.exec(value);
+  if (!m) return `expected "<key tag> <algorithm> <digest type> <hex digest>", got "${value}"`;
+  const tag = u16(m[1], 'key tag');
+  if (typeof tag === 'string') return tag;
+  const alg = Number(m[2]);
+  const digestType = Number(m[3]);
+  if (alg > 255 || digestType > 255) return 'algorithm and digest type must be from 0 to 255';
+  const hex = m[4].replace(/\s+/g, '');
+  if (hex.length % 2 !== 0) return 'the digest has an odd number of hex digits';
+  const expected = DS_DIGEST_LENGTHS[digestType];
+  if (expected !== undefined && hex.length !== expected * 2) return `a digest of type ${digestType} is ${expected} bytes, got ${hex.length / 2}`;
+  const head = Buffer.alloc(4 + hex.length / 2);
+  head.writeUInt16BE(tag, 0);
+  head[2] = alg;
+  head[3] = digestType;
+  Buffer.from(hex, 'hex').copy(head, 4);
+  return new RData(head);
+}
+
+const presentDs = (pkt: Buffer, off: number, len: number): string =>
+  `${pkt.readUInt16BE(off)} ${pkt[off + 2]} ${pkt[off + 3]} ${pkt.subarray(off + 4, off + len).toString('hex').toUpperCase()}`;
+
 function parseCaa(text: string): RData | string {
   const value = text.trim();
   const m = /^(\d{1,3})\s+([A-Za-z0-9]+)\s+(.*)$/.exec(value);
@@ -174,15 +202,17 @@ export const RECORD_TYPES: readonly RecordType[] = [
     present: (pkt, off) => `${pkt.readUInt16BE(off)} ${pkt.readUInt16BE(off + 2)} ${pkt.readUInt16BE(off + 4)} ${readName(pkt, off + 6).name}`,
   },
   { code: RRType.OPT, name: 'OPT' },
-  { code: RRType.DS, name: 'DS' },
-  { code: 46, name: 'RRSIG' },
-  { code: 47, name: 'NSEC' },
-  { code: 48, name: 'DNSKEY' },
+  { code: RRType.DS, name: 'DS', parse: parseDs, present: presentDs },
+  { code: RRType.RRSIG, name: 'RRSIG' },
+  { code: RRType.NSEC, name: 'NSEC' },
+  { code: RRType.DNSKEY, name: 'DNSKEY' },
+  { code: RRType.NXNAME, name: 'NXNAME' },
   { code: 52, name: 'TLSA' },
   { code: 64, name: 'SVCB' },
   { code: 65, name: 'HTTPS', metric: true },
   { code: RRType.IXFR, name: 'IXFR' },
   { code: RRType.AXFR, name: 'AXFR' },
+  { code: RRType.TSIG, name: 'TSIG' },
   { code: RRType.ANY, name: 'ANY', metric: true },
   { code: RRType.CAA, name: 'CAA', metric: true, parse: parseCaa },
 ];
