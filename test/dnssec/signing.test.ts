@@ -6,6 +6,8 @@ import * as dnsPacket from 'dns-packet';
 import { loadConfigText } from '../../src/config/load';
 import { QueryContext, SigningCounter } from '../../src/dns/context';
 import { handleQuery } from '../../src/dns/handler';
+import { RateLimiter, RrlKind, rrlSettings } from '../../src/dns/rrl';
+import type { RrlConfig } from '../../src/config/types';
 import { algorithm } from '../../src/dnssec/algorithms';
 import { canonicalName, canonicalNameOfKey, signingInput } from '../../src/dnssec/canonical';
 import { generateKey, readZoneKeys } from '../../src/dnssec/keyfile';
@@ -265,6 +267,45 @@ describe('signed zone (CSK, ECDSA P-256)', () => {
     expect(sig(second)).toBe(sig(first));
     // Rotation changes the order of the records, not the RRset: still the cached signature.
     expect(rrs(first.answers).filter((r) => r.type === 'A').length).toBe(2);
+  });
+});
+
+describe('rate limiting of signed answers', () => {
+  const dir = tmpDir();
+  const keyDir = path.join(dir, 'keys');
+  keysFor(keyDir, 'csk');
+  const rt = build(zoneYaml(keyDir), dir).runtime as Runtime;
+
+  test('a DO=1 random-subdomain flood is counted as NXDOMAIN of the zone (compact denial is NOERROR on the wire), and a slipped response carries no signature', () => {
+    const ctx = new QueryContext();
+    const now = 1000;
+    ctx.now = now;
+    const rrl: RrlConfig = { responses_per_second: 100, nxdomains_per_second: 2, errors_per_second: null, window: 5, slip: 2, ipv4_prefix_length: 24, ipv6_prefix_length: 56, exempt: [], log_only: false, max_table_size: 1024 };
+    ctx.rrl = new RateLimiter(rrlSettings(rrl), now, 1);
+    let answered = 0;
+    let slipped = 0;
+    for (let i = 0; i < 20; i++) {
+      const q = dnsPacket.encode({
+        type: 'query', id: i, flags: 0,
+        questions: [{ type: 'A', name: `random${i}.example.test`, class: 'IN' }],
+        additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: dnsPacket.DNSSEC_OK } as unknown as dnsPacket.Answer],
+      });
+      const out = handleQuery(ctx, rt, q, '127.0.0.9', 'udp');
+      if (out === null) continue;
+      const r = decode(Buffer.from(out));
+      if (r.flag_tc) {
+        slipped++;
+        expect(ctx.outcome.rrlKind).toBe(RrlKind.Nxdomain);
+        expect(types(r.answers)).toEqual([]);
+        expect(types(r.authorities)).toEqual([]);
+      } else {
+        answered++;
+        expect(types(r.authorities)).toContain('NSEC');
+      }
+    }
+    // One account for every name (the zone): 2 a second plus the slip share, not 20 answers for 20 names.
+    expect(answered).toBe(2);
+    expect(slipped).toBeGreaterThan(0);
   });
 });
 
