@@ -1,8 +1,10 @@
-# steerdns container image: Node LTS (slim), non-root, port 53 and ICMP through capabilities.
+# steerdns container image: Node 24 LTS (slim), non-root, port 53 and ICMP through capabilities.
+# Node 24 is the newest LTS line CI runs the suite on (.ci/run: 20, 22, 24); it has security support until
+# April 2028, 22 until April 2027 (https://nodejs.org/en/about/previous-releases).
 #   docker build -t steerdns .
 #   docker run --cap-add NET_BIND_SERVICE --cap-add NET_RAW -p 53:53/udp -p 53:53/tcp \
 #     -v $PWD/steerdns.yaml:/etc/steerdns/steerdns.yaml:ro steerdns
-FROM node:22-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 # A C compiler for the optional batched-UDP module (native/, scripts/build-native.js; Node's headers come with
 # the image). Without it the build prints why and the server uses node:dgram.
 RUN apt-get update \
@@ -16,7 +18,7 @@ COPY scripts ./scripts
 COPY native ./native
 RUN npm run build && npm prune --omit=dev
 
-FROM node:22-bookworm-slim
+FROM node:24-bookworm-slim
 # iputils-ping for icmp_ping/udp_icmp monitors; libcap2-bin to let node bind port 53 without root.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends iputils-ping libcap2-bin \

@@ -64,7 +64,8 @@ async function rollSlabs(b: Client, n: number): Promise<void> {
   b.sock.write(Buffer.concat(Array.from({ length: n }, () => big)));
   await b.waitFor(n, 5000);
   expect(b.messages).toHaveLength(n);
-  expect(decodeBoth(b.messages[0]).answer).toHaveLength(1);
+  // dns-packet only: dns2 3.0.0 takes ~50 ms to decode this 30 KB answer, and this runs 150 times (oracle.ts).
+  expect(decodeBoth(b.messages[0], { dns2: false }).answer).toHaveLength(1);
   expect(b.messages.every((m) => m.length === b.messages[0].length)).toBe(true);
   b.messages.length = 0;
 }

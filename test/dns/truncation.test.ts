@@ -29,10 +29,10 @@ afterAll(async () => {
   await s.stop();
 });
 
-async function udp(name: string, type: number, o: Omit<RawQuery, 'questions'> = {}): Promise<Norm> {
+async function udp(name: string, type: number, o: Omit<RawQuery, 'questions'> = {}, check: { dns2?: boolean } = {}): Promise<Norm> {
   const raw = await udpMaybe(s.port, rawQuery({ ...o, questions: [{ name, type }] }), 2000);
   if (!raw) throw new Error('no answer');
-  return decodeBoth(raw);
+  return decodeBoth(raw, check);
 }
 
 describe('over UDP', () => {
@@ -54,7 +54,8 @@ describe('over UDP', () => {
   });
 
   test('with EDNS 4096 and 100 records (1645 bytes): TC within 1232 bytes, OPT (with NSID and ECS) kept', async () => {
-    const n = await udp('many100.example.com', 1, { opt: { udpSize: 4096, options: [NSID, ecsFor([192, 0, 2, 0], 24)] } });
+    // dns2 3.0.0 loses the OPT when NSID precedes another option (oracle.ts); dns-packet checks it alone.
+    const n = await udp('many100.example.com', 1, { opt: { udpSize: 4096, options: [NSID, ecsFor([192, 0, 2, 0], 24)] } }, { dns2: false });
     expect(n.raw.length).toBeLessThanOrEqual(1232);
     expect(n.tc).toBe(true);
     expect(n.answer).toEqual([]);

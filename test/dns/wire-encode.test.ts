@@ -242,7 +242,8 @@ describe('truncation', () => {
     msg.answer.push(many(100)); // > 1232
     const out = encodeResponse(q(pkt), pkt, msg, opts({ limit: 1232, nsid: Buffer.from('nsid-1') }));
     expect(out.length).toBeLessThanOrEqual(1232);
-    const n = decodeBoth(out);
+    // dns2 3.0.0 loses the OPT when NSID precedes another option (oracle.ts); dns-packet checks it alone.
+    const n = decodeBoth(out, { dns2: false });
     expect(n.tc).toBe(true);
     expect(n.answer).toEqual([]);
     expect(n.opt?.udpSize).toBe(1232);
@@ -252,7 +253,7 @@ describe('truncation', () => {
     msg.answer.length = 0;
     msg.answer.push(many(70));
     const fits = encodeResponse(q(pkt), pkt, msg, opts({ limit: 1232, nsid: Buffer.from('nsid-1') }));
-    const f = decodeBoth(fits);
+    const f = decodeBoth(fits, { dns2: false });
     expect(f.tc).toBe(false);
     expect(f.answer.length).toBe(70);
     expect(fits.length).toBe(33 + 70 * 16 + 11 + 10 + 11);
