@@ -155,6 +155,8 @@ export class Supervisor {
       role: this.role,
       config: config.file,
       listen: described.listen,
+      // Which UDP path answers (server.udp_io / STEERDNS_UDP_IO resolved): bench/run.js checks it before measuring.
+      udp_io: described.udp_io ?? null,
       ...('workers' in described ? { workers: config.server.workers } : {}),
       http: this.httpPort ? `${config.server.http?.host}:${this.httpPort}` : null,
       zones: config.zones.map((z) => z.name),

@@ -71,9 +71,12 @@ export interface ProcessServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `node dist/cli.js serve -c FILE` (run `npm run build` first) and waits for its "started" log line. */
-export async function spawnServer(configPath: string, timeoutMs = 10000, extraArgs: string[] = []): Promise<ProcessServer> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'serve', '-c', configPath, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `node dist/cli.js serve -c FILE` (run `npm run build` first) and waits for its "started" log line. `env`: the
+ * child's environment (Jest's process.env is the test's own copy, which spawn does not see when left out).
+ */
+export async function spawnServer(configPath: string, timeoutMs = 10000, extraArgs: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<ProcessServer> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), 'serve', '-c', configPath, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {
     err += d.toString();
