@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 'use strict';
 // steerdns benchmark: dnsperf against a bare Node dgram echo (the Node ceiling) and against steerdns, one
-// query mix at a time, in the same run. Plain Node (CommonJS, no dependencies). See bench/README.md.
+// query mix at a time, in the same run; with --paths, steerdns on each UDP path (node:dgram and the batched native
+// module, each beside its own echo), and with --gdnsd, gdnsd on the static mix. Plain Node (CommonJS, no
+// dependencies). See bench/README.md.
 //
 //   npm run bench                       # build, then: node bench/run.js
 //   node bench/run.js --pin -l 20       # server on CPU 0, dnsperf on CPU 1, 20 s per measurement
 //   node bench/run.js --mixes static,lb-geo-ecs --profile lb-geo-ecs
+//   node bench/run.js --paths dgram,batched --gdnsd
 //   node bench/run.js --help
 
 const { spawn, spawnSync } = require('node:child_process');
@@ -22,6 +25,9 @@ let childEnv = process.env;
 let SNAPSHOT_ROOT = null;
 const CONFIG = path.join(__dirname, 'configs', 'bench.yaml');
 const ECHO = path.join(__dirname, 'echo-server.js');
+let ECHO_BATCHED = path.join(__dirname, 'echo-batched.js'); // replaced by the snapshot's (see snapshotDist)
+const UDP_PATHS = ['dgram', 'batched'];
+const BATCHED_TARGET = 0.65; // issue 16: server CPU per query on the batched path ≤ 0.65× the dgram path, every mix
 const RESULTS_DIR = path.join(__dirname, 'results');
 const TARGET_RATIO = 0.85; // design.md §4: a GSLB mix at ≥ 85 % of the echo rate on one core
 const P99_TARGET_MS = 2; // … and p99 < 2 ms at half of peak load
@@ -31,21 +37,26 @@ const DNSSEC_TARGET = 0.8; // issue 15: a DO=1 mix at ≥ 0.8× its unsigned mix
 
 const USAGE = `usage: node bench/run.js [options]      (npm run bench -- [options])
 
-  -l, --duration S        seconds per measurement (default 10)
+  -l, --duration S        seconds per target, mix and round, split into the slices (default 10)
       --warmup S          warm-up seconds before each measurement, discarded (default 2)
   -c, --clients N         dnsperf -c (default 10)
   -q, --outstanding N     dnsperf -q, queries in flight (default 100)
   -T, --threads N         dnsperf -T (default: dnsperf's own, one sender/receiver pair)
       --pin               taskset the server (and the echo) to CPU 0 and dnsperf to CPU 1
       --workers N         sets server.workers in the bench config (default 1)
+      --paths A,B         the server's UDP paths to measure, each beside its own echo (dgram: echo-server.js,
+                          batched: echo-batched.js): dgram, batched or both (default: dgram,batched when
+                          the native module is built, else dgram); the first one fills the row's own fields
+      --gdnsd             also measure gdnsd (/usr/sbin/gdnsd, foreground, own config in the temp dir,
+                          udp_threads = --workers) on the static mix
       --mixes A,B,…       only these mixes (default: all): ${'${MIXES}'}
       --ecs-mode M        how mixes with several ECS subnets run (dnsperf sends one option per process):
                           sequential = one sub-run per subnet, duration split evenly (default);
                           parallel   = one dnsperf per subnet at the same time, -c/-q split between them
       --latency-duration S  seconds of the half-peak latency run (default 4; 0 disables it)
-      --slices N          per mix and round, N echo/server measurement pairs of -l/N seconds each, in
-                          ABBA order (echo, server, server, echo, …); ratio = median of the pair ratios
-                          (default 4)
+      --slices N          per mix and round, N slices: in each, one peak run of -l/N seconds per target
+                          (echo, dgram, batched, batched echo[, gdnsd]), the order reversed every slice
+                          (one path: ABBA echo/server pairs); ratios = medians over the slices (default 4)
       --rounds N          run the mixes N times, alternating the order; medians over every pair (default 1)
       --profile A,B|all   after measuring, run these mixes (and/or "echo") again under node --cpu-prof and
                           print where the time goes (profiles saved in bench/results/*.cpuprofile)
@@ -67,6 +78,8 @@ function parseOptions(argv) {
       threads: { type: 'string', short: 'T' },
       pin: { type: 'boolean', default: false },
       workers: { type: 'string', default: '1' },
+      paths: { type: 'string' },
+      gdnsd: { type: 'boolean', default: false },
       mixes: { type: 'string' },
       'ecs-mode': { type: 'string', default: 'sequential' },
       'latency-duration': { type: 'string', default: '4' },
@@ -105,7 +118,16 @@ function parseOptions(argv) {
     install: !values['no-install'],
     mixes: MIXES,
     profile: new Set(),
+    paths: null, // resolved in main() once the snapshot tells whether the native module loads
+    gdnsd: values.gdnsd,
   };
+  if (values.paths !== undefined) {
+    const list = values.paths.split(',').map((x) => x.trim()).filter(Boolean);
+    const paths = list.includes('both') ? [...UDP_PATHS] : list;
+    for (const p of paths) if (!UDP_PATHS.includes(p)) fail(`--paths: unknown UDP path "${p}" (dgram, batched, both)`);
+    if (paths.length === 0 || new Set(paths).size !== paths.length) fail(`--paths: a list of distinct paths (got "${values.paths}")`);
+    opts.paths = paths;
+  }
   if (opts.ecsMode !== 'sequential' && opts.ecsMode !== 'parallel') fail('--ecs-mode must be sequential or parallel');
   const pickMixes = (list, flag) => {
     const names = list.split(',').map((s) => s.trim()).filter(Boolean);
@@ -438,9 +460,9 @@ function pinned(opts, cpu, cmd, args) {
 }
 
 /** Starts a process and waits for a stdout/stderr line that `ready` turns into a port. */
-function startListener(name, cmd, args, ready, { stream = 'stderr', timeoutMs = 20000, cwd = ROOT } = {}) {
+function startListener(name, cmd, args, ready, { stream = 'stderr', timeoutMs = 20000, cwd = ROOT, env = childEnv } = {}) {
   return new Promise((resolve, reject) => {
-    const child = track(spawn(cmd, args, { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const child = track(spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] }));
     const log = [];
     let done = false;
     let buf = '';
@@ -458,7 +480,7 @@ function startListener(name, cmd, args, ready, { stream = 'stderr', timeoutMs = 
         if (port) {
           done = true;
           clearTimeout(timer);
-          resolve({ child, port, log, pid: child.pid });
+          resolve({ child, port, log, pid: child.pid, line });
           return;
         }
       }
@@ -485,10 +507,12 @@ function portFromListen(listen) {
   return m ? Number(m[1]) : null;
 }
 
-function startEcho(opts, profileDir = null) {
+/** The ceiling for a UDP path: echo-server.js (node:dgram) or echo-batched.js (the native module). */
+function startEcho(opts, profileDir = null, udpIo = 'dgram') {
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const { cmd, args } = pinned(opts, 0, process.execPath, [...nodeArgs, ECHO, '127.0.0.1', '0']);
-  return startListener('echo server', cmd, args, (line) => {
+  const script = udpIo === 'batched' ? ECHO_BATCHED : ECHO;
+  const { cmd, args } = pinned(opts, 0, process.execPath, [...nodeArgs, script, '127.0.0.1', '0']);
+  return startListener(udpIo === 'batched' ? 'batched echo' : 'echo server', cmd, args, (line) => {
     try {
       return portFromListen(JSON.parse(line).listen);
     } catch {
@@ -497,10 +521,15 @@ function startEcho(opts, profileDir = null) {
   }, { stream: 'stdout' });
 }
 
-function startSteerdns(opts, configPath, profileDir) {
+/**
+ * `steerdns serve` on the UDP path `udpIo` (STEERDNS_UDP_IO, which overrides server.udp_io). The "steerdns started"
+ * line names the path that answers: anything else than the one asked for stops the bench (a batched figure measured
+ * on dgram would be worse than none).
+ */
+async function startSteerdns(opts, configPath, profileDir, udpIo) {
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const { cmd, args } = pinned(opts, 0, process.execPath, [...nodeArgs, CLI, 'serve', '-c', configPath]);
-  return startListener('steerdns', cmd, args, (line) => {
+  const server = await startListener(`steerdns (${udpIo})`, cmd, args, (line) => {
     if (!line.includes('steerdns started')) return null;
     try {
       const j = JSON.parse(line);
@@ -508,7 +537,72 @@ function startSteerdns(opts, configPath, profileDir) {
     } catch {
       return null;
     }
+  }, { env: { ...childEnv, STEERDNS_UDP_IO: udpIo } });
+  const reported = JSON.parse(server.line).udp_io;
+  if (reported !== udpIo) {
+    await stopProcess(server);
+    throw new Error(`steerdns was asked for UDP path "${udpIo}" (STEERDNS_UDP_IO) but reports ${JSON.stringify(reported)} in its "steerdns started" line; not measuring the wrong path:\n${server.log.slice(-10).join('\n')}`);
+  }
+  server.udpIo = reported;
+  return server;
+}
+
+/** gdnsd 3.x's binary, or null. /usr/sbin is not on every user's PATH. */
+function gdnsdBinary() {
+  return which('gdnsd') || (fs.existsSync('/usr/sbin/gdnsd') ? '/usr/sbin/gdnsd' : null);
+}
+
+/** The static A records of bench.yaml's bench.test zone as a zone file, for gdnsd (only the static mix runs on it). */
+function gdnsdZone(yaml) {
+  const lines = ['$TTL 60', '@ SOA ns1 hostmaster 1 3600 600 86400 60', '@ NS ns1', '@ NS ns2'];
+  const re = /^\s+- \{ name: ([\w.-]+), type: A, values?: (\[[^\]]*\]|[\d.]+) \}/gm;
+  for (const m of yaml.matchAll(re)) {
+    for (const v of m[2].replace(/[[\]]/g, '').split(',').map((x) => x.trim()).filter(Boolean)) lines.push(`${m[1]} A ${v}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function freeUdpPort() {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
   });
+}
+
+/**
+ * gdnsd in the foreground (`gdnsd -c DIR start`), never as a service: its config, zone, run and state dirs in the
+ * temp dir, listening on 127.0.0.1 only, on a free port. udp_threads = --workers, so that it gets as many UDP
+ * threads as steerdns has serving processes.
+ */
+async function startGdnsd(opts, tmp, yaml) {
+  const bin = gdnsdBinary();
+  if (!bin) throw new Error('--gdnsd: gdnsd is not installed (Debian package gdnsd)');
+  const dir = path.join(tmp, 'gdnsd');
+  fs.mkdirSync(path.join(dir, 'zones'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'zones', 'bench.test'), gdnsdZone(yaml));
+  let last = null;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freeUdpPort();
+    fs.writeFileSync(path.join(dir, 'config'), `options => {
+  listen => [ 127.0.0.1:${port} ]
+  udp_threads => ${opts.workers}
+  tcp_threads => 1
+  run_dir => ${JSON.stringify(path.join(dir, 'run'))}
+  state_dir => ${JSON.stringify(path.join(dir, 'state'))}
+}
+`);
+    const { cmd, args } = pinned(opts, 0, bin, ['-c', dir, 'start']);
+    try {
+      return await startListener('gdnsd', cmd, args, (line) => (line.includes('DNS listeners started') ? port : null), { cwd: dir, env: process.env });
+    } catch (err) {
+      last = err; // the port was taken meanwhile (TCP or UDP): try another one
+    }
+  }
+  throw last;
 }
 
 function stopProcess(p, timeoutMs = 10000) {
@@ -534,6 +628,15 @@ function snapshotDist(tmp, configPath) {
   const dest = path.join(snap, 'dist');
   fs.mkdirSync(snap, { recursive: true });
   fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(snap, 'package.json')); // dist/app.js reads ../package.json
+  // The native module is looked up at ../../../build from dist/dns/server: without this copy the snapshot has no
+  // batched path (and udp_io auto quietly ran on dgram). The batched echo loads dist/ from ../, so it is copied too.
+  const build = path.join(ROOT, 'build', 'udp_batch.node');
+  if (fs.existsSync(build)) {
+    fs.mkdirSync(path.join(snap, 'build'), { recursive: true });
+    fs.copyFileSync(build, path.join(snap, 'build', 'udp_batch.node'));
+  }
+  fs.mkdirSync(path.join(snap, 'bench'), { recursive: true });
+  fs.copyFileSync(path.join(__dirname, 'echo-batched.js'), path.join(snap, 'bench', 'echo-batched.js'));
   const env = { ...process.env, NODE_PATH: [path.join(ROOT, 'node_modules'), process.env.NODE_PATH].filter(Boolean).join(path.delimiter) };
   let last = '';
   for (let attempt = 1; attempt <= 10; attempt++) {
@@ -542,6 +645,7 @@ function snapshotDist(tmp, configPath) {
     const r = spawnSync(process.execPath, [path.join(dest, 'cli.js'), 'check', '-c', configPath], { env, encoding: 'utf8' });
     if (r.status === 0) {
       CLI = path.join(dest, 'cli.js');
+      ECHO_BATCHED = path.join(snap, 'bench', 'echo-batched.js');
       childEnv = env;
       SNAPSHOT_ROOT = snap;
       return;
@@ -824,29 +928,46 @@ async function latencyRun(opts, { port, file, ecs, edns, dnssec }, peakQps) {
 }
 
 /**
- * One mix, one round: the server and an echo both up (pinned to the same CPU, the idle one costs nothing), a
- * warm-up of each, then `slices` pairs of short peak runs in ABBA order, so that each server slice is compared
- * with an echo slice measured seconds away — host noise that drifts over tens of seconds cancels out.
+ * One mix, one round. Every target is up at the same time (pinned to the same CPU: the idle ones cost nothing): the
+ * server on each UDP path and that path's echo, and gdnsd when asked. A warm-up of each, then `slices` rounds of short
+ * peak runs, one per target, in an order that reverses every slice (echo, dgram, batched, batched echo, gdnsd; then
+ * backwards): each server slice is compared with its echo's and the other path's slice measured seconds away, so host
+ * noise that drifts over tens of seconds cancels out. With one path this is the ABBA order of echo/server pairs.
+ *
+ * `targets`: [{ key, role: 'echo'|'server'|'other', udpIo, port, pid, …traffic }].
  */
-async function measurePaired(opts, serverTarget, echoTarget) {
-  if (opts.warmup > 0) {
-    await drive(opts, { ...echoTarget, duration: opts.warmup });
-    await drive(opts, { ...serverTarget, duration: opts.warmup });
-  }
+async function measureMix(opts, targets) {
+  if (opts.warmup > 0) for (const t of targets) await drive(opts, { ...t, duration: opts.warmup });
   const seconds = round(opts.duration / opts.slices, 2);
-  const pairs = [];
+  const slices = [];
   for (let i = 0; i < opts.slices; i++) {
-    const pair = {};
-    for (const which of i % 2 === 0 ? ['echo', 'server'] : ['server', 'echo']) {
-      pair[which] = await peak(opts, which, which === 'echo' ? echoTarget : serverTarget, seconds);
-    }
-    pair.ratio = pair.echo.qps > 0 ? pair.server.qps / pair.echo.qps : null;
-    pair.cpu_ratio = pair.echo.cpu_us_per_query && pair.server.cpu_us_per_query ? pair.echo.cpu_us_per_query / pair.server.cpu_us_per_query : null;
-    pairs.push(pair);
+    const slice = {};
+    for (const t of i % 2 === 0 ? targets : [...targets].reverse()) slice[t.key] = await peak(opts, t.key, t, seconds);
+    slices.push(slice);
   }
-  const medianQps = median(pairs.map((p) => p.server.qps));
-  const latency = await latencyRun(opts, serverTarget, medianQps);
-  return { pairs, latency };
+  // Per UDP path: the pairs server/echo of that path, as before (echo = the path's own ceiling).
+  const perPath = {};
+  for (const t of targets.filter((x) => x.role === 'server')) {
+    const echoKey = targets.find((x) => x.role === 'echo' && x.udpIo === t.udpIo).key;
+    const pairs = slices.map((sl) => {
+      const pair = { echo: sl[echoKey], server: sl[t.key] };
+      pair.ratio = pair.echo.qps > 0 ? pair.server.qps / pair.echo.qps : null;
+      pair.cpu_ratio = pair.echo.cpu_us_per_query && pair.server.cpu_us_per_query ? pair.echo.cpu_us_per_query / pair.server.cpu_us_per_query : null;
+      return pair;
+    });
+    perPath[t.udpIo] = { pairs, latency: null };
+  }
+  // Batched ÷ dgram per slice (issue 16's criterion is on CPU per query: dnsperf saturates the 2 cores first).
+  const cross = slices.map((sl) => ({
+    cpu: sl.batched && sl.dgram && sl.batched.cpu_us_per_query && sl.dgram.cpu_us_per_query ? sl.batched.cpu_us_per_query / sl.dgram.cpu_us_per_query : null,
+    qps: sl.batched && sl.dgram && sl.dgram.qps > 0 ? sl.batched.qps / sl.dgram.qps : null,
+  }));
+  const others = {};
+  for (const t of targets.filter((x) => x.role === 'other')) others[t.key] = slices.map((sl) => sl[t.key]);
+  for (const t of targets.filter((x) => x.role === 'server')) {
+    perPath[t.udpIo].latency = await latencyRun(opts, t, median(perPath[t.udpIo].pairs.map((p) => p.server.qps)));
+  }
+  return { perPath, cross, others };
 }
 
 // ---- CPU profiles --------------------------------------------------------------------------------------
@@ -939,10 +1060,12 @@ function fmt(v, d = 0) {
   return typeof v === 'number' ? v.toFixed(d) : String(v);
 }
 
-function table(rows) {
-  const head = ['mix', 'qps', 'echo qps', 'ratio', 'min–max', 'µs/q', 'cpu ratio', 'lost', 'srv%', 'other%', '½-peak qps', 'p50 ms', 'p99 ms', 'answers'];
-  const lines = rows.map((r) => [
-    r.target,
+function table(rows, paths) {
+  const multi = paths.length > 1;
+  const head = ['mix', ...(multi ? ['udp'] : []), 'qps', 'echo qps', 'ratio', 'min–max', 'µs/q', 'cpu ratio', 'lost', 'srv%', 'other%', '½-peak qps', 'p50 ms', 'p99 ms', 'answers'];
+  const lines = rows.flatMap((row) => paths.map((p) => [row, row.paths[p]])).map(([row, r]) => [
+    row.target,
+    ...(multi ? [r.udp_io] : []),
     fmt(r.qps),
     fmt(r.echo_qps),
     r.ratio === null ? '-' : r.ratio.toFixed(2),
@@ -957,6 +1080,40 @@ function table(rows) {
     r.latency ? fmt(r.latency.p99_ms, 3) : '-',
     r.check.ok ? 'ok' : 'WRONG',
   ]);
+  return layout(head, lines);
+}
+
+/** Per mix: both paths side by side, their echoes' CPU per query, batched ÷ dgram, and gdnsd where measured. */
+function pathsTable(rows, paths) {
+  const has = (p) => paths.includes(p);
+  const withGdnsd = rows.some((r) => r.gdnsd);
+  const head = ['mix'];
+  if (has('dgram')) head.push('dgram qps', 'dgram µs/q');
+  if (has('batched')) head.push('batched qps', 'batched µs/q');
+  if (has('dgram') && has('batched')) head.push('b/d µs/q', 'min–max', 'b/d qps');
+  if (has('dgram')) head.push('echo µs/q');
+  if (has('batched')) head.push('b-echo µs/q');
+  if (withGdnsd) head.push('gdnsd qps', 'gdnsd µs/q');
+  head.push('answers');
+  const lines = rows.map((r) => {
+    const l = [r.target];
+    if (has('dgram')) l.push(fmt(r.paths.dgram.qps), fmt(r.paths.dgram.cpu_us_per_query, 2));
+    if (has('batched')) l.push(fmt(r.paths.batched.qps), fmt(r.paths.batched.cpu_us_per_query, 2));
+    if (has('dgram') && has('batched')) {
+      const v = r.batched_vs_dgram;
+      l.push(fmt(v.cpu_per_query, 3), v.cpu_per_query_min === null ? '-' : `${v.cpu_per_query_min.toFixed(2)}–${v.cpu_per_query_max.toFixed(2)}`, fmt(v.qps, 3));
+    }
+    if (has('dgram')) l.push(fmt(r.paths.dgram.echo_cpu_us_per_query, 2));
+    if (has('batched')) l.push(fmt(r.paths.batched.echo_cpu_us_per_query, 2));
+    if (withGdnsd) l.push(r.gdnsd ? fmt(r.gdnsd.qps) : '-', r.gdnsd ? fmt(r.gdnsd.cpu_us_per_query, 2) : '-');
+    l.push(r.check.ok ? 'ok' : 'WRONG');
+    return l;
+  });
+  return layout(head, lines);
+}
+
+/** Right-aligned columns, except the first and the last. */
+function layout(head, lines) {
   const all = [head, ...lines];
   const w = head.map((_, i) => Math.max(...all.map((l) => String(l[i]).length)));
   return all.map((l, li) => l.map((c, i) => (i === 0 || i === l.length - 1 ? String(c).padEnd(w[i]) : String(c).padStart(w[i]))).join('  ').trimEnd() + (li === 0 ? `\n${w.map((n) => '-'.repeat(n)).join('  ')}` : '')).join('\n');
@@ -1017,6 +1174,16 @@ async function main() {
   const configPath = path.join(tmp, 'bench.yaml');
   fs.writeFileSync(configPath, yaml);
   snapshotDist(tmp, configPath);
+  // The UDP paths: the batched one needs the native module, as the snapshot's server would load it.
+  const native = require(path.join(SNAPSHOT_ROOT, 'dist', 'dns', 'server', 'udp-batched')).loadBatchedUdp();
+  if (opts.paths === null) {
+    opts.paths = native.binding ? ['dgram', 'batched'] : ['dgram'];
+    if (!native.binding) notes.push(`UDP path batched not measured: ${native.reason}`);
+  } else if (opts.paths.includes('batched') && !native.binding) {
+    fail(`--paths batched: the native module cannot be used (${native.reason}); run "npm run build" with a C compiler and Node's headers`);
+  }
+  if (opts.gdnsd && !gdnsdBinary()) fail('--gdnsd: gdnsd is not installed (Debian package gdnsd)');
+  if (opts.gdnsd && !opts.mixes.some((m) => m.name === 'static')) notes.push('--gdnsd: gdnsd runs on the static mix only, which is not among --mixes');
   // The DO=1 mixes run against the same config with bench.test signed (a key made in the temp dir).
   let signedConfigPath = null;
   if (opts.mixes.some((m) => m.dnssec)) {
@@ -1037,31 +1204,58 @@ async function main() {
   const startMachine = machine();
   const perfVersion = versionOf('dnsperf', ['-h']);
   log(`bench: ${startMachine.cpus} × ${startMachine.cpu_model}, load ${startMachine.loadavg.join(' ')}, node ${process.version}, dnsperf ${perfVersion}`);
-  log(`bench: dnsperf -c ${opts.clients} -q ${opts.outstanding}${opts.threads ? ` -T ${opts.threads}` : ''} -l ${opts.duration} (warm-up ${opts.warmup} s), ${opts.pinCpus ? 'pinned: server CPU 0, dnsperf CPU 1' : 'not pinned'}, workers ${opts.workers}, ecs-mode ${opts.ecsMode}`);
+  log(`bench: dnsperf -c ${opts.clients} -q ${opts.outstanding}${opts.threads ? ` -T ${opts.threads}` : ''} -l ${opts.duration} (warm-up ${opts.warmup} s), ${opts.pinCpus ? 'pinned: server CPU 0, dnsperf CPU 1' : 'not pinned'}, workers ${opts.workers}, UDP paths ${opts.paths.join(', ')}${opts.gdnsd ? ' + gdnsd (static)' : ''}, ecs-mode ${opts.ecsMode}`);
   if (startMachine.loadavg[0] > 0.5 * startMachine.cpus) log(`bench: warning: the machine is busy (load ${startMachine.loadavg[0]}); numbers will be noisy`);
 
   let failedChecks = 0;
   const runMix = async (mix, round) => {
     log(`bench: ${mix.name}${opts.rounds > 1 ? ` (round ${round})` : ''} …`);
-    const server = await startSteerdns(opts, mix.dnssec ? signedConfigPath : configPath, null);
-    let echo = null;
+    const cfg = mix.dnssec ? signedConfigPath : configPath;
+    const servers = [];
+    const echoes = [];
+    let gdnsd = null;
+    const checks = {};
     try {
-      echo = await startEcho(opts);
-      const check = await checkAnswers(mix, server.port);
-      if (!check.ok) {
-        failedChecks++;
-        log(`bench: ${mix.name}: the answers are not what the mix is meant to exercise:\n  ${check.problems.slice(0, 6).join('\n  ')}`);
+      for (const p of opts.paths) servers.push(await startSteerdns(opts, cfg, null, p));
+      for (const p of opts.paths) echoes.push({ udpIo: p, proc: await startEcho(opts, null, p) });
+      if (opts.gdnsd && mix.name === 'static') gdnsd = await startGdnsd(opts, tmp, yaml);
+      for (const sv of servers) {
+        checks[sv.udpIo] = await checkAnswers(mix, sv.port);
+        if (!checks[sv.udpIo].ok) {
+          failedChecks++;
+          log(`bench: ${mix.name} (${sv.udpIo}): the answers are not what the mix is meant to exercise:\n  ${checks[sv.udpIo].problems.slice(0, 6).join('\n  ')}`);
+        }
       }
-      // The echo gets the same dnsperf runs (same questions, same ECS options): the client does the same work.
+      let gdnsdCheck = null;
+      if (gdnsd) {
+        gdnsdCheck = await checkAnswers(mix, gdnsd.port);
+        if (!gdnsdCheck.ok) notes.push(`gdnsd: the answers are not those of the static mix: ${gdnsdCheck.problems.slice(0, 3).join('; ')}`);
+      }
+      // The echoes get the same dnsperf runs (same questions, same ECS options): the client does the same work.
       const traffic = { file: files[mix.name], ecs: mix.ecs, edns: Boolean(mix.ecs) || Boolean(mix.dnssec), dnssec: Boolean(mix.dnssec) };
-      const got = await measurePaired(opts, { port: server.port, pid: server.pid, ...traffic }, { port: echo.port, pid: echo.pid, ...traffic });
-      return { round, check, ...got };
+      const echoKey = (p) => (p === 'dgram' ? 'echo' : `echo-${p}`);
+      const byPath = (p) => [
+        { key: echoKey(p), role: 'echo', udpIo: p, port: echoes.find((e) => e.udpIo === p).proc.port, pid: echoes.find((e) => e.udpIo === p).proc.pid, ...traffic },
+        { key: p, role: 'server', udpIo: p, port: servers.find((x) => x.udpIo === p).port, pid: servers.find((x) => x.udpIo === p).pid, ...traffic },
+      ];
+      // echo, dgram, batched, batched echo: each server next to its echo and to the other path.
+      const [first, second] = opts.paths;
+      const targets = second ? [...byPath(first), ...byPath(second).reverse()] : byPath(first);
+      if (gdnsd) targets.push({ key: 'gdnsd', role: 'other', port: gdnsd.port, pid: gdnsd.pid, ...traffic });
+      const got = await measureMix(opts, targets);
+      return { round, checks, gdnsdCheck, ...got };
     } finally {
-      if (echo) await stopProcess(echo);
-      await stopProcess(server);
-      fs.writeFileSync(path.join(tmp, `${mix.name}.r${round}.server.log`), `${server.log.join('\n')}\n`);
-      const bad = server.log.filter((l) => /"level":"(error|warn)"/.test(l));
-      if (bad.length) notes.push(`${mix.name}: the server logged ${bad.length} warning/error line(s), e.g. ${bad[0].slice(0, 300)}`);
+      for (const e of echoes) await stopProcess(e.proc);
+      if (gdnsd) {
+        await stopProcess(gdnsd);
+        fs.writeFileSync(path.join(tmp, `${mix.name}.r${round}.gdnsd.log`), `${gdnsd.log.join('\n')}\n`);
+      }
+      for (const server of servers) {
+        await stopProcess(server);
+        fs.writeFileSync(path.join(tmp, `${mix.name}.r${round}.${server.udpIo}.server.log`), `${server.log.join('\n')}\n`);
+        const bad = server.log.filter((l) => /"level":"(error|warn)"/.test(l));
+        if (bad.length) notes.push(`${mix.name} (${server.udpIo}): the server logged ${bad.length} warning/error line(s), e.g. ${bad[0].slice(0, 300)}`);
+      }
     }
   };
 
@@ -1072,32 +1266,28 @@ async function main() {
     for (const mix of order) perMix.get(mix.name).push(await runMix(mix, r));
   }
 
-  // One row per mix: medians over every echo/server pair of every round.
-  const rows = opts.mixes.map((mix) => {
-    const runs = perMix.get(mix.name);
-    const pairs = runs.flatMap((x) => x.pairs);
-    const srv = pairs.map((p) => p.server);
-    const ech = pairs.map((p) => p.echo);
-    const med = (list, f) => median(list.map(f).filter((x) => x !== null && x !== undefined));
-    const lats = runs.map((x) => x.latency).filter(Boolean);
+  const med = (list, f) => median(list.map(f).filter((x) => x !== null && x !== undefined));
+  /** A mix on one UDP path: medians over every echo/server pair of every round (the fields of the rows before --paths). */
+  const pathRow = (mix, runs, p) => {
+    const pairs = runs.flatMap((x) => x.perPath[p].pairs);
+    const srv = pairs.map((x) => x.server);
+    const ech = pairs.map((x) => x.echo);
+    const lats = runs.map((x) => x.perPath[p].latency).filter(Boolean);
     const medLat = (f) => round(median(lats.map(f).filter((x) => x !== null && x !== undefined)), 3);
-    const first = runs[0];
+    const checks = runs.map((x) => x.checks[p]);
     const completed = srv.reduce((a, x) => a + x.completed, 0);
     const lost = srv.reduce((a, x) => a + (x.lost || 0), 0);
     return {
-      target: mix.name,
-      description: mix.description,
-      ecs: mix.ecs ? mix.ecs.map((s) => `${s.label} ${s.cidr} (option 8:${ecsOptionHex(s.cidr)})`) : null,
-      query_names: new Set(mix.queries.map((q) => q.split(/\s+/)[0])).size,
+      udp_io: p,
       pairs: pairs.length,
       qps: Math.round(med(srv, (x) => x.qps)),
       echo_qps: Math.round(med(ech, (x) => x.qps)),
-      ratio: round(med(pairs, (p) => p.ratio), 3),
-      ratio_min: round(Math.min(...pairs.map((p) => p.ratio ?? Infinity)), 3),
-      ratio_max: round(Math.max(...pairs.map((p) => p.ratio ?? -Infinity)), 3),
+      ratio: round(med(pairs, (x) => x.ratio), 3),
+      ratio_min: round(Math.min(...pairs.map((x) => x.ratio ?? Infinity)), 3),
+      ratio_max: round(Math.max(...pairs.map((x) => x.ratio ?? -Infinity)), 3),
       cpu_us_per_query: round(med(srv, (x) => x.cpu_us_per_query), 2),
       echo_cpu_us_per_query: round(med(ech, (x) => x.cpu_us_per_query), 2),
-      cpu_ratio: round(med(pairs, (p) => p.cpu_ratio), 3),
+      cpu_ratio: round(med(pairs, (x) => x.cpu_ratio), 3),
       lost,
       lost_pct: completed + lost > 0 ? round((lost / (completed + lost)) * 100, 3) : null,
       rcodes: srv.reduce((acc, x) => {
@@ -1125,45 +1315,96 @@ async function main() {
             dnsperf: lats[0].dnsperf,
           }
         : null,
-      check: { ok: runs.every((x) => x.check.ok), problems: [...new Set(runs.flatMap((x) => x.check.problems))], samples: first.check.samples },
+      check: { ok: checks.every((c) => c.ok), problems: [...new Set(checks.flatMap((c) => c.problems))], samples: checks[0].samples },
       dnsperf: srv[0].dnsperf,
       rounds: runs.map((x) => ({
         round: x.round,
-        pairs: x.pairs.map((p) => ({ echo_qps: p.echo.qps, qps: p.server.qps, ratio: round(p.ratio, 3), cpu_ratio: round(p.cpu_ratio, 3), other_cpu_pct: [p.echo.other_cpu_pct, p.server.other_cpu_pct] })),
-        p99_ms: x.latency ? x.latency.p99_ms : null,
+        pairs: x.perPath[p].pairs.map((q) => ({ echo_qps: q.echo.qps, qps: q.server.qps, ratio: round(q.ratio, 3), cpu_ratio: round(q.cpu_ratio, 3), other_cpu_pct: [q.echo.other_cpu_pct, q.server.other_cpu_pct] })),
+        p99_ms: x.perPath[p].latency ? x.perPath[p].latency.p99_ms : null,
       })),
     };
+  };
+
+  // One row per mix. Its own fields (as before --paths existed) are the first path's; `paths` has every path's.
+  const rows = opts.mixes.map((mix) => {
+    const runs = perMix.get(mix.name);
+    const paths = Object.fromEntries(opts.paths.map((p) => [p, pathRow(mix, runs, p)]));
+    const primary = paths[opts.paths[0]];
+    const row = {
+      target: mix.name,
+      description: mix.description,
+      ecs: mix.ecs ? mix.ecs.map((s) => `${s.label} ${s.cidr} (option 8:${ecsOptionHex(s.cidr)})`) : null,
+      query_names: new Set(mix.queries.map((q) => q.split(/\s+/)[0])).size,
+      ...primary,
+      check: { ok: Object.values(paths).every((x) => x.check.ok), problems: [...new Set(Object.values(paths).flatMap((x) => x.check.problems))], samples: primary.check.samples },
+      paths,
+    };
+    if (paths.batched && paths.dgram) {
+      const cross = runs.flatMap((x) => x.cross);
+      const cpu = cross.map((c) => c.cpu).filter((x) => x !== null);
+      row.batched_vs_dgram = {
+        cpu_per_query: round(median(cpu), 3),
+        cpu_per_query_min: cpu.length ? round(Math.min(...cpu), 3) : null,
+        cpu_per_query_max: cpu.length ? round(Math.max(...cpu), 3) : null,
+        qps: round(med(cross, (c) => c.qps), 3),
+        target: BATCHED_TARGET,
+        met: cpu.length ? median(cpu) <= BATCHED_TARGET : null,
+      };
+    }
+    const g = runs.flatMap((x) => (x.others && x.others.gdnsd ? x.others.gdnsd : []));
+    if (g.length) {
+      row.gdnsd = {
+        qps: Math.round(med(g, (x) => x.qps)),
+        cpu_us_per_query: round(med(g, (x) => x.cpu_us_per_query), 2),
+        cpu_pct: round(med(g, (x) => x.server_cpu_pct), 1),
+        lost: g.reduce((a, x) => a + (x.lost || 0), 0),
+        udp_threads: opts.workers,
+        check: runs[0].gdnsdCheck,
+        dnsperf: g[0].dnsperf,
+      };
+    }
+    return row;
   });
 
   // Signed vs unsigned in the same run (issue 15: signed throughput ≥ 0.8× the unsigned mix): qps, the ratios to the
-  // echo (steadier: each is paired with its own echo slices), and server CPU per query.
+  // echo (steadier: each is paired with its own echo slices), and server CPU per query; per UDP path.
   for (const mix of opts.mixes.filter((m) => m.unsigned)) {
     const signedRow = rows.find((r) => r.target === mix.name);
     const plainRow = rows.find((r) => r.target === mix.unsigned);
-    if (!signedRow || !plainRow || !plainRow.qps || !plainRow.ratio) continue;
-    signedRow.vs_unsigned = {
-      mix: mix.unsigned,
-      qps: round(signedRow.qps / plainRow.qps, 3),
-      echo_ratio: round(signedRow.ratio / plainRow.ratio, 3),
-      cpu_per_query: signedRow.cpu_us_per_query && plainRow.cpu_us_per_query ? round(signedRow.cpu_us_per_query / plainRow.cpu_us_per_query, 3) : null,
-    };
+    if (!signedRow || !plainRow) continue;
+    const vs = (sr, pr) =>
+      !pr.qps || !pr.ratio
+        ? undefined
+        : {
+            mix: mix.unsigned,
+            qps: round(sr.qps / pr.qps, 3),
+            echo_ratio: round(sr.ratio / pr.ratio, 3),
+            cpu_per_query: sr.cpu_us_per_query && pr.cpu_us_per_query ? round(sr.cpu_us_per_query / pr.cpu_us_per_query, 3) : null,
+          };
+    for (const p of opts.paths) signedRow.paths[p].vs_unsigned = vs(signedRow.paths[p], plainRow.paths[p]);
+    signedRow.vs_unsigned = signedRow.paths[opts.paths[0]].vs_unsigned;
   }
 
-  for (const r of rows) {
-    if (r.echo_cpu_pct !== null && r.echo_cpu_pct < 90) notes.push(`${r.target}: the echo used ${r.echo_cpu_pct} % of a CPU (dnsperf ${r.dnsperf_cpu_pct} %): the client or the rest of the host limits it, not the echo`);
-    if (r.other_cpu_pct_max > 25) notes.push(`${r.target}: other processes/kernel used up to ${r.other_cpu_pct_max} % of a CPU during a measurement: noisy`);
-    if (r.ratio_max - r.ratio_min > 0.15) notes.push(`${r.target}: the pair ratios spread from ${r.ratio_min} to ${r.ratio_max}: a noisy host (try more --rounds or --slices)`);
-    if (r.latency && r.latency.achieved_qps < 0.95 * r.latency.target_qps) notes.push(`${r.target}: the latency run reached ${r.latency.achieved_qps} of ${r.latency.target_qps} qps (dnsperf -v is the limit?)`);
+  for (const row of rows) {
+    for (const r of Object.values(row.paths)) {
+      const t = opts.paths.length > 1 ? `${row.target} (${r.udp_io})` : row.target;
+      const echo = r.udp_io === 'dgram' ? 'the echo' : `the ${r.udp_io} echo`;
+      if (r.echo_cpu_pct !== null && r.echo_cpu_pct < 90) notes.push(`${t}: ${echo} used ${r.echo_cpu_pct} % of a CPU (dnsperf ${r.dnsperf_cpu_pct} %): the client or the rest of the host limits it, not the echo`);
+      if (r.other_cpu_pct_max > 25) notes.push(`${t}: other processes/kernel used up to ${r.other_cpu_pct_max} % of a CPU during a measurement: noisy`);
+      if (r.ratio_max - r.ratio_min > 0.15) notes.push(`${t}: the pair ratios spread from ${r.ratio_min} to ${r.ratio_max}: a noisy host (try more --rounds or --slices)`);
+      if (r.latency && r.latency.achieved_qps < 0.95 * r.latency.target_qps) notes.push(`${t}: the latency run reached ${r.latency.achieved_qps} of ${r.latency.target_qps} qps (dnsperf -v is the limit?)`);
+    }
   }
 
-  // Profiles: a separate run per mix under --cpu-prof (its qps is not comparable and not reported as a result).
+  // Profiles: a separate run per mix under --cpu-prof (its qps is not comparable and not reported as a result), on the
+  // first of --paths (and that path's echo for "echo").
   const profiles = {};
   const profiled = [...(opts.profile.has('echo') ? [ECHO_MIX] : []), ...opts.mixes.filter((m) => opts.profile.has(m.name))];
   for (const mix of profiled) {
     log(`bench: profiling ${mix.name} …`);
     const dir = path.join(tmp, `prof-${mix.name}`);
     const file = mix === ECHO_MIX ? echoFile : files[mix.name];
-    const server = mix === ECHO_MIX ? await startEcho(opts, dir) : await startSteerdns(opts, mix.dnssec ? signedConfigPath : configPath, dir);
+    const server = mix === ECHO_MIX ? await startEcho(opts, dir, opts.paths[0]) : await startSteerdns(opts, mix.dnssec ? signedConfigPath : configPath, dir, opts.paths[0]);
     let run;
     let warm = null;
     try {
@@ -1196,6 +1437,8 @@ async function main() {
       threads: opts.threads,
       pinned: opts.pinCpus,
       workers: opts.workers,
+      udp_paths: opts.paths,
+      gdnsd: opts.gdnsd,
       ecs_mode: opts.ecsMode,
       rounds: opts.rounds,
       slices: opts.slices,
@@ -1206,6 +1449,7 @@ async function main() {
     machine: { start: startMachine, end: endMachine },
     target_ratio: TARGET_RATIO,
     p99_target_ms: P99_TARGET_MS,
+    batched_cpu_target: BATCHED_TARGET,
     results: rows,
     profiles,
     notes,
@@ -1217,24 +1461,41 @@ async function main() {
   const out = [];
   out.push('');
   out.push(`steerdns bench — ${startMachine.cpus} × ${startMachine.cpu_model}, node ${process.version}, dnsperf ${perfVersion}`);
-  out.push(`dnsperf -c ${opts.clients} -q ${opts.outstanding}${opts.threads ? ` -T ${opts.threads}` : ''} -l ${opts.duration} -t 2 (warm-up ${opts.warmup} s); ${opts.pinCpus ? 'server/echo on CPU 0, dnsperf on CPU 1' : 'not pinned'}; server.workers ${opts.workers}; ECS mixes: ${opts.ecsMode}`);
+  out.push(`dnsperf -c ${opts.clients} -q ${opts.outstanding}${opts.threads ? ` -T ${opts.threads}` : ''} -l ${opts.duration} -t 2 (warm-up ${opts.warmup} s); ${opts.pinCpus ? 'server/echo on CPU 0, dnsperf on CPU 1' : 'not pinned'}; server.workers ${opts.workers}; UDP paths ${opts.paths.join(', ')}; ECS mixes: ${opts.ecsMode}`);
   out.push(`load average: start ${startMachine.loadavg.join(' ')}, end ${endMachine.loadavg.join(' ')}`);
   out.push('');
-  out.push(table(rows));
+  out.push(table(rows, opts.paths));
   out.push('');
-  out.push(`Each mix: ${opts.rounds} round(s) × ${opts.slices} echo/server pairs of ${round(opts.duration / opts.slices, 2)} s in ABBA order; qps and echo qps are medians of the slices,`);
-  out.push(`ratio = median of (server slice qps ÷ its paired echo slice qps), with the smallest and largest pair ratio. Target ≥ ${TARGET_RATIO}; p99 < ${P99_TARGET_MS} ms at half of peak.`);
+  const ceilings = opts.paths.map((p) => (p === 'dgram' ? 'dgram: echo-server.js' : `${p}: echo-${p}.js`)).join(', ');
+  out.push(`Each mix: ${opts.rounds} round(s) × ${opts.slices} slices; a slice is one ${round(opts.duration / opts.slices, 2)} s peak run per target, in an order reversed every slice; qps and echo qps are medians of the slices,`);
+  out.push(`ratio = median of (server slice qps ÷ its own path's echo slice qps; ${ceilings}), with the smallest and largest pair ratio. Target ≥ ${TARGET_RATIO}; p99 < ${P99_TARGET_MS} ms at half of peak.`);
   out.push('µs/q = server CPU time per answered query; cpu ratio = median of (echo µs/q ÷ server µs/q) over the pairs.');
   out.push('srv% = the server process, other% = the host minus server/echo, dnsperf and this script (median over the slices); 100 = one CPU.');
-  const below = rows.filter((r) => r.ratio !== null && r.ratio < TARGET_RATIO).map((r) => `${r.target} ${r.ratio.toFixed(3)}`);
+  const each = (f) => rows.flatMap((row) => Object.values(row.paths).map((r) => f(r, opts.paths.length > 1 ? `${row.target}/${r.udp_io}` : row.target)).filter(Boolean));
+  const below = each((r, t) => (r.ratio !== null && r.ratio < TARGET_RATIO ? `${t} ${r.ratio.toFixed(3)}` : null));
   if (below.length) out.push(`below ${TARGET_RATIO}: ${below.join(', ')}`);
-  for (const r of rows) {
-    if (!r.vs_unsigned) continue;
-    const v = r.vs_unsigned;
-    out.push(`signed vs unsigned: ${r.target} / ${v.mix}: qps ${fmt(v.qps, 3)}, echo ratio ${fmt(v.echo_ratio, 3)}, CPU per query ${fmt(v.cpu_per_query, 3)}× ${v.echo_ratio >= DNSSEC_TARGET ? `(target ≥ ${DNSSEC_TARGET} met)` : `(below the ${DNSSEC_TARGET} target)`}`);
+  for (const row of rows) {
+    for (const r of Object.values(row.paths)) {
+      if (!r.vs_unsigned) continue;
+      const v = r.vs_unsigned;
+      out.push(`signed vs unsigned${opts.paths.length > 1 ? ` (${r.udp_io})` : ''}: ${row.target} / ${v.mix}: qps ${fmt(v.qps, 3)}, echo ratio ${fmt(v.echo_ratio, 3)}, CPU per query ${fmt(v.cpu_per_query, 3)}× ${v.echo_ratio >= DNSSEC_TARGET ? `(target ≥ ${DNSSEC_TARGET} met)` : `(below the ${DNSSEC_TARGET} target)`}`);
+    }
   }
-  const slow = rows.filter((r) => r.latency && r.latency.p99_ms !== null && r.latency.p99_ms >= P99_TARGET_MS).map((r) => `${r.target} ${r.latency.p99_ms} ms`);
+  const slow = each((r, t) => (r.latency && r.latency.p99_ms !== null && r.latency.p99_ms >= P99_TARGET_MS ? `${t} ${r.latency.p99_ms} ms` : null));
   if (slow.length) out.push(`p99 ≥ ${P99_TARGET_MS} ms at half peak: ${slow.join(', ')}`);
+  if (opts.paths.length > 1 || rows.some((r) => r.gdnsd)) {
+    out.push('');
+    out.push(pathsTable(rows, opts.paths));
+    out.push('');
+    if (opts.paths.length > 1) {
+      out.push(`b/d µs/q = median over the slices of (batched µs/q ÷ dgram µs/q), the two measured seconds apart (min–max beside it); issue 16's target: ≤ ${BATCHED_TARGET} on every mix.`);
+      const over = rows.filter((r) => r.batched_vs_dgram && !r.batched_vs_dgram.met).map((r) => `${r.target} ${fmt(r.batched_vs_dgram.cpu_per_query, 3)}`);
+      out.push(over.length ? `batched CPU per query above ${BATCHED_TARGET}× dgram: ${over.join(', ')}` : `batched CPU per query ≤ ${BATCHED_TARGET}× dgram on every mix measured`);
+    }
+    for (const r of rows.filter((x) => x.gdnsd)) {
+      out.push(`gdnsd ${r.target} (udp_threads ${r.gdnsd.udp_threads}, same slices): ${r.gdnsd.qps} qps, ${fmt(r.gdnsd.cpu_us_per_query, 2)} µs/q, ${fmt(r.gdnsd.cpu_pct, 0)} % CPU, lost ${r.gdnsd.lost}${r.gdnsd.check && !r.gdnsd.check.ok ? ', answers WRONG' : ''}`);
+    }
+  }
   for (const [name, p] of Object.entries(profiles)) {
     out.push('');
     out.push(`profile ${name} (${p.file}; ${p.qps_under_profiler} qps under the profiler, idle ${p.idle_pct} %, ${p.busy_us_per_query} µs busy per query):`);
