@@ -1180,9 +1180,13 @@ async function main() {
     opts.paths = native.binding ? ['dgram', 'batched'] : ['dgram'];
     if (!native.binding) notes.push(`UDP path batched not measured: ${native.reason}`);
   } else if (opts.paths.includes('batched') && !native.binding) {
+    fs.rmSync(tmp, { recursive: true, force: true });
     fail(`--paths batched: the native module cannot be used (${native.reason}); run "npm run build" with a C compiler and Node's headers`);
   }
-  if (opts.gdnsd && !gdnsdBinary()) fail('--gdnsd: gdnsd is not installed (Debian package gdnsd)');
+  if (opts.gdnsd && !gdnsdBinary()) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    fail('--gdnsd: gdnsd is not installed (Debian package gdnsd)');
+  }
   if (opts.gdnsd && !opts.mixes.some((m) => m.name === 'static')) notes.push('--gdnsd: gdnsd runs on the static mix only, which is not among --mixes');
   // The DO=1 mixes run against the same config with bench.test signed (a key made in the temp dir).
   let signedConfigPath = null;
