@@ -105,6 +105,30 @@ function track(ctx: Ctx, obj: object, self: number, list: boolean, at: (string |
   ctx.tracked.add(obj);
 }
 
+/**
+ * One growing array shared by every parse under way (they nest: each takes the part above where it began), so
+ * that the arrays a config keeps are allocated once at their final size: an array grown by push from empty has
+ * room for 17 items, ~150 bytes for what is mostly 2 to 10 (hundreds of thousands of them in a big config).
+ */
+const scratch: unknown[] = [];
+/** The end of what is in use on `scratch` (its length stays, so that it is not shrunk and regrown). */
+let top = 0;
+
+function put(v: unknown): void {
+  scratch[top++] = v;
+}
+
+/** The items put on `scratch` from `base` to `end`, as an array of their own. */
+function taken<T>(base: number, end: number): T[] {
+  return scratch.slice(base, end) as T[];
+}
+
+/** Gives `scratch` back down to `base`; at the outermost parse, lets go of what it still refers to. */
+function release(base: number): void {
+  top = base;
+  if (base === 0) scratch.length = 0;
+}
+
 /** Where a message about `node` points: a quoted scalar at its first character inside the quotes, so that an
  *  offset into the string (a rule-expression error) can be added to the column. */
 export function offsetOf(node: YNode): number {
@@ -332,15 +356,22 @@ export function list<T>(item: Schema<T>, opts: { min?: number } = {}): Schema<T[
     dump: (v) => v.map((x) => dumpWith(item, x)),
     parse(node, ctx) {
       if (node.kind !== 'seq') return ctx.error(node, `expected a list, got ${describe(node)}`);
-      const out: T[] = [];
-      const offs: number[] = [];
+      // Each item that parsed and its offset on `scratch`; then the items, then the offsets, copied out.
+      const base = top;
       for (const child of node.items) {
         const v = item.parse(child, ctx);
         if (v !== INVALID) {
-          offs.push(offsetOf(child));
-          out.push(v);
+          put(v);
+          put(offsetOf(child));
         }
       }
+      const end = top;
+      const n = (end - base) >> 1;
+      for (let i = base; i < end; i += 2) put(scratch[i]);
+      for (let i = base + 1; i < end; i += 2) put(scratch[i]);
+      const out = taken<T>(end, end + n);
+      const offs = taken<number>(end + n, top);
+      release(base);
       if (out.length < node.items.length) partial.add(out);
       if (opts.min !== undefined && node.items.length < opts.min) {
         return ctx.error(node, `needs at least ${opts.min} item${opts.min === 1 ? '' : 's'}`);
@@ -364,7 +395,7 @@ export function dict<T>(value: Schema<T>, opts: { key?: (k: string, at: Pos, ctx
     parse(node, ctx) {
       if (node.kind !== 'map') return ctx.error(node, `expected a mapping, got ${describe(node)}`);
       const out: Record<string, T> = Object.create(null) as Record<string, T>;
-      const at: (string | number)[] = [];
+      const base = top;
       for (const pair of node.items) {
         if (pair.duplicate) continue; // reported by the reader
         const keyNode = pair.key;
@@ -388,8 +419,11 @@ export function dict<T>(value: Schema<T>, opts: { key?: (k: string, at: Pos, ctx
         // An entry with an error is reported and left out; the mapping goes on (see list()).
         if (v === INVALID) continue;
         out[key] = v;
-        at.push(key, offsetOf(keyNode));
+        put(key);
+        put(offsetOf(keyNode));
       }
+      const at = taken<string | number>(base, top);
+      release(base);
       track(ctx, out, offsetOf(node), false, at);
       return out;
     },
@@ -439,7 +473,8 @@ export function obj<T extends object>(fields: FieldsOf<T>, opts: ObjectOptions =
   const specs = names.map((n) => asSpec((fields as Record<string, FieldSpec<unknown> | Schema<unknown>>)[n]));
   const index = new Map(names.map((n, i) => [n, i]));
   // Every object of a schema starts as a copy of one template with all its fields (a sparse one with none), so
-  // they share one shape and are allocated at their final size.
+  // they share one shape. Object.assign, not a spread: V8 gives a spread copy a map of its own once a property
+  // is added to it (the positions, below), a map and descriptor array per object (~500 bytes each).
   const template: Record<string, unknown> = {};
   if (!opts.sparse) for (const n of names) template[n] = null;
   const rejected = ownMap(opts.rejected);
@@ -478,8 +513,8 @@ export function obj<T extends object>(fields: FieldsOf<T>, opts: ObjectOptions =
     },
     parse(node, ctx) {
       if (node.kind !== 'map') return ctx.error(node, `expected a mapping, got ${describe(node)}`);
-      const out: Record<string, unknown> = { ...template };
-      const at: (string | number)[] = [];
+      const out: Record<string, unknown> = Object.assign({}, template);
+      const base = top;
       let seen = 0;
       let bad = false;
       let recovered = false;
@@ -509,17 +544,23 @@ export function obj<T extends object>(fields: FieldsOf<T>, opts: ObjectOptions =
           continue;
         }
         seen |= 1 << i;
+        // The schema's own string for the key, not the file's copy: one string for every object, and a store
+        // under a constant name.
+        const name = names[i];
         // "key:" with nothing after it: like an explicit null, at the key.
         const valueNode = pair.value ?? new YScalar(null, keyNode.start, keyNode.kind === 'scalar' && keyNode.quoted);
         const v = specs[i].schema.parse(valueNode, ctx);
-        if (v !== INVALID) out[key] = v;
+        if (v !== INVALID) out[name] = v;
         else if (opts.recover && !specs[i].required) {
           recovered = true;
           seen &= ~(1 << i); // takes its default below
           continue;
         } else bad = true;
-        at.push(key, offsetOf(pair.value ?? keyNode));
+        put(name);
+        put(offsetOf(pair.value ?? keyNode));
       }
+      const at = taken<string | number>(base, top);
+      release(base);
       for (let i = 0; i < names.length; i++) {
         if (seen & (1 << i)) continue;
         const spec = specs[i];
