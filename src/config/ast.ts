@@ -28,14 +28,18 @@ export class YPair {
 
 export class YMap {
   readonly kind = 'map' as const;
-  readonly items: YPair[] = [];
-  constructor(readonly start: number) {}
+  constructor(
+    readonly start: number,
+    readonly items: YPair[] = [],
+  ) {}
 }
 
 export class YSeq {
   readonly kind = 'seq' as const;
-  readonly items: YNode[] = [];
-  constructor(readonly start: number) {}
+  constructor(
+    readonly start: number,
+    readonly items: YNode[] = [],
+  ) {}
 }
 
 /** Something the config cannot use whatever the key (an alias `*x`): the schema says what it found. */
@@ -50,6 +54,12 @@ export class YOther {
 /** YAML key equality as the `yaml` package applies it (same resolved scalar value); collections never match. */
 export function sameKey(a: YNode, b: YNode): boolean {
   return a.kind === 'scalar' && b.kind === 'scalar' && a.value === b.value;
+}
+
+/** Whether `key` repeats a key of items[from] to items[to - 1] (a linear scan: for small mappings). */
+export function repeatsKey(items: readonly unknown[], from: number, to: number, key: YNode): boolean {
+  for (let i = from; i < to; i++) if (sameKey((items[i] as YPair).key, key)) return true;
+  return false;
 }
 
 /**
@@ -70,12 +80,7 @@ export class MapBuilder {
         duplicate = this.seen.has(key.value);
         if (!duplicate) this.seen.add(key.value);
       } else {
-        for (let i = 0; i < items.length; i++) {
-          if (sameKey(items[i].key, key)) {
-            duplicate = true;
-            break;
-          }
-        }
+        duplicate = repeatsKey(items, 0, items.length, key);
         if (items.length >= 16) {
           this.seen = new Set();
           for (const p of items) if (p.key.kind === 'scalar' && p.key.value === p.key.value) this.seen.add(p.key.value);
