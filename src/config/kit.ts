@@ -46,28 +46,52 @@ class FixedSpots {
   ) {}
 }
 
+/** A base class whose constructor returns the object it is given, so that a subclass adds its fields to it. */
+class OnObject {
+  constructor(obj: object) {
+    return obj;
+  }
+}
+
 /**
- * The positions ride on the object itself, under a symbol that is not enumerable (invisible to Object.keys,
- * JSON, spread and test equality). A WeakMap of 300,000 objects cost more in garbage collection (ephemeron
- * tables are traced specially) than all the parsing; it remains for objects that cannot take a property.
+ * The positions ride on the object itself, in a private field (invisible to Object.keys, JSON, spread, structured
+ * clone and test equality) added by constructing this class over it. A WeakMap of 300,000 objects cost more in
+ * garbage collection (ephemeron tables are traced specially) than all the parsing; it remains for objects that
+ * cannot take a field. A private field, not a non-enumerable symbol property: Object.defineProperty costs
+ * several times as much per object.
  */
-const POS: unique symbol = Symbol('steerdns.config.pos');
-type Tracked = { [POS]?: Spots | FixedSpots };
+class Positioned extends OnObject {
+  #spots: Spots | FixedSpots | undefined;
+
+  private constructor(obj: object, spots: Spots | FixedSpots) {
+    super(obj);
+    this.#spots = spots;
+  }
+
+  static get(obj: object): Spots | FixedSpots | undefined {
+    return #spots in obj ? (obj as Positioned).#spots : frozen.get(obj);
+  }
+
+  static put(obj: object, spots: Spots | FixedSpots): void {
+    if (#spots in obj) (obj as Positioned).#spots = spots;
+    else if (Object.isExtensible(obj)) new Positioned(obj, spots);
+    else frozen.set(obj, spots);
+  }
+
+  /** Empties the field of an object that has one (it stays: the object keeps its shape). */
+  static clear(obj: object): void {
+    if (#spots in obj) (obj as Positioned).#spots = undefined;
+  }
+}
+
 const frozen = new WeakMap<object, Spots | FixedSpots>();
-const descriptor: PropertyDescriptor = { value: undefined, writable: true, configurable: true, enumerable: false };
 
 function getSpots(obj: object): Spots | FixedSpots | undefined {
-  return Object.prototype.hasOwnProperty.call(obj, POS) ? (obj as Tracked)[POS] : frozen.get(obj);
+  return Positioned.get(obj);
 }
 
 function putSpots(obj: object, spots: Spots | FixedSpots): void {
-  if (!Object.isExtensible(obj)) {
-    frozen.set(obj, spots);
-    return;
-  }
-  descriptor.value = spots;
-  Object.defineProperty(obj, POS, descriptor);
-  descriptor.value = undefined;
+  Positioned.put(obj, spots);
 }
 
 export function posOf(obj: object, key?: string | number): Pos {
@@ -91,7 +115,7 @@ export class TrackedObjects {
   /** The property stays, emptied, so the objects keep their shapes (deleting it would turn them into slow
    *  dictionaries the query path reads). */
   dropPositions(): void {
-    for (const obj of this.objects) if (Object.prototype.hasOwnProperty.call(obj, POS)) (obj as Tracked)[POS] = undefined;
+    for (const obj of this.objects) Positioned.clear(obj);
     this.objects = [];
   }
 }
