@@ -15,11 +15,7 @@ const holder: Record<string, number> = Object.create(null) as Record<string, num
  */
 export function internalized(s: string): string {
   holder[s] = 0;
-  let out = s;
-  for (const k in holder) {
-    out = k;
-    break;
-  }
+  const out = Object.keys(holder)[0];
   delete holder[s];
   return out;
 }

@@ -31,7 +31,7 @@ export class WireName {
     let off = 0;
     let k = this.key;
     while (wire[off] !== 0) {
-      this.suffixKeys.push(internalized(k));
+      this.suffixKeys.push(off === 0 ? this.key : internalized(k));
       this.suffixOffsets.push(off);
       off += wire[off] + 1;
       const dot = nextDot(k);
