@@ -1,8 +1,15 @@
 // CIDR literals as an operator writes them (rule sets `ip.src in {10.0.0.0/8 …}`, `explain --ecs`), checked with
 // `ip-cidr` at load time for precise messages. Only the load pays for it (the package allocates per call); the
 // query path matches the bytes util/ip.ts parsed.
-import IPCIDR from 'ip-cidr';
+import type IPCIDRClass from 'ip-cidr';
 import { isIP } from 'node:net';
+
+let ipCidr: typeof IPCIDRClass | null = null;
+
+/** `ip-cidr` (and the BigInteger library under it), loaded when a literal needs it rather than at every start. */
+function IPCIDR(): typeof IPCIDRClass {
+  return (ipCidr ??= (require('ip-cidr') as { default: typeof IPCIDRClass }).default);
+}
 
 /**
  * Why `text` (address/prefix) is not a usable CIDR, or null when it is. A prefix with host bits set (10.0.0.1/8) is
@@ -22,8 +29,8 @@ export function cidrLiteralProblem(text: string): string | null {
   // zero, and the network is the address with its host bits cleared. Anything else, and every problem, is
   // ip-cidr's to judge and word.
   if (family === 4 && IPV4_PREFIX.test(prefix) && ipv4HostBits(address, Number(prefix)) === 0) return null;
-  if (!IPCIDR.isValidCIDR(text)) return `"${text}" is not a CIDR prefix`;
-  const start = new IPCIDR(text).start<string>();
+  if (!IPCIDR().isValidCIDR(text)) return `"${text}" is not a CIDR prefix`;
+  const start = new (IPCIDR())(text).start<string>();
   if (!sameAddress(start, address)) return `${text} has host bits set (the network is ${compact(start)}/${prefix})`;
   return null;
 }
