@@ -1,6 +1,6 @@
 // A small declarative validator over the YAML tree (ast.ts). Each schema turns a node into a typed value or
 // records a problem at the node's file:line:col; it never throws, so one pass reports every problem in the file.
-import { YMap, YNode, YScalar } from './ast';
+import { yScalar, type YMap, type YNode, type YScalar } from './ast';
 import { Source } from './source';
 import type { Pos, Problem } from './types';
 
@@ -572,7 +572,7 @@ export function obj<T extends object>(fields: FieldsOf<T>, opts: ObjectOptions =
         // under a constant name.
         const name = names[i];
         // "key:" with nothing after it: like an explicit null, at the key.
-        const valueNode = pair.value ?? new YScalar(null, keyNode.start, keyNode.kind === 'scalar' && keyNode.quoted);
+        const valueNode = pair.value ?? yScalar(null, keyNode.start, keyNode.kind === 'scalar' && keyNode.quoted);
         const v = specs[i].schema.parse(valueNode, ctx);
         if (v !== INVALID) out[name] = v;
         else if (opts.recover && !specs[i].required) {

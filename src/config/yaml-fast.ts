@@ -6,7 +6,7 @@
 // instead, so the result never depends on which reader ran: test/config/yaml-fast.test.ts holds the two to the
 // same tree on every input the fast one accepts. YAML 1.2.2 (https://yaml.org/spec/1.2.2/) chapters 6–8;
 // scalars resolve per its core schema (§10.3), as the `yaml` package resolves them.
-import { repeatsKey, YMap, YNode, YPair, YScalar, YSeq } from './ast';
+import { repeatsKey, yMap, ySeq, yPair, yScalar, type YNode, type YPair, type YScalar, type YMap, type YSeq } from './ast';
 
 export interface FastResult {
   root: YNode | null;
@@ -178,7 +178,7 @@ class FastReader {
       }
     }
     if (duplicate) this.duplicates.push(key);
-    this.stack[this.top++] = new YPair(key, value, duplicate);
+    this.stack[this.top++] = yPair(key, value, duplicate);
     return seen;
   }
 
@@ -220,7 +220,7 @@ class FastReader {
         value = this.inlineValue(col, depth);
       }
       seen = this.addPair(base, key, value, seen);
-      if (this.ind < col) return new YMap(start, this.take(base) as YPair[]);
+      if (this.ind < col) return yMap(start, this.take(base) as YPair[]);
       if (this.ind > col || this.isDash(this.p)) throw GIVE_UP;
     }
   }
@@ -245,9 +245,9 @@ class FastReader {
         item = this.inlineValue(col, depth);
       }
       this.stack[this.top++] = item;
-      if (this.ind < col) return new YSeq(start, this.take(base) as YNode[]);
+      if (this.ind < col) return ySeq(start, this.take(base) as YNode[]);
       if (this.ind > col) throw GIVE_UP;
-      if (!this.isDash(this.p)) return new YSeq(start, this.take(base) as YNode[]); // a key of the mapping this sequence is the value of
+      if (!this.isDash(this.p)) return ySeq(start, this.take(base) as YNode[]); // a key of the mapping this sequence is the value of
     }
   }
 
@@ -265,7 +265,7 @@ class FastReader {
       return this.inlineValue(col, depth);
     }
     if (this.ind === col && sameIndentSeq && this.isDash(this.p)) return this.blockSeq(col, depth + 1);
-    return new YScalar(null, emptyAt, false);
+    return yScalar(null, emptyAt, false);
   }
 
   /** A flow collection or scalar that ends on this line; nothing may continue it on more indented lines. */
@@ -318,7 +318,7 @@ class FastReader {
       this.p = p;
       return c === DQUOTE ? this.doubleQuoted() : this.singleQuoted();
     }
-    return new YScalar(this.plain(p, this.keyTextEnd(p, colon)), p, false);
+    return yScalar(this.plain(p, this.keyTextEnd(p, colon)), p, false);
   }
 
   /** End of a key's text: before the colon and the spaces in front of it (plain), after the closing quote (quoted). */
@@ -385,7 +385,7 @@ class FastReader {
       end = q + 1;
     }
     this.p = end;
-    return new YScalar(this.plain(start, end), start, false);
+    return yScalar(this.plain(start, end), start, false);
   }
 
   /** A plain scalar inside a flow collection: ends before ", [ ] { }", ": " and " #". */
@@ -407,7 +407,7 @@ class FastReader {
       end = q + 1;
     }
     this.p = end;
-    return new YScalar(this.plain(start, end), start, false);
+    return yScalar(this.plain(start, end), start, false);
   }
 
   /**
@@ -449,7 +449,7 @@ class FastReader {
     if (end < 0) throw GIVE_UP;
     const raw = this.s.slice(start + 1, end - 1);
     this.p = end;
-    return new YScalar(raw.indexOf("'") >= 0 ? raw.replace(/''/g, "'") : raw, start, true);
+    return yScalar(raw.indexOf("'") >= 0 ? raw.replace(/''/g, "'") : raw, start, true);
   }
 
   /** Offset just after the closing quote of a one-line double-quoted scalar at p, or -1. */
@@ -474,7 +474,7 @@ class FastReader {
     if (end < 0) throw GIVE_UP;
     this.p = end;
     const raw = s.slice(start + 1, end - 1);
-    if (raw.indexOf('\\') < 0) return new YScalar(raw, start, true);
+    if (raw.indexOf('\\') < 0) return yScalar(raw, start, true);
     let out = '';
     for (let i = 0; i < raw.length; i++) {
       const ch = raw[i];
@@ -496,7 +496,7 @@ class FastReader {
       out += String.fromCodePoint(code);
       i += len;
     }
-    return new YScalar(out, start, true);
+    return yScalar(out, start, true);
   }
 
   // ---- flow collections -------------------------------------------------------------------------------------
@@ -517,7 +517,7 @@ class FastReader {
       if (this.p >= this.n || c === NL) throw GIVE_UP;
       if (c === close) {
         this.p++;
-        return isMap ? new YMap(start, this.take(base) as YPair[]) : new YSeq(start, this.take(base) as YNode[]);
+        return isMap ? yMap(start, this.take(base) as YPair[]) : ySeq(start, this.take(base) as YNode[]);
       }
       if (isMap) {
         if (c === LBRACKET || c === LBRACE) throw GIVE_UP;

@@ -14,7 +14,7 @@
 // - Duplicate keys: the composer's own check (`uniqueKeys`) compares each key with every earlier key of its
 //   mapping, quadratic in the size of one mapping; it is off, and ast.ts MapBuilder does it in linear time.
 import type * as Yaml from 'yaml';
-import { MapBuilder, YMap, YNode, YOther, YScalar, YSeq } from './ast';
+import { MapBuilder, yMap, yOther, yScalar, ySeq, type YNode } from './ast';
 
 let yamlPackage: typeof Yaml | null = null;
 
@@ -106,25 +106,25 @@ function convert(node: unknown, duplicates: YNode[], depth: number, maxDepth: nu
   const { isAlias, isMap, isScalar, isSeq } = yaml();
   if (isScalar(node)) {
     const quoted = node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE';
-    return new YScalar(node.value, node.range?.[0] ?? 0, quoted);
+    return yScalar(node.value, node.range?.[0] ?? 0, quoted);
   }
   const start = (node as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
-  if (depth > maxDepth) return new YOther('a collection nested too deep', start);
+  if (depth > maxDepth) return yOther('a collection nested too deep', start);
   if (isMap(node)) {
-    const map = new YMap(start);
+    const map = yMap(start);
     const mb = new MapBuilder(map);
     for (const pair of node.items) {
-      const key = pair.key === null || pair.key === undefined ? new YScalar(null, start, false) : convert(pair.key, duplicates, depth + 1, maxDepth);
+      const key = pair.key === null || pair.key === undefined ? yScalar(null, start, false) : convert(pair.key, duplicates, depth + 1, maxDepth);
       const value = pair.value === null || pair.value === undefined ? null : convert(pair.value, duplicates, depth + 1, maxDepth);
       if (mb.add(key, value)) duplicates.push(key);
     }
     return map;
   }
   if (isSeq(node)) {
-    const seq = new YSeq(start);
+    const seq = ySeq(start);
     for (const item of node.items) seq.items.push(convert(item, duplicates, depth + 1, maxDepth));
     return seq;
   }
-  if (isAlias(node)) return new YOther(`an alias (*${node.source})`, start);
-  return new YOther('something else', start);
+  if (isAlias(node)) return yOther(`an alias (*${node.source})`, start);
+  return yOther('something else', start);
 }
