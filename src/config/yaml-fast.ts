@@ -591,6 +591,9 @@ export function resolvePlain(v: string): unknown {
   if (c === 126 || c === 110 || c === 78) return NULL_RE.test(v) ? null : v; // ~ n N
   if (c === 116 || c === 84 || c === 102 || c === 70) return BOOL_RE.test(v) ? v.charCodeAt(0) === 116 || v.charCodeAt(0) === 84 : v; // t T f F
   if ((c >= 48 && c <= 57) || c === 45 || c === 43 || c === 46) {
+    // No number has two dots; an IPv4 address (tens of thousands in a big config) needs no pattern tried.
+    const dot = v.indexOf('.');
+    if (dot >= 0 && v.indexOf('.', dot + 1) >= 0) return v;
     if (OCT_RE.test(v)) return parseInt(v.substring(2), 8);
     if (INT_RE.test(v)) return parseInt(v, 10);
     if (HEX_RE.test(v)) return parseInt(v.substring(2), 16);
