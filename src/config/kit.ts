@@ -12,30 +12,35 @@ export type Invalid = typeof INVALID;
  * only when asked (a config of 300,000 objects asks for a handful). Lists keep one offset per item; objects and
  * dicts their keys with one offset each (of the value for an object field, of the key for a dict entry).
  */
-class Spots {
-  private index: Map<string | number, number> | null = null;
-  constructor(
-    readonly src: Source,
-    readonly self: number,
-    /** A list: `at[i]` is the offset of item i. An object or dict: key, offset, key, offset… */
-    readonly list: boolean,
-    readonly at: (string | number)[],
-  ) {}
+interface Spots {
+  readonly src: Source;
+  readonly self: number;
+  /** A list: `at[i]` is the offset of item i. An object or dict: key, offset, key, offset… */
+  readonly list: boolean;
+  readonly at: (string | number)[];
+  /** Built on the first look-up in a big dict. */
+  index: Map<string | number, number> | null;
+}
 
-  offsetOf(key: string | number): number {
-    const at = this.at;
-    if (this.list) return typeof key === 'number' && key >= 0 && key < at.length ? (at[key] as number) : this.self;
-    // A big dict (pool_weights of thousands of pools) gets an index instead of a scan per look-up.
-    if (at.length > 64) {
-      if (this.index === null) {
-        this.index = new Map();
-        for (let i = at.length - 2; i >= 0; i -= 2) this.index.set(at[i], at[i + 1] as number);
-      }
-      return this.index.get(key) ?? this.self;
+/** An object literal, not a class instance: V8 allocates the Spots of a load straight in the old generation
+ *  once it sees that they all survive (see ast.ts). */
+function spots(src: Source, self: number, list: boolean, at: (string | number)[]): Spots {
+  return { src, self, list, at, index: null };
+}
+
+function spotOffset(s: Spots, key: string | number): number {
+  const at = s.at;
+  if (s.list) return typeof key === 'number' && key >= 0 && key < at.length ? (at[key] as number) : s.self;
+  // A big dict (pool_weights of thousands of pools) gets an index instead of a scan per look-up.
+  if (at.length > 64) {
+    if (s.index === null) {
+      s.index = new Map();
+      for (let i = at.length - 2; i >= 0; i -= 2) s.index.set(at[i], at[i + 1] as number);
     }
-    for (let i = 0; i < at.length; i += 2) if (at[i] === key) return at[i + 1] as number;
-    return this.self;
+    return s.index.get(key) ?? s.self;
   }
+  for (let i = 0; i < at.length; i += 2) if (at[i] === key) return at[i + 1] as number;
+  return s.self;
 }
 
 /** Positions given as such (setPos), for values made outside the schema. */
@@ -98,7 +103,7 @@ export function posOf(obj: object, key?: string | number): Pos {
   const entry = getSpots(obj);
   if (!entry) return { file: '?', line: 0, col: 0 };
   if (entry instanceof FixedSpots) return key === undefined ? entry.self : entry.keys.get(key) ?? entry.self;
-  return entry.src.pos(key === undefined ? entry.self : entry.offsetOf(key));
+  return entry.src.pos(key === undefined ? entry.self : spotOffset(entry, key));
 }
 
 /**
@@ -125,7 +130,7 @@ export function setPos(obj: object, self: Pos, keys: Map<string | number, Pos> =
 }
 
 function track(ctx: Ctx, obj: object, self: number, list: boolean, at: (string | number)[]): void {
-  putSpots(obj, new Spots(ctx.src, self, list, at));
+  putSpots(obj, spots(ctx.src, self, list, at));
   ctx.tracked.add(obj);
 }
 
