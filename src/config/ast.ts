@@ -5,51 +5,76 @@
 
 export type YNode = YScalar | YMap | YSeq | YOther;
 
-export class YScalar {
-  readonly kind = 'scalar' as const;
-  constructor(
-    /** Resolved per the YAML 1.2 core schema: string, number, boolean or null. */
-    readonly value: unknown,
-    /** Offset of the scalar's first character (the opening quote for a quoted one). */
-    readonly start: number,
-    readonly quoted: boolean,
-  ) {}
+// Nodes are object literals made by the functions below, not class instances: a config's tree is hundreds of
+// thousands of nodes that all live until the schema has read them, and V8 allocates the objects of a literal
+// that keeps surviving straight in the old generation (allocation-site pretenuring), where a class instance
+// is copied by two scavenges first. That copying was a good part of reading a big config.
+
+export interface YScalar {
+  readonly kind: 'scalar';
+  /** Resolved per the YAML 1.2 core schema: string, number, boolean or null. */
+  readonly value: unknown;
+  /** Offset of the scalar's first character (the opening quote for a quoted one). */
+  readonly start: number;
+  readonly quoted: boolean;
 }
 
-export class YPair {
-  constructor(
-    readonly key: YNode,
-    /** null: `key:` with nothing after it where no empty-scalar position is known. */
-    readonly value: YNode | null,
-    /** The key repeats an earlier key of the same mapping: already reported, the schema skips the pair. */
-    readonly duplicate: boolean,
-  ) {}
+export function yScalar(value: unknown, start: number, quoted: boolean): YScalar {
+  return { kind: 'scalar', value, start, quoted };
 }
 
-export class YMap {
-  readonly kind = 'map' as const;
-  readonly items: YPair[] = [];
-  constructor(readonly start: number) {}
+export interface YPair {
+  readonly key: YNode;
+  /** null: `key:` with nothing after it where no empty-scalar position is known. */
+  readonly value: YNode | null;
+  /** The key repeats an earlier key of the same mapping: already reported, the schema skips the pair. */
+  readonly duplicate: boolean;
 }
 
-export class YSeq {
-  readonly kind = 'seq' as const;
-  readonly items: YNode[] = [];
-  constructor(readonly start: number) {}
+export function yPair(key: YNode, value: YNode | null, duplicate: boolean): YPair {
+  return { key, value, duplicate };
+}
+
+export interface YMap {
+  readonly kind: 'map';
+  readonly start: number;
+  readonly items: YPair[];
+}
+
+export function yMap(start: number, items: YPair[] = []): YMap {
+  return { kind: 'map', start, items };
+}
+
+export interface YSeq {
+  readonly kind: 'seq';
+  readonly start: number;
+  readonly items: YNode[];
+}
+
+export function ySeq(start: number, items: YNode[] = []): YSeq {
+  return { kind: 'seq', start, items };
 }
 
 /** Something the config cannot use whatever the key (an alias `*x`): the schema says what it found. */
-export class YOther {
-  readonly kind = 'other' as const;
-  constructor(
-    readonly what: string,
-    readonly start: number,
-  ) {}
+export interface YOther {
+  readonly kind: 'other';
+  readonly what: string;
+  readonly start: number;
+}
+
+export function yOther(what: string, start: number): YOther {
+  return { kind: 'other', what, start };
 }
 
 /** YAML key equality as the `yaml` package applies it (same resolved scalar value); collections never match. */
 export function sameKey(a: YNode, b: YNode): boolean {
   return a.kind === 'scalar' && b.kind === 'scalar' && a.value === b.value;
+}
+
+/** Whether `key` repeats a key of items[from] to items[to - 1] (a linear scan: for small mappings). */
+export function repeatsKey(items: readonly unknown[], from: number, to: number, key: YNode): boolean {
+  for (let i = from; i < to; i++) if (sameKey((items[i] as YPair).key, key)) return true;
+  return false;
 }
 
 /**
@@ -70,12 +95,7 @@ export class MapBuilder {
         duplicate = this.seen.has(key.value);
         if (!duplicate) this.seen.add(key.value);
       } else {
-        for (let i = 0; i < items.length; i++) {
-          if (sameKey(items[i].key, key)) {
-            duplicate = true;
-            break;
-          }
-        }
+        duplicate = repeatsKey(items, 0, items.length, key);
         if (items.length >= 16) {
           this.seen = new Set();
           for (const p of items) if (p.key.kind === 'scalar' && p.key.value === p.key.value) this.seen.add(p.key.value);
@@ -83,7 +103,7 @@ export class MapBuilder {
         }
       }
     }
-    items.push(new YPair(key, value, duplicate));
+    items.push(yPair(key, value, duplicate));
     return duplicate;
   }
 }

@@ -1,6 +1,6 @@
 // A small declarative validator over the YAML tree (ast.ts). Each schema turns a node into a typed value or
 // records a problem at the node's file:line:col; it never throws, so one pass reports every problem in the file.
-import { YMap, YNode, YScalar } from './ast';
+import { yScalar, type YMap, type YNode, type YScalar } from './ast';
 import { Source } from './source';
 import type { Pos, Problem } from './types';
 
@@ -12,30 +12,35 @@ export type Invalid = typeof INVALID;
  * only when asked (a config of 300,000 objects asks for a handful). Lists keep one offset per item; objects and
  * dicts their keys with one offset each (of the value for an object field, of the key for a dict entry).
  */
-class Spots {
-  private index: Map<string | number, number> | null = null;
-  constructor(
-    readonly src: Source,
-    readonly self: number,
-    /** A list: `at[i]` is the offset of item i. An object or dict: key, offset, key, offset… */
-    readonly list: boolean,
-    readonly at: (string | number)[],
-  ) {}
+interface Spots {
+  readonly src: Source;
+  readonly self: number;
+  /** A list: `at[i]` is the offset of item i. An object or dict: key, offset, key, offset… */
+  readonly list: boolean;
+  readonly at: (string | number)[];
+  /** Built on the first look-up in a big dict. */
+  index: Map<string | number, number> | null;
+}
 
-  offsetOf(key: string | number): number {
-    const at = this.at;
-    if (this.list) return typeof key === 'number' && key >= 0 && key < at.length ? (at[key] as number) : this.self;
-    // A big dict (pool_weights of thousands of pools) gets an index instead of a scan per look-up.
-    if (at.length > 64) {
-      if (this.index === null) {
-        this.index = new Map();
-        for (let i = at.length - 2; i >= 0; i -= 2) this.index.set(at[i], at[i + 1] as number);
-      }
-      return this.index.get(key) ?? this.self;
+/** An object literal, not a class instance: V8 allocates the Spots of a load straight in the old generation
+ *  once it sees that they all survive (see ast.ts). */
+function spots(src: Source, self: number, list: boolean, at: (string | number)[]): Spots {
+  return { src, self, list, at, index: null };
+}
+
+function spotOffset(s: Spots, key: string | number): number {
+  const at = s.at;
+  if (s.list) return typeof key === 'number' && key >= 0 && key < at.length ? (at[key] as number) : s.self;
+  // A big dict (pool_weights of thousands of pools) gets an index instead of a scan per look-up.
+  if (at.length > 64) {
+    if (s.index === null) {
+      s.index = new Map();
+      for (let i = at.length - 2; i >= 0; i -= 2) s.index.set(at[i], at[i + 1] as number);
     }
-    for (let i = 0; i < at.length; i += 2) if (at[i] === key) return at[i + 1] as number;
-    return this.self;
+    return s.index.get(key) ?? s.self;
   }
+  for (let i = 0; i < at.length; i += 2) if (at[i] === key) return at[i + 1] as number;
+  return s.self;
 }
 
 /** Positions given as such (setPos), for values made outside the schema. */
@@ -46,35 +51,59 @@ class FixedSpots {
   ) {}
 }
 
+/** A base class whose constructor returns the object it is given, so that a subclass adds its fields to it. */
+class OnObject {
+  constructor(obj: object) {
+    return obj;
+  }
+}
+
 /**
- * The positions ride on the object itself, under a symbol that is not enumerable (invisible to Object.keys,
- * JSON, spread and test equality). A WeakMap of 300,000 objects cost more in garbage collection (ephemeron
- * tables are traced specially) than all the parsing; it remains for objects that cannot take a property.
+ * The positions ride on the object itself, in a private field (invisible to Object.keys, JSON, spread, structured
+ * clone and test equality) added by constructing this class over it. A WeakMap of 300,000 objects cost more in
+ * garbage collection (ephemeron tables are traced specially) than all the parsing; it remains for objects that
+ * cannot take a field. A private field, not a non-enumerable symbol property: Object.defineProperty costs
+ * several times as much per object.
  */
-const POS: unique symbol = Symbol('steerdns.config.pos');
-type Tracked = { [POS]?: Spots | FixedSpots };
+class Positioned extends OnObject {
+  #spots: Spots | FixedSpots | undefined;
+
+  private constructor(obj: object, spots: Spots | FixedSpots) {
+    super(obj);
+    this.#spots = spots;
+  }
+
+  static get(obj: object): Spots | FixedSpots | undefined {
+    return #spots in obj ? (obj as Positioned).#spots : frozen.get(obj);
+  }
+
+  static put(obj: object, spots: Spots | FixedSpots): void {
+    if (#spots in obj) (obj as Positioned).#spots = spots;
+    else if (Object.isExtensible(obj)) new Positioned(obj, spots);
+    else frozen.set(obj, spots);
+  }
+
+  /** Empties the field of an object that has one (it stays: the object keeps its shape). */
+  static clear(obj: object): void {
+    if (#spots in obj) (obj as Positioned).#spots = undefined;
+  }
+}
+
 const frozen = new WeakMap<object, Spots | FixedSpots>();
-const descriptor: PropertyDescriptor = { value: undefined, writable: true, configurable: true, enumerable: false };
 
 function getSpots(obj: object): Spots | FixedSpots | undefined {
-  return Object.prototype.hasOwnProperty.call(obj, POS) ? (obj as Tracked)[POS] : frozen.get(obj);
+  return Positioned.get(obj);
 }
 
 function putSpots(obj: object, spots: Spots | FixedSpots): void {
-  if (!Object.isExtensible(obj)) {
-    frozen.set(obj, spots);
-    return;
-  }
-  descriptor.value = spots;
-  Object.defineProperty(obj, POS, descriptor);
-  descriptor.value = undefined;
+  Positioned.put(obj, spots);
 }
 
 export function posOf(obj: object, key?: string | number): Pos {
   const entry = getSpots(obj);
   if (!entry) return { file: '?', line: 0, col: 0 };
   if (entry instanceof FixedSpots) return key === undefined ? entry.self : entry.keys.get(key) ?? entry.self;
-  return entry.src.pos(key === undefined ? entry.self : entry.offsetOf(key));
+  return entry.src.pos(key === undefined ? entry.self : spotOffset(entry, key));
 }
 
 /**
@@ -91,7 +120,7 @@ export class TrackedObjects {
   /** The property stays, emptied, so the objects keep their shapes (deleting it would turn them into slow
    *  dictionaries the query path reads). */
   dropPositions(): void {
-    for (const obj of this.objects) if (Object.prototype.hasOwnProperty.call(obj, POS)) (obj as Tracked)[POS] = undefined;
+    for (const obj of this.objects) Positioned.clear(obj);
     this.objects = [];
   }
 }
@@ -101,8 +130,32 @@ export function setPos(obj: object, self: Pos, keys: Map<string | number, Pos> =
 }
 
 function track(ctx: Ctx, obj: object, self: number, list: boolean, at: (string | number)[]): void {
-  putSpots(obj, new Spots(ctx.src, self, list, at));
+  putSpots(obj, spots(ctx.src, self, list, at));
   ctx.tracked.add(obj);
+}
+
+/**
+ * One growing array shared by every parse under way (they nest: each takes the part above where it began), so
+ * that the arrays a config keeps are allocated once at their final size: an array grown by push from empty has
+ * room for 17 items, ~150 bytes for what is mostly 2 to 10 (hundreds of thousands of them in a big config).
+ */
+const scratch: unknown[] = [];
+/** The end of what is in use on `scratch` (its length stays, so that it is not shrunk and regrown). */
+let top = 0;
+
+function put(v: unknown): void {
+  scratch[top++] = v;
+}
+
+/** The items put on `scratch` from `base` to `end`, as an array of their own. */
+function taken<T>(base: number, end: number): T[] {
+  return scratch.slice(base, end) as T[];
+}
+
+/** Gives `scratch` back down to `base`; at the outermost parse, lets go of what it still refers to. */
+function release(base: number): void {
+  top = base;
+  if (base === 0) scratch.length = 0;
 }
 
 /** Where a message about `node` points: a quoted scalar at its first character inside the quotes, so that an
@@ -332,15 +385,22 @@ export function list<T>(item: Schema<T>, opts: { min?: number } = {}): Schema<T[
     dump: (v) => v.map((x) => dumpWith(item, x)),
     parse(node, ctx) {
       if (node.kind !== 'seq') return ctx.error(node, `expected a list, got ${describe(node)}`);
-      const out: T[] = [];
-      const offs: number[] = [];
+      // Each item that parsed and its offset on `scratch`; then the items, then the offsets, copied out.
+      const base = top;
       for (const child of node.items) {
         const v = item.parse(child, ctx);
         if (v !== INVALID) {
-          offs.push(offsetOf(child));
-          out.push(v);
+          put(v);
+          put(offsetOf(child));
         }
       }
+      const end = top;
+      const n = (end - base) >> 1;
+      for (let i = base; i < end; i += 2) put(scratch[i]);
+      for (let i = base + 1; i < end; i += 2) put(scratch[i]);
+      const out = taken<T>(end, end + n);
+      const offs = taken<number>(end + n, top);
+      release(base);
       if (out.length < node.items.length) partial.add(out);
       if (opts.min !== undefined && node.items.length < opts.min) {
         return ctx.error(node, `needs at least ${opts.min} item${opts.min === 1 ? '' : 's'}`);
@@ -364,7 +424,7 @@ export function dict<T>(value: Schema<T>, opts: { key?: (k: string, at: Pos, ctx
     parse(node, ctx) {
       if (node.kind !== 'map') return ctx.error(node, `expected a mapping, got ${describe(node)}`);
       const out: Record<string, T> = Object.create(null) as Record<string, T>;
-      const at: (string | number)[] = [];
+      const base = top;
       for (const pair of node.items) {
         if (pair.duplicate) continue; // reported by the reader
         const keyNode = pair.key;
@@ -388,8 +448,11 @@ export function dict<T>(value: Schema<T>, opts: { key?: (k: string, at: Pos, ctx
         // An entry with an error is reported and left out; the mapping goes on (see list()).
         if (v === INVALID) continue;
         out[key] = v;
-        at.push(key, offsetOf(keyNode));
+        put(key);
+        put(offsetOf(keyNode));
       }
+      const at = taken<string | number>(base, top);
+      release(base);
       track(ctx, out, offsetOf(node), false, at);
       return out;
     },
@@ -439,7 +502,8 @@ export function obj<T extends object>(fields: FieldsOf<T>, opts: ObjectOptions =
   const specs = names.map((n) => asSpec((fields as Record<string, FieldSpec<unknown> | Schema<unknown>>)[n]));
   const index = new Map(names.map((n, i) => [n, i]));
   // Every object of a schema starts as a copy of one template with all its fields (a sparse one with none), so
-  // they share one shape and are allocated at their final size.
+  // they share one shape. Object.assign, not a spread: V8 gives a spread copy a map of its own once a property
+  // is added to it (the positions, below), a map and descriptor array per object (~500 bytes each).
   const template: Record<string, unknown> = {};
   if (!opts.sparse) for (const n of names) template[n] = null;
   const rejected = ownMap(opts.rejected);
@@ -478,8 +542,8 @@ export function obj<T extends object>(fields: FieldsOf<T>, opts: ObjectOptions =
     },
     parse(node, ctx) {
       if (node.kind !== 'map') return ctx.error(node, `expected a mapping, got ${describe(node)}`);
-      const out: Record<string, unknown> = { ...template };
-      const at: (string | number)[] = [];
+      const out: Record<string, unknown> = Object.assign({}, template);
+      const base = top;
       let seen = 0;
       let bad = false;
       let recovered = false;
@@ -509,17 +573,23 @@ export function obj<T extends object>(fields: FieldsOf<T>, opts: ObjectOptions =
           continue;
         }
         seen |= 1 << i;
+        // The schema's own string for the key, not the file's copy: one string for every object, and a store
+        // under a constant name.
+        const name = names[i];
         // "key:" with nothing after it: like an explicit null, at the key.
-        const valueNode = pair.value ?? new YScalar(null, keyNode.start, keyNode.kind === 'scalar' && keyNode.quoted);
+        const valueNode = pair.value ?? yScalar(null, keyNode.start, keyNode.kind === 'scalar' && keyNode.quoted);
         const v = specs[i].schema.parse(valueNode, ctx);
-        if (v !== INVALID) out[key] = v;
+        if (v !== INVALID) out[name] = v;
         else if (opts.recover && !specs[i].required) {
           recovered = true;
           seen &= ~(1 << i); // takes its default below
           continue;
         } else bad = true;
-        at.push(key, offsetOf(pair.value ?? keyNode));
+        put(name);
+        put(offsetOf(pair.value ?? keyNode));
       }
+      const at = taken<string | number>(base, top);
+      release(base);
       for (let i = 0; i < names.length; i++) {
         if (seen & (1 << i)) continue;
         const spec = specs[i];

@@ -2,7 +2,7 @@
 // are checked afterwards in references.ts; RDATA syntax, regions and rule expressions by the domains that
 // compile them.
 import { isIP, isIPv4, isIPv6 } from 'node:net';
-import { YMap, YNode } from './ast';
+import { yMap, type YMap, type YNode } from './ast';
 import {
   bool, Ctx, dict, dumpWith, int, INVALID, keyText, list, maybe, num, obj, oneOf, oneOrMany, opt, posOf, refine, req, Schema, str,
 } from './kit';
@@ -707,7 +707,7 @@ const notificationsSchema: Schema<NotificationsConfig> = obj<NotificationsConfig
 export type ParsedConfig = Omit<Config, 'file'>;
 
 export const configSchema: Schema<ParsedConfig> = obj<ParsedConfig>({
-  server: opt(serverSchema, () => serverSchema.parse(new YMap(0), new Ctx('')) as ServerConfig),
+  server: opt(serverSchema, () => serverSchema.parse(yMap(0), new Ctx('')) as ServerConfig),
   zones: req(list(zoneSchema, { min: 1 })),
   monitors: opt(monitorsSchema, () => new Map()),
   monitor_groups: opt(monitorGroupsSchema, () => new Map()),

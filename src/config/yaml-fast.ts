@@ -6,7 +6,7 @@
 // instead, so the result never depends on which reader ran: test/config/yaml-fast.test.ts holds the two to the
 // same tree on every input the fast one accepts. YAML 1.2.2 (https://yaml.org/spec/1.2.2/) chapters 6–8;
 // scalars resolve per its core schema (§10.3), as the `yaml` package resolves them.
-import { MapBuilder, YMap, YNode, YScalar, YSeq } from './ast';
+import { repeatsKey, yMap, ySeq, yPair, yScalar, type YNode, type YPair, type YScalar, type YMap, type YSeq } from './ast';
 
 export interface FastResult {
   root: YNode | null;
@@ -22,6 +22,9 @@ const GIVE_UP = new GiveUp();
 // implement), C0/C1 controls, DEL, BOM, line/paragraph separators and surrogates (non-BMP text) — rare in a
 // config, and handled (or rejected with a message) by the full reader.
 const UNUSUAL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff]/;
+
+/** Entries of the plain-scalar cache (a power of two). */
+const PLAIN_CACHE = 512;
 
 const NL = 10;
 const SPACE = 32;
@@ -56,6 +59,16 @@ class FastReader {
   /** Indentation of the current content line; -1 at the end of the text. */
   private ind = -1;
   private readonly duplicates: YNode[] = [];
+  /**
+   * The items of the collections being read, nested ones above their parent's, copied out at the final size when
+   * a collection ends: an array grown by push has room for 17 items, and a config has a collection of 2 or 3 for
+   * every endpoint. `top` is the end of what is in use (the array is not shrunk, so it is not regrown either).
+   */
+  private readonly stack: (YNode | YPair)[] = [];
+  private top = 0;
+  /** Plain scalars read so far, by a hash of their text (see plain()): keys and common values repeat. */
+  private readonly plainText: string[] = new Array<string>(PLAIN_CACHE).fill('');
+  private readonly plainValue: unknown[] = new Array<unknown>(PLAIN_CACHE).fill(null);
 
   constructor(
     private readonly s: string,
@@ -139,6 +152,43 @@ class FastReader {
     return p + 1 >= this.n || c === SPACE || c === NL;
   }
 
+  // ---- collections ----------------------------------------------------------------------------------------
+
+  /**
+   * Puts a pair of the mapping whose items start at `base` on the stack, flagging a key that repeats an earlier
+   * one as ast.ts MapBuilder does: a linear scan while the mapping is small, then `seen` (returned).
+   */
+  private addPair(base: number, key: YNode, value: YNode, seen: Set<unknown> | null): Set<unknown> | null {
+    let duplicate = false;
+    // NaN is never equal to itself, so never a duplicate (as with ===), which a Set would not agree with.
+    if (key.kind === 'scalar' && key.value === key.value) {
+      if (seen !== null) {
+        duplicate = seen.has(key.value);
+        if (!duplicate) seen.add(key.value);
+      } else {
+        duplicate = repeatsKey(this.stack, base, this.top, key);
+        if (this.top - base >= 16) {
+          seen = new Set();
+          for (let i = base; i < this.top; i++) {
+            const k = (this.stack[i] as YPair).key;
+            if (k.kind === 'scalar' && k.value === k.value) seen.add(k.value);
+          }
+          seen.add(key.value);
+        }
+      }
+    }
+    if (duplicate) this.duplicates.push(key);
+    this.stack[this.top++] = yPair(key, value, duplicate);
+    return seen;
+  }
+
+  /** The items from `base` up, as an array of their own; the stack is back at `base`. */
+  private take(base: number): (YNode | YPair)[] {
+    const items = this.stack.slice(base, this.top);
+    this.top = base;
+    return items;
+  }
+
   // ---- block nodes ----------------------------------------------------------------------------------------
 
   /** A block node on the current content line at column `col`: a sequence or a mapping. */
@@ -150,8 +200,9 @@ class FastReader {
 
   private blockMap(col: number, depth: number): YMap {
     if (depth > this.maxDepth) throw GIVE_UP; // the full reader reports it
-    const map = new YMap(this.p);
-    const mb = new MapBuilder(map);
+    const start = this.p;
+    const base = this.top;
+    let seen: Set<unknown> | null = null;
     for (;;) {
       const keyStart = this.p;
       const colon = this.keyEnd(keyStart);
@@ -168,15 +219,16 @@ class FastReader {
         this.p = q;
         value = this.inlineValue(col, depth);
       }
-      if (mb.add(key, value)) this.duplicates.push(key);
-      if (this.ind < col) return map;
+      seen = this.addPair(base, key, value, seen);
+      if (this.ind < col) return yMap(start, this.take(base) as YPair[]);
       if (this.ind > col || this.isDash(this.p)) throw GIVE_UP;
     }
   }
 
   private blockSeq(col: number, depth: number): YSeq {
     if (depth > this.maxDepth) throw GIVE_UP;
-    const seq = new YSeq(this.p);
+    const start = this.p;
+    const base = this.top;
     for (;;) {
       let q = this.p + 1;
       while (q < this.n && this.s.charCodeAt(q) === SPACE) q++;
@@ -192,10 +244,10 @@ class FastReader {
         this.p = q;
         item = this.inlineValue(col, depth);
       }
-      seq.items.push(item);
-      if (this.ind < col) return seq;
+      this.stack[this.top++] = item;
+      if (this.ind < col) return ySeq(start, this.take(base) as YNode[]);
       if (this.ind > col) throw GIVE_UP;
-      if (!this.isDash(this.p)) return seq; // a key of the mapping this sequence is the value of
+      if (!this.isDash(this.p)) return ySeq(start, this.take(base) as YNode[]); // a key of the mapping this sequence is the value of
     }
   }
 
@@ -213,7 +265,7 @@ class FastReader {
       return this.inlineValue(col, depth);
     }
     if (this.ind === col && sameIndentSeq && this.isDash(this.p)) return this.blockSeq(col, depth + 1);
-    return new YScalar(null, emptyAt, false);
+    return yScalar(null, emptyAt, false);
   }
 
   /** A flow collection or scalar that ends on this line; nothing may continue it on more indented lines. */
@@ -266,7 +318,7 @@ class FastReader {
       this.p = p;
       return c === DQUOTE ? this.doubleQuoted() : this.singleQuoted();
     }
-    return new YScalar(resolvePlain(this.s.slice(p, this.keyTextEnd(p, colon))), p, false);
+    return yScalar(this.plain(p, this.keyTextEnd(p, colon)), p, false);
   }
 
   /** End of a key's text: before the colon and the spaces in front of it (plain), after the closing quote (quoted). */
@@ -333,7 +385,7 @@ class FastReader {
       end = q + 1;
     }
     this.p = end;
-    return new YScalar(resolvePlain(s.slice(start, end)), start, false);
+    return yScalar(this.plain(start, end), start, false);
   }
 
   /** A plain scalar inside a flow collection: ends before ", [ ] { }", ": " and " #". */
@@ -355,7 +407,26 @@ class FastReader {
       end = q + 1;
     }
     this.p = end;
-    return new YScalar(resolvePlain(s.slice(start, end)), start, false);
+    return yScalar(this.plain(start, end), start, false);
+  }
+
+  /**
+   * The value of the plain scalar from `start` to `end`. Keys and many values repeat (every endpoint has a
+   * "name" and an "address"): one string and one resolution each, instead of a copy per occurrence. The cache
+   * is indexed by a hash of the length and a few characters; a collision only costs a copy.
+   */
+  private plain(start: number, end: number): unknown {
+    const s = this.s;
+    const len = end - start;
+    if (len === 0 || len > 40) return resolvePlain(s.slice(start, end));
+    const h = (len * 31 + s.charCodeAt(start) * 7 + s.charCodeAt(end - 1) * 3 + s.charCodeAt(start + (len >> 1))) & (PLAIN_CACHE - 1);
+    const text = this.plainText[h];
+    if (text.length === len && s.startsWith(text, start)) return this.plainValue[h];
+    const t = s.slice(start, end);
+    const v = resolvePlain(t);
+    this.plainText[h] = t;
+    this.plainValue[h] = v;
+    return v;
   }
 
   /** Offset just after the closing quote of a one-line single-quoted scalar at p, or -1. */
@@ -378,7 +449,7 @@ class FastReader {
     if (end < 0) throw GIVE_UP;
     const raw = this.s.slice(start + 1, end - 1);
     this.p = end;
-    return new YScalar(raw.indexOf("'") >= 0 ? raw.replace(/''/g, "'") : raw, start, true);
+    return yScalar(raw.indexOf("'") >= 0 ? raw.replace(/''/g, "'") : raw, start, true);
   }
 
   /** Offset just after the closing quote of a one-line double-quoted scalar at p, or -1. */
@@ -403,7 +474,7 @@ class FastReader {
     if (end < 0) throw GIVE_UP;
     this.p = end;
     const raw = s.slice(start + 1, end - 1);
-    if (raw.indexOf('\\') < 0) return new YScalar(raw, start, true);
+    if (raw.indexOf('\\') < 0) return yScalar(raw, start, true);
     let out = '';
     for (let i = 0; i < raw.length; i++) {
       const ch = raw[i];
@@ -425,7 +496,7 @@ class FastReader {
       out += String.fromCodePoint(code);
       i += len;
     }
-    return new YScalar(out, start, true);
+    return yScalar(out, start, true);
   }
 
   // ---- flow collections -------------------------------------------------------------------------------------
@@ -437,9 +508,8 @@ class FastReader {
     const isMap = s.charCodeAt(this.p) === LBRACE;
     const close = isMap ? RBRACE : RBRACKET;
     const start = this.p;
-    const map = isMap ? new YMap(start) : null;
-    const mb = map ? new MapBuilder(map) : null;
-    const seq = isMap ? null : new YSeq(start);
+    const base = this.top;
+    let seen: Set<unknown> | null = null;
     this.p++;
     for (;;) {
       this.spaces();
@@ -447,9 +517,9 @@ class FastReader {
       if (this.p >= this.n || c === NL) throw GIVE_UP;
       if (c === close) {
         this.p++;
-        return map ?? (seq as YSeq);
+        return isMap ? yMap(start, this.take(base) as YPair[]) : ySeq(start, this.take(base) as YNode[]);
       }
-      if (mb) {
+      if (isMap) {
         if (c === LBRACKET || c === LBRACE) throw GIVE_UP;
         const key = this.flowScalar();
         this.spaces();
@@ -460,12 +530,12 @@ class FastReader {
         const v = s.charCodeAt(this.p);
         if (v === COMMA || v === close || v === NL || this.p >= this.n) throw GIVE_UP;
         const value = this.flowValue(depth);
-        if (mb.add(key, value)) this.duplicates.push(key);
+        seen = this.addPair(base, key, value, seen);
       } else {
         const item = this.flowValue(depth);
         this.spaces();
         if (s.charCodeAt(this.p) === COLON) throw GIVE_UP; // "[a: b]": a one-pair mapping
-        (seq as YSeq).items.push(item);
+        this.stack[this.top++] = item;
       }
       this.spaces();
       const after = s.charCodeAt(this.p);
@@ -521,6 +591,9 @@ export function resolvePlain(v: string): unknown {
   if (c === 126 || c === 110 || c === 78) return NULL_RE.test(v) ? null : v; // ~ n N
   if (c === 116 || c === 84 || c === 102 || c === 70) return BOOL_RE.test(v) ? v.charCodeAt(0) === 116 || v.charCodeAt(0) === 84 : v; // t T f F
   if ((c >= 48 && c <= 57) || c === 45 || c === 43 || c === 46) {
+    // No number has two dots; an IPv4 address (tens of thousands in a big config) needs no pattern tried.
+    const dot = v.indexOf('.');
+    if (dot >= 0 && v.indexOf('.', dot + 1) >= 0) return v;
     if (OCT_RE.test(v)) return parseInt(v.substring(2), 8);
     if (INT_RE.test(v)) return parseInt(v, 10);
     if (HEX_RE.test(v)) return parseInt(v.substring(2), 16);

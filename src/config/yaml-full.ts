@@ -13,9 +13,16 @@
 //   "billion laughs" document costs what its text costs; the schema refuses aliases.
 // - Duplicate keys: the composer's own check (`uniqueKeys`) compares each key with every earlier key of its
 //   mapping, quadratic in the size of one mapping; it is off, and ast.ts MapBuilder does it in linear time.
-import { Composer, Document, isAlias, isMap, isScalar, isSeq, Lexer, Parser } from 'yaml';
-import type { ParsedNode } from 'yaml';
-import { MapBuilder, YMap, YNode, YOther, YScalar, YSeq } from './ast';
+import type * as Yaml from 'yaml';
+import { MapBuilder, yMap, yOther, yScalar, ySeq, type YNode } from './ast';
+
+let yamlPackage: typeof Yaml | null = null;
+
+/** The `yaml` package, loaded when first needed: the fast reader reads most configs, and loading the package's
+ *  seventy modules is a noticeable part of starting `check` or the server. */
+function yaml(): typeof Yaml {
+  return (yamlPackage ??= require('yaml') as typeof Yaml);
+}
 
 export interface FullProblem {
   offset: number;
@@ -29,7 +36,7 @@ export interface FullResult {
   problems: FullProblem[];
 }
 
-type Token = Parser['stack'][number];
+type Token = Yaml.Parser['stack'][number];
 
 /** Offset of the collection that is `maxDepth + 1` deep in the parser's stack, or -1 when it is not that deep. */
 function tooDeep(stack: readonly Token[], maxDepth: number): number {
@@ -57,6 +64,7 @@ export function parseFull(text: string, maxDepth: number): FullResult {
 }
 
 function parse(text: string, maxDepth: number): FullResult {
+  const { Composer, Lexer, Parser } = yaml();
   const lexer = new Lexer();
   const parser = new Parser();
   let deepAt = -1;
@@ -73,7 +81,7 @@ function parse(text: string, maxDepth: number): FullResult {
     yield* parser.end();
   }
   const composer = new Composer({ uniqueKeys: false, strict: true });
-  let doc: Document.Parsed | null = null;
+  let doc: Yaml.Document.Parsed | null = null;
   const problems: FullProblem[] = [];
   for (const d of composer.compose(tokens(), true, text.length)) {
     if (doc === null) doc = d;
@@ -89,33 +97,34 @@ function parse(text: string, maxDepth: number): FullResult {
   for (const e of doc.errors) problems.push({ offset: e.pos[0], message: e.message.split('\n')[0], severity: 'error' });
   for (const w of doc.warnings) problems.push({ offset: w.pos[0], message: w.message.split('\n')[0], severity: 'warning' });
   const duplicates: YNode[] = [];
-  const root = doc.contents === null ? null : convert(doc.contents as ParsedNode, duplicates, 1, maxDepth);
+  const root = doc.contents === null ? null : convert(doc.contents as Yaml.ParsedNode, duplicates, 1, maxDepth);
   return { root, duplicates, problems };
 }
 
 /** The `yaml` node as an ast.ts node. Recursion is bounded: the parser stopped any document deeper than maxDepth. */
 function convert(node: unknown, duplicates: YNode[], depth: number, maxDepth: number): YNode {
+  const { isAlias, isMap, isScalar, isSeq } = yaml();
   if (isScalar(node)) {
     const quoted = node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE';
-    return new YScalar(node.value, node.range?.[0] ?? 0, quoted);
+    return yScalar(node.value, node.range?.[0] ?? 0, quoted);
   }
   const start = (node as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
-  if (depth > maxDepth) return new YOther('a collection nested too deep', start);
+  if (depth > maxDepth) return yOther('a collection nested too deep', start);
   if (isMap(node)) {
-    const map = new YMap(start);
+    const map = yMap(start);
     const mb = new MapBuilder(map);
     for (const pair of node.items) {
-      const key = pair.key === null || pair.key === undefined ? new YScalar(null, start, false) : convert(pair.key, duplicates, depth + 1, maxDepth);
+      const key = pair.key === null || pair.key === undefined ? yScalar(null, start, false) : convert(pair.key, duplicates, depth + 1, maxDepth);
       const value = pair.value === null || pair.value === undefined ? null : convert(pair.value, duplicates, depth + 1, maxDepth);
       if (mb.add(key, value)) duplicates.push(key);
     }
     return map;
   }
   if (isSeq(node)) {
-    const seq = new YSeq(start);
+    const seq = ySeq(start);
     for (const item of node.items) seq.items.push(convert(item, duplicates, depth + 1, maxDepth));
     return seq;
   }
-  if (isAlias(node)) return new YOther(`an alias (*${node.source})`, start);
-  return new YOther('something else', start);
+  if (isAlias(node)) return yOther(`an alias (*${node.source})`, start);
+  return yOther('something else', start);
 }

@@ -3,10 +3,19 @@
 // values) are kept internalized so that each `===` and each Map hit is one pointer compare.
 
 /**
- * The internalized string equal to `s`: property names are always internalized, so the key of a one-property
- * object is that string. (An array-index-like name such as "123" comes back as a new string: still equal.)
+ * One object in dictionary mode (Object.create(null) makes one), reused: its keys are always internalized, and
+ * adding and deleting a key there creates nothing lasting. (A fresh `{ [s]: 0 }` per call left a new hidden
+ * class behind for every distinct string: tens of thousands per config.)
+ */
+const holder: Record<string, number> = Object.create(null) as Record<string, number>;
+
+/**
+ * The internalized string equal to `s`: the key of the only property of `holder` while `s` is stored there.
+ * (An array-index-like name such as "123" comes back as a new string: still equal.)
  */
 export function internalized(s: string): string {
-  for (const k in { [s]: 0 }) return k;
-  return s;
+  holder[s] = 0;
+  const out = Object.keys(holder)[0];
+  delete holder[s];
+  return out;
 }

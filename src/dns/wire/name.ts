@@ -34,7 +34,7 @@ export class WireName {
     let off = 0;
     let k = this.key;
     while (wire[off] !== 0) {
-      this.suffixKeys.push(internalized(k));
+      this.suffixKeys.push(off === 0 ? this.key : internalized(k));
       this.suffixOffsets.push(off);
       off += wire[off] + 1;
       const dot = nextDot(k);
@@ -110,6 +110,11 @@ export function labelCountOfKey(key: string): number {
   }
 }
 
+/** Where parseName writes a name's labels (grown for a longer text). */
+let labelBytes = new Uint8Array(256);
+/** The root label: the tail of an absolute name. */
+const ROOT_WIRE = Buffer.from([0]);
+
 /**
  * Parses a presentation-format name. Relative names (no trailing dot) are completed with `origin` when given;
  * "@" is the origin itself. Returns an error message on bad syntax.
@@ -125,23 +130,29 @@ export function parseName(text: string, origin?: WireName): WireName | string {
   const absolute = text.endsWith('.') && !escapedDotBefore(text, text.length - 1);
   const body = absolute ? text.slice(0, -1) : text;
   if (body === '') return 'empty name';
-  const labels: number[][] = [];
-  let cur: number[] = [];
+  // The labels are written straight into `labelBytes` in wire form (a length byte, then the bytes); a config
+  // compiles tens of thousands of names, and an array per label was most of what that allocated.
+  if (labelBytes.length < body.length + 1) labelBytes = new Uint8Array(body.length + 1);
+  const buf = labelBytes;
+  let lenAt = 0;
+  let off = 1;
+  let tooLong = false;
   for (let i = 0; i < body.length; i++) {
     const c = body.charCodeAt(i);
     if (c === 0x2e) {
-      if (cur.length === 0) return `empty label in "${text}"`;
-      labels.push(cur);
-      cur = [];
+      if (off === lenAt + 1) return `empty label in "${text}"`;
+      if (off - lenAt - 1 > MAX_LABEL) tooLong = true;
+      buf[lenAt] = off - lenAt - 1;
+      lenAt = off++;
     } else if (c === 0x5c) {
       const n1 = body.charCodeAt(i + 1);
       if (isDigit(n1)) {
         const ddd = body.slice(i + 1, i + 4);
         if (!/^\d{3}$/.test(ddd) || Number(ddd) > 255) return `bad escape "\\${ddd}" in "${text}"`;
-        cur.push(Number(ddd));
+        buf[off++] = Number(ddd);
         i += 3;
       } else if (i + 1 < body.length) {
-        cur.push(n1);
+        buf[off++] = n1;
         i += 1;
       } else {
         return `trailing backslash in "${text}"`;
@@ -149,24 +160,19 @@ export function parseName(text: string, origin?: WireName): WireName | string {
     } else if (c > 0x7e || c < 0x21) {
       return `"${text}" contains a character that must be escaped`;
     } else {
-      cur.push(c);
+      buf[off++] = c;
     }
   }
-  if (cur.length === 0) return `empty label in "${text}"`;
-  labels.push(cur);
-  for (const l of labels) if (l.length > MAX_LABEL) return `label longer than 63 bytes in "${text}"`;
-  const tail = !absolute && origin ? origin.wire : Buffer.from([0]);
-  if (!absolute && !origin) {
-    // Without an origin a relative name is taken as absolute.
-  }
-  const size = labels.reduce((s, l) => s + l.length + 1, 0) + tail.length;
+  if (off === lenAt + 1) return `empty label in "${text}"`;
+  if (off - lenAt - 1 > MAX_LABEL) tooLong = true;
+  buf[lenAt] = off - lenAt - 1;
+  if (tooLong) return `label longer than 63 bytes in "${text}"`;
+  // Without an origin a relative name is taken as absolute.
+  const tail = !absolute && origin ? origin.wire : ROOT_WIRE;
+  const size = off + tail.length;
   if (size > MAX_NAME_WIRE) return `"${text}" is longer than 255 bytes in wire form`;
   const wire = Buffer.alloc(size);
-  let off = 0;
-  for (const l of labels) {
-    wire[off++] = l.length;
-    for (const b of l) wire[off++] = b;
-  }
+  wire.set(buf.subarray(0, off), 0);
   tail.copy(wire, off);
   return new WireName(keyOfWire(wire, 0), wire);
 }
