@@ -47,6 +47,8 @@ const USAGE = `usage: node bench/run.js [options]      (npm run bench -- [option
       --paths A,B         the server's UDP paths to measure, each beside its own echo (dgram: echo-server.js,
                           batched: echo-batched.js): dgram, batched or both (default: dgram,batched when
                           the native module is built, else dgram); the first one fills the row's own fields
+      --guard             response rate limiting on (nothing limited: every response accounted) and a client
+                          cookie in the queries of the mixes without ECS (each answer gets a new server cookie)
       --gdnsd             also measure gdnsd (/usr/sbin/gdnsd, foreground, own config in the temp dir,
                           udp_threads = --workers) on the static mix
       --mixes A,B,…       only these mixes (default: all): ${'${MIXES}'}
@@ -80,6 +82,7 @@ function parseOptions(argv) {
       workers: { type: 'string', default: '1' },
       paths: { type: 'string' },
       gdnsd: { type: 'boolean', default: false },
+      guard: { type: 'boolean', default: false },
       mixes: { type: 'string' },
       'ecs-mode': { type: 'string', default: 'sequential' },
       'latency-duration': { type: 'string', default: '4' },
@@ -108,6 +111,7 @@ function parseOptions(argv) {
     outstanding: num('outstanding', values.outstanding, { min: 1, int: true }),
     threads: values.threads === undefined ? null : num('threads', values.threads, { min: 1, int: true }),
     pin: values.pin,
+    guard: values.guard,
     workers: num('workers', values.workers, { min: 1, int: true }),
     ecsMode: values['ecs-mode'],
     latencyDuration: num('latency-duration', values['latency-duration'], { min: 0 }),
@@ -759,6 +763,8 @@ function dnsperfArgs(opts, run) {
   a.push('-c', String(run.clients), '-q', String(run.outstanding));
   if (opts.threads) a.push('-T', String(opts.threads));
   if (run.ecsHex) a.push('-E', `8:${run.ecsHex}`);
+  // --guard: a client cookie in every query (dnsperf sends one EDNS option: the ECS mixes keep theirs instead).
+  else if (opts.guard) a.push('-E', '10:0123456789abcdef');
   if (run.dnssec) a.push('-D');
   if (run.qps) a.push('-Q', String(run.qps));
   if (run.verbose) a.push('-v');
@@ -1171,6 +1177,9 @@ async function main() {
   yaml = yaml.replace('database: ../../geoip/test/city.mmdb', `database: ${JSON.stringify(geoAbs)}`);
   if (!/^ {2}workers: \d+/m.test(yaml)) fail(`${CONFIG}: expected a "  workers: N" line under server`);
   yaml = yaml.replace(/^ {2}workers: \d+/m, `  workers: ${opts.workers}`);
+  // --guard: rate limiting on (every response accounted; the rate is set so that the one bench client is never
+  // limited, which would measure dropping instead of answering), cookies on as by default.
+  if (opts.guard) yaml = yaml.replace(/^ {2}workers: \d+/m, (line) => `${line}\n  rrl: { responses_per_second: 1000000, window: 1 }`);
   const configPath = path.join(tmp, 'bench.yaml');
   fs.writeFileSync(configPath, yaml);
   snapshotDist(tmp, configPath);
