@@ -30,19 +30,28 @@ function deepYaml(depth: number): string {
   return `${out}${' '.repeat(depth + 1)}v\n`;
 }
 
-/** Holds a UDP and a TCP socket on one free port of 127.0.0.1, so that nobody else can bind it. */
+/**
+ * Holds a UDP and a TCP socket on one free port of 127.0.0.1, so that nobody else can bind it. The UDP port is free
+ * for UDP only: when TCP has it (another test's connection), another port is tried.
+ */
 async function holdPort(): Promise<{ port: number; release: () => Promise<void> }> {
-  const udp = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
-  const port = udp.address().port;
-  const tcp = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, '127.0.0.1', resolve);
-  });
-  let released: Promise<void> | null = null;
-  const release = (): Promise<void> => (released ??= new Promise<void>((resolve) => tcp.close(() => udp.close(() => resolve()))));
-  return { port, release };
+  for (let attempt = 0; ; attempt++) {
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+    const port = udp.address().port;
+    const tcp = net.createServer();
+    const bound = await new Promise<boolean>((resolve, reject) => {
+      tcp.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' && attempt < 20 ? resolve(false) : reject(err)));
+      tcp.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!bound) {
+      await new Promise<void>((resolve) => udp.close(() => resolve()));
+      continue;
+    }
+    let released: Promise<void> | null = null;
+    const release = (): Promise<void> => (released ??= new Promise<void>((resolve) => tcp.close(() => udp.close(() => resolve()))));
+    return { port, release };
+  }
 }
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {

@@ -214,7 +214,9 @@ describe('shared health: three vantage points, one Redis', () => {
     // IAD and SJC fail: www (every region votes) fails over, eu (WEU alone votes) stays.
     origin.fail('IAD', 'SJC');
     await until('www on b everywhere', () => answersEverywhere(all, 'www.example.com'), (v) => everywhere(v, BACKUP), 10000);
-    expect(await answersEverywhere(all, 'eu.example.com')).toEqual({ AMS: ORIGIN, IAD: ORIGIN, SJC: ORIGIN });
+    // eu stays (a starved host can delay a vantage point's round past its grace period, so that it decides alone
+    // for a moment: the shared view must win again within the bound).
+    await until('eu on a everywhere', () => answersEverywhere(all, 'eu.example.com'), (v) => everywhere(v, ORIGIN), 10000);
     // AMS alone fails: eu fails over everywhere, www (2 of 3 pass) stays.
     origin.fail('AMS');
     await until('eu on b everywhere', () => answersEverywhere(all, 'eu.example.com'), (v) => everywhere(v, BACKUP), 10000);
