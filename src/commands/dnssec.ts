@@ -48,7 +48,8 @@ export const dnssecCommand = defineCommand({
   name: 'dnssec',
   summary: 'DNSSEC keys: make them, the DS for the parent, their states, rollovers',
   synopsis: '<command> [options]',
-  description: 'Key files are BIND-format (K<zone>+<alg>+<tag>.key/.private/.state) in the zone\'s key directory; a running server picks up new files at its next reload and key timing as it comes due. See docs/dnssec.md.',
+  description: `Key files are BIND-format (K<zone>+<alg>+<tag>.key/.private/.state) in the zone's key directory; a
+running server picks up new files at its next reload and key timing as it comes due. See docs/dnssec.md.`,
   options: {},
   subcommands: [
     sub('keygen', 'make a key (the first key(s) of a zone: published and active now)', '--zone ZONE (-c FILE | --key-directory DIR) [--role csk|ksk|zsk] [--algorithm 13|15] [timing]', WHEN, {
