@@ -10,4 +10,7 @@ module.exports = {
   },
   transformIgnorePatterns: ['/node_modules/(?!ip-cidr/)'],
   testTimeout: 30000,
+  // Tests start real servers and sockets; one that fails half-way may leave a handle open, and a CI run must end
+  // (with its failure reported) rather than hang until its time limit.
+  forceExit: true,
 };
