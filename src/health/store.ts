@@ -113,23 +113,9 @@ export class HealthStore {
 
   /** Applies one attempt's result with the monitor's hysteresis; returns the transition when the status changed. */
   record(key: string, result: ProbeResult, monitor: Pick<MonitorConfig, 'consecutive_up' | 'consecutive_down'>, now: number): Transition | null {
-    const s = this.state(key);
+    const s = this.fold(key, result, now);
     s.reason = result.ok ? 'No failures' : result.reason;
-    s.detail = result.detail;
     s.responseCode = result.responseCode;
-    s.rttMs = result.rttMs;
-    s.lastCheckedAt = now;
-    if (result.ok) {
-      s.consecutiveUp++;
-      s.consecutiveDown = 0;
-      if (result.rttMs !== null && Number.isFinite(result.rttMs)) {
-        s.rttEwmaMs = s.rttEwmaMs === null ? result.rttMs : RTT_EWMA_ALPHA * result.rttMs + (1 - RTT_EWMA_ALPHA) * s.rttEwmaMs;
-        this.rttVersion++;
-      }
-    } else {
-      s.consecutiveDown++;
-      s.consecutiveUp = 0;
-    }
     const from = s.status;
     let to: TargetStatus = from;
     if (from === 'unknown') to = result.ok ? 'healthy' : 'unhealthy';
@@ -149,6 +135,11 @@ export class HealthStore {
    * (shared health: the quorum of vantage points decides, through set()).
    */
   observe(key: string, result: ProbeResult, now: number): void {
+    this.fold(key, result, now);
+  }
+
+  /** One attempt into a target's latest result, consecutive counters and RTT EWMA (not its status); returns the state. */
+  private fold(key: string, result: ProbeResult, now: number): TargetState {
     const s = this.state(key);
     s.detail = result.detail;
     s.rttMs = result.rttMs;
@@ -164,6 +155,7 @@ export class HealthStore {
       s.consecutiveDown++;
       s.consecutiveUp = 0;
     }
+    return s;
   }
 
   /**
