@@ -1,6 +1,7 @@
 // `steerdns dnssec keygen|ds|status|rollover|settime` (a group). The rows give the table's help and argument
-// checks; the work is in ../dnssec/commands.ts, which takes the arguments back as a command line.
-import { defineCommand, type Command, type OptionsSpec, type Values } from './spec';
+// checks; the work is in ../dnssec/commands.ts, which takes the parsed options.
+import type { DnssecArgs, DnssecSubcommand } from '../dnssec/commands';
+import { defineCommand, type Command, type OptionsSpec } from './spec';
 
 const COMMON = {
   config: { type: 'string', short: 'c', value: 'FILE', help: 'the config (the zone\'s dnssec settings and key directory)' },
@@ -18,19 +19,7 @@ const TIMING = {
 
 const WHEN = 'T: now, now+1h, +2d, now-30m, YYYYMMDDHHMMSS (UTC), or none.';
 
-/** The parsed options as a command line again, for ../dnssec/commands.ts. */
-function argvOf(values: Values<OptionsSpec>): string[] {
-  const out: string[] = [];
-  for (const [name, raw] of Object.entries(values)) {
-    const v = raw as string | string[] | boolean | undefined;
-    if (v === undefined || v === false) continue;
-    if (typeof v === 'boolean') out.push(`--${name}`);
-    else for (const one of Array.isArray(v) ? v : [v]) out.push(`--${name}`, one);
-  }
-  return out;
-}
-
-function sub<O extends OptionsSpec>(name: string, summary: string, synopsis: string, description: string, options: O): Command {
+function sub<O extends OptionsSpec>(name: DnssecSubcommand, summary: string, synopsis: string, description: string, options: O): Command {
   return defineCommand({
     name,
     summary,
@@ -39,7 +28,7 @@ function sub<O extends OptionsSpec>(name: string, summary: string, synopsis: str
     options,
     async run({ values }) {
       const { dnssecCommand } = await import('../dnssec/commands');
-      return dnssecCommand([name, ...argvOf(values as Values<OptionsSpec>)]);
+      return dnssecCommand(name, values as DnssecArgs);
     },
   });
 }

@@ -2,7 +2,6 @@
 // and schedule rollovers with the timing of RFC 7583 (pre-publication for ZSKs and CSKs, double-DS for KSKs).
 // A running server picks up key files at its next reload (SIGHUP) and key timing as it comes due.
 import { mkdirSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { loadConfigFile, formatProblem } from '../config/load';
 import type { Config, ZoneConfig, ZoneDnssecConfig } from '../config/types';
 import { nameOf } from '../dns/wire/name';
@@ -41,23 +40,29 @@ const DEFAULTS: ZoneDnssecConfig = {
 
 class UsageError extends Error {}
 
-export function dnssecCommand(argv: string[], now = Math.floor(Date.now() / 1000)): number {
-  const [sub, ...rest] = argv;
+export type DnssecSubcommand = 'keygen' | 'ds' | 'status' | 'rollover' | 'settime';
+
+type TimingOption = 'publish' | 'activate' | 'inactive' | 'delete' | 'sync-publish' | 'sync-delete';
+
+/** The options of the subcommands, as the command table (src/commands/dnssec.ts) parsed them. */
+export interface DnssecArgs extends Partial<Record<TimingOption, string>> {
+  config?: string;
+  zone?: string;
+  'key-directory'?: string;
+  role?: string;
+  algorithm?: string;
+  all?: boolean;
+  key?: string;
+}
+
+export function dnssecCommand(sub: DnssecSubcommand, args: DnssecArgs, now = Math.floor(Date.now() / 1000)): number {
   try {
     switch (sub) {
-      case 'keygen': return keygen(rest, now);
-      case 'ds': return ds(rest, now);
-      case 'status': return status(rest, now);
-      case 'rollover': return rollover(rest, now);
-      case 'settime': return settime(rest, now);
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        process.stdout.write(USAGE);
-        return sub === undefined ? 2 : 0;
-      default:
-        throw new UsageError(`unknown dnssec command "${sub}"`);
+      case 'keygen': return keygen(args, now);
+      case 'ds': return ds(args, now);
+      case 'status': return status(args, now);
+      case 'rollover': return rollover(args, now);
+      case 'settime': return settime(args, now);
     }
   } catch (e) {
     if (e instanceof UsageError) {
@@ -68,21 +73,6 @@ export function dnssecCommand(argv: string[], now = Math.floor(Date.now() / 1000
     return 1;
   }
 }
-
-const COMMON = {
-  config: { type: 'string', short: 'c' },
-  zone: { type: 'string' },
-  'key-directory': { type: 'string' },
-} as const;
-
-const TIMING_OPTIONS = {
-  publish: { type: 'string' },
-  activate: { type: 'string' },
-  inactive: { type: 'string' },
-  delete: { type: 'string' },
-  'sync-publish': { type: 'string' },
-  'sync-delete': { type: 'string' },
-} as const;
 
 /** "now", "now+1h", "+2d", "now-30m", YYYYMMDDHHMMSS, or "none" (null). */
 export function parseWhen(text: string, now: number): number | null {
@@ -115,9 +105,9 @@ function zoneContext(values: { config?: string; zone?: string; 'key-directory'?:
   return { zone, dir: values['key-directory'], settings: DEFAULTS, config: null, zoneConfig: null };
 }
 
-function timingFrom(values: Record<string, string | undefined>, base: KeyTiming, now: number): KeyTiming {
+function timingFrom(values: Partial<Record<TimingOption, string>>, base: KeyTiming, now: number): KeyTiming {
   const t = { ...base };
-  const set = (opt: string, field: keyof KeyTiming) => {
+  const set = (opt: TimingOption, field: keyof KeyTiming) => {
     const v = values[opt];
     if (v !== undefined) t[field] = parseWhen(v, now);
   };
@@ -139,8 +129,7 @@ function roleOf(k: ZoneKey, mode: 'csk' | 'ksk+zsk'): 'CSK' | 'KSK' | 'ZSK' {
   return mode === 'csk' ? 'CSK' : 'KSK';
 }
 
-function keygen(argv: string[], now: number): number {
-  const { values } = parseArgs({ args: argv, options: { ...COMMON, ...TIMING_OPTIONS, role: { type: 'string' }, algorithm: { type: 'string' } }, strict: true });
+function keygen(values: DnssecArgs, now: number): number {
   const z = zoneContext(values);
   const algNumber = values.algorithm === undefined ? z.settings.algorithm : Number(/^\d+$/.test(values.algorithm) ? values.algorithm : { ecdsap256sha256: 13, ed25519: 15 }[values.algorithm.toLowerCase()]);
   const alg = algorithm(algNumber);
@@ -186,8 +175,7 @@ function dsWanted(k: ZoneKey, now: number): boolean {
   return k.isPublished(now);
 }
 
-function ds(argv: string[], now: number): number {
-  const { values } = parseArgs({ args: argv, options: { ...COMMON, all: { type: 'boolean', default: false } }, strict: true });
+function ds(values: DnssecArgs, now: number): number {
   const z = zoneContext(values);
   const { keys, problems } = readZoneKeys(z.dir, z.zone, false);
   for (const p of problems) process.stderr.write(`${p}\n`);
@@ -206,8 +194,7 @@ function ds(argv: string[], now: number): number {
   return 0;
 }
 
-function status(argv: string[], now: number): number {
-  const { values } = parseArgs({ args: argv, options: COMMON, strict: true });
+function status(values: DnssecArgs, now: number): number {
   const zones: ZoneContext[] = [];
   if (values.config && !values.zone) {
     const { config, problems } = loadConfigFile(values.config);
@@ -261,8 +248,7 @@ function nextActions(keys: readonly ZoneKey[], mode: 'csk' | 'ksk+zsk', now: num
   return out;
 }
 
-function rollover(argv: string[], now: number): number {
-  const { values } = parseArgs({ args: argv, options: { ...COMMON, role: { type: 'string' } }, strict: true });
+function rollover(values: DnssecArgs, now: number): number {
   const z = zoneContext(values);
   if (!z.zoneConfig || !z.config) throw new UsageError('rollover needs -c FILE (the timing comes from the zone)');
   const mode = z.settings.keys;
@@ -317,8 +303,7 @@ function rollover(argv: string[], now: number): number {
   return 0;
 }
 
-function settime(argv: string[], now: number): number {
-  const { values } = parseArgs({ args: argv, options: { ...COMMON, ...TIMING_OPTIONS, key: { type: 'string' } }, strict: true });
+function settime(values: DnssecArgs, now: number): number {
   const z = zoneContext(values);
   if (values.key === undefined || !/^\d+$/.test(values.key)) throw new UsageError('--key TAG is required');
   const tag = Number(values.key);
