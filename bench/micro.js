@@ -6,12 +6,14 @@
 //   node bench/micro.js --count N --mix X     exactly 100 000 warm-up queries then N measured ones: run it under
 //                                             valgrind for instructions per query, which a noisy host does not move
 //                                             (bench/README.md, "Noise, and the two other measures")
-//   --guard rrl | rrl-cookies | rrl-new-cookies
+//   --guard rrl | rrl-cookies | rrl-new-cookies | off-cookies
 //                                             response rate limiting on at a realistic rate (10/s per name and /24,
 //                                             the README's recommendation), queries from 8192 client networks, with
 //                                             no cookie, with a valid server cookie (what a resolver sends after its
 //                                             first query: exempt from the limiter), or with a client cookie only
-//                                             (a new server cookie is made for every answer)
+//                                             (a new server cookie is made for every answer); off-cookies: the
+//                                             queries of rrl-cookies to a server with rate limiting and cookies off
+//                                             (what turning them on costs on the same traffic)
 //   --edns                                    queries without an OPT record get an empty one (what the cookie modes
 //                                             add to them), to tell the cost of EDNS from the cost of cookies
 const path = require('path');
@@ -96,7 +98,7 @@ const runtimeFor = (name) => (name.endsWith('-do') ? signed() : runtime);
 // --guard: the same questions from CLIENTS networks (10.x.y.1, one per /24), each query carrying what the mode
 // says; the coarse clock advances one second every 65,536 queries (a server at ~65k qps).
 const guard = arg('--guard');
-if (guard !== undefined && !['rrl', 'rrl-cookies', 'rrl-new-cookies'].includes(guard)) throw new Error(`--guard ${guard}: rrl, rrl-cookies or rrl-new-cookies`);
+if (guard !== undefined && !['rrl', 'rrl-cookies', 'rrl-new-cookies', 'off-cookies'].includes(guard)) throw new Error(`--guard ${guard}: rrl, rrl-cookies, rrl-new-cookies or off-cookies`);
 // --clients N: how many client networks send the queries (default 8192 with --guard, else one, 127.0.0.1).
 const CLIENTS = Number(arg('--clients') ?? (guard === undefined ? 1 : 8192));
 const NOW = 300_000_000; // the coarse clock of dns/clock.ts: seconds since 2020
@@ -106,7 +108,8 @@ const rrlConfig = { responses_per_second: 10, nxdomains_per_second: null, errors
 // Loaded only with --guard, so that this script also measures builds from before rate limiting and cookies.
 const { RateLimiter, rrlSettings } = guard === undefined ? {} : require(path.join(dist, 'dns/rrl'));
 const { ServerCookies } = guard === undefined ? {} : require(path.join(dist, 'dns/cookies'));
-if (guard !== undefined && guard !== 'rrl') ctx.cookies = new ServerCookies({ secret: Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex'), rotation: 86400 }, NOW);
+const cookieJar = guard !== undefined && guard !== 'rrl' ? new ServerCookies({ secret: Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex'), rotation: 86400 }, NOW) : null;
+ctx.cookies = cookieJar;
 
 /** The packets of a mix as the guard mode sends them: [client][question]. */
 const edns = process.argv.includes('--edns');
@@ -163,8 +166,13 @@ for (const [name, base] of Object.entries(mixes)) {
   if (only ? !only.includes(name) : !DEFAULT_MIXES.includes(name)) continue;
   const rt = runtimeFor(name);
   const miss = MISS_MIXES.has(name);
+  ctx.cookies = cookieJar;
   const sets = miss ? null : guardPackets(base);
   if (guard !== undefined) ctx.rrl = new RateLimiter(rrlSettings(rrlConfig), NOW, 12345); // accounts untouched by the set-up; a fixed seed repeats
+  if (guard === 'off-cookies') {
+    ctx.rrl = null;
+    ctx.cookies = null;
+  }
   const nc = clients.length;
   const np = base.length;
   const ask = (i) => {
@@ -179,6 +187,9 @@ for (const [name, base] of Object.entries(mixes)) {
     // Signing dominates a miss mix: a shorter warm-up (JIT and cache settle well before 2,000 signatures).
     const warm = miss ? 2000 : WARM_COUNT;
     for (let i = 0; i < warm; i++) ask(i);
+    // instructions.sh runs with --expose-gc: the set-up's garbage (the packets of 8,192 clients) is collected here,
+    // not by a major GC that lands in one of its two runs and not the other (thousands of instructions a query).
+    if (typeof global.gc === 'function') global.gc();
     const t0 = process.hrtime.bigint();
     let limited = 0;
     for (let i = warm; i < warm + count; i++) if (ask(i) === null || ctx.outcome.rrl !== 0) limited++;

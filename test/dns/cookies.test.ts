@@ -94,6 +94,30 @@ describe('server cookie validity', () => {
     expect(check(c, responseHex(c), '127.0.0.3', T)).toBe(CookieStatus.Valid);
   });
 
+  it('remembers verified IPv6 cookies per address too', () => {
+    const c = make();
+    const cookie = issued(c, '0102030405060708', '2001:db8::53', T);
+    expect(check(c, cookie, '2001:db8::53', T)).toBe(CookieStatus.Valid); // verified, remembered
+    expect(check(c, cookie, '2001:db8::53', T)).toBe(CookieStatus.Valid); // remembered
+    expect(check(c, cookie, '2001:db8::54', T)).toBe(CookieStatus.Invalid);
+    expect(check(c, cookie, '2001:db8:0:1::53', T)).toBe(CookieStatus.Invalid);
+  });
+
+  it('validates every client when more cookies are remembered than a set holds (evictions)', () => {
+    const c = make();
+    // 40,000 IPv4 clients: more than the table's entries, so sets fill and evict; none may be refused for it.
+    const clients = Array.from({ length: 40000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    const cookiesOf = clients.map((from, i) => issued(c, (0x01000000 + i).toString(16).padStart(16, '0'), from, T));
+    for (let round = 0; round < 2; round++) {
+      let valid = 0;
+      clients.forEach((from, i) => {
+        if (check(c, cookiesOf[i], from, T + 1) === CookieStatus.Valid) valid++;
+      });
+      expect(valid).toBe(clients.length);
+    }
+    expect(check(c, cookiesOf[0], clients[1], T + 1)).toBe(CookieStatus.Invalid);
+  });
+
   it('treats server cookies of other lengths or versions as invalid (not malformed) and issues one', () => {
     const c = make();
     expect(check(c, '0102030405060708' + '00'.repeat(8), '127.0.0.3', T)).toBe(CookieStatus.Invalid);

@@ -137,7 +137,12 @@ export class Encoder {
       }
       if (cookie !== null) {
         view.setUint32(pos, (EdnsOption.COOKIE << 16) | 24);
-        for (let i = 0; i < 6; i++) view.setInt32(pos + 4 + 4 * i, cookie[i]);
+        view.setInt32(pos + 4, cookie[0]);
+        view.setInt32(pos + 8, cookie[1]);
+        view.setInt32(pos + 12, cookie[2]);
+        view.setInt32(pos + 16, cookie[3]);
+        view.setInt32(pos + 20, cookie[4]);
+        view.setInt32(pos + 24, cookie[5]);
         pos += 28;
       }
       view.setUint16(rdlenAt, pos - rdlenAt - 2);
