@@ -13,7 +13,7 @@ N=${1:-100000}
 MIXES=${*:-static nxdomain edns-ecs lb-failover lb-geo-ecs lb-proximity lb-rules static-do lb-geo-ecs-do nxdomain-do}
 command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
 irefs() {
-  valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node --predictable --expose-gc bench/micro.js --count "$2" --mix "$1" ${MICRO_ARGS:-} 2>&1 >/dev/null \
+  valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null node --predictable --expose-gc --no-memory-reducer bench/micro.js --count "$2" --mix "$1" ${MICRO_ARGS:-} 2>&1 >/dev/null \
     | sed -n 's/.*I *refs: *//p' | tr -d ,
 }
 for mix in $MIXES; do
