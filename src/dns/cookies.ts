@@ -10,6 +10,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { IpAddr } from '../util/ip';
 import { CLOCK_EPOCH } from './clock';
+import type { ClientInfo } from './dynamic';
 import { SipKey, sipHashBlocks } from './siphash';
 
 /** What a request's COOKIE option came to (metrics index; 'malformed' is the decoder's FORMERR). */
@@ -46,29 +47,22 @@ export function randomSecretHex(): string {
   return randomBytes(16).toString('hex');
 }
 
-// Remembered verified cookies (see ServerCookies.verify): 4-way sets, 32,768 IPv4 entries of 8 int32s and 8,192
-// IPv6 entries of 12 (1.4 MB per data plane): room for the resolvers a busy zone hears from within a cookie's half
-// hour, at a load that keeps conflict misses (a SipHash each) rare.
+// Remembered verified cookies (see ServerCookies.verify): 4-way sets, 32,768 entries of 6 int32s and the source
+// address as the socket gave it (about 1 MB per data plane): room for the resolvers a busy zone hears from within a
+// cookie's half hour, at a load that keeps conflict misses (a SipHash each) rare.
 const WAYS = 4;
-const SETS4 = 8192;
-const STRIDE4 = 8;
-const SETS6 = 2048;
-const STRIDE6 = 12;
+const SETS = 8192;
+const STRIDE = 6;
 
 /** nextRotation without rotation: a coarse-clock second that never comes (2088), kept a small integer for V8. */
 const NEVER = 0x7fffffff;
 
-/** Big-endian 32 bits at `at`. */
-function word(b: Uint8Array, at: number): number {
-  return (b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3];
-}
-
-/** The way of a set to overwrite: an empty one, else the one with the oldest cookie timestamp (at `tsAt`). */
-function victim(seen: Int32Array, base: number, stride: number, tsAt: number): number {
-  let best = base;
-  for (let e = base; e < base + WAYS * stride; e += stride) {
-    if (seen[e] === 0 && seen[e + 1] === 0) return e;
-    if (((seen[e + tsAt] - seen[best + tsAt]) | 0) < 0) best = e;
+/** The entry of set `set` to overwrite: an empty one, else the one with the oldest cookie timestamp. */
+function victim(seen: Int32Array, from: (string | null)[], set: number): number {
+  let best = set * WAYS;
+  for (let i = set * WAYS; i < (set + 1) * WAYS; i++) {
+    if (from[i] === null) return i;
+    if (((seen[i * STRIDE + 5] - seen[best * STRIDE + 5]) | 0) < 0) best = i;
   }
   return best;
 }
@@ -88,9 +82,13 @@ export class ServerCookies {
   /** The SipHash message: Client Cookie | Version | Reserved | Timestamp | Client-IP, as 64-bit words (lo, hi). */
   private readonly m = new Int32Array(10);
   private readonly h = new Int32Array(2);
-  /** Verified cookies under the current key, per family: h0 h1 ip… c0 c1 s1 ts (an empty slot is all zero). */
-  private readonly seen4 = new Int32Array(SETS4 * WAYS * STRIDE4);
-  private readonly seen6 = new Int32Array(SETS6 * WAYS * STRIDE6);
+  /**
+   * Verified cookies under the current key: h0 h1 c0 c1 s1 ts per entry, and in `seenFrom` the source address text
+   * it came from (null: an empty entry). Keyed by the text the socket reports, a remembered cookie needs no parsed
+   * address (the batched path hands the same string object for the same source, so the compare is a pointer's).
+   */
+  private readonly seen = new Int32Array(SETS * WAYS * STRIDE);
+  private readonly seenFrom: (string | null)[] = new Array<string | null>(SETS * WAYS).fill(null);
   /** Scratch for 32-bit values between check() and verify() (see the top of the file). */
   private readonly w = new Int32Array(5);
   /** Set by verify(): the cookie was made with the previous key. */
@@ -150,8 +148,8 @@ export class ServerCookies {
 
   /** Forgets the remembered cookies (they were verified under a key that is no longer the current one). */
   private nextGeneration(): void {
-    this.seen4.fill(0);
-    this.seen6.fill(0);
+    this.seen.fill(0);
+    this.seenFrom.fill(null);
   }
 
   /**
@@ -159,46 +157,42 @@ export class ServerCookies {
    * (the coarse clock) and fills `response` with the cookie to send back: the server cookie it carried when valid
    * and recent, otherwise a fresh one. RFC 7873 §5.2.3–5.2.5.
    */
-  check(pkt: Uint8Array, offset: number, len: number, client: IpAddr, now: number): CookieStatus {
+  check(pkt: Uint8Array, offset: number, len: number, client: ClientInfo, now: number): CookieStatus {
     if (now >= this.nextRotation) this.rotate(now);
     const out = this.response;
     // An offset in a DNS message is below 65,536; saying so lets V8 drop an overflow check from each of the 24
     // byte reads below (`at + k` cannot leave the int32 range).
     const at = offset & 0xffff;
-    // The words are read inline rather than by word(): check() is too big for V8 to inline every call, and a call
-    // per word cost more than the rest of a remembered cookie's check.
+    // The big-endian words are read inline, not by a helper: check() is too big for V8 to inline every call, and a
+    // call per word cost more than the rest of a remembered cookie's check.
     const c0 = (pkt[at] << 24) | (pkt[at + 1] << 16) | (pkt[at + 2] << 8) | pkt[at + 3];
     const c1 = (pkt[at + 4] << 24) | (pkt[at + 5] << 16) | (pkt[at + 6] << 8) | pkt[at + 7];
     out[0] = c0;
     out[1] = c1;
     // Only a cookie of ours can be valid: 16 bytes, version 1, a timestamp within its lifetime.
     if (len !== 24 || pkt[at + 8] !== 1) {
-      this.issue(client, now);
+      this.issue(client.resolver, now);
       return len === 8 ? CookieStatus.ClientOnly : CookieStatus.Invalid;
     }
     const s1 = (1 << 24) | (pkt[at + 9] << 16) | (pkt[at + 10] << 8) | pkt[at + 11];
     const ts = (pkt[at + 12] << 24) | (pkt[at + 13] << 16) | (pkt[at + 14] << 8) | pkt[at + 15];
     const age = (now + CLOCK_EPOCH - ts) | 0; // serial number arithmetic: the timestamp wraps in 2106
     if (age > MAX_AGE || age < -MAX_AHEAD) {
-      this.issue(client, now);
+      this.issue(client.resolver, now);
       return CookieStatus.Invalid;
     }
     let renew = age > RENEW_AGE;
     const h0 = (pkt[at + 16] << 24) | (pkt[at + 17] << 16) | (pkt[at + 18] << 8) | pkt[at + 19];
     const h1 = (pkt[at + 20] << 24) | (pkt[at + 21] << 16) | (pkt[at + 22] << 8) | pkt[at + 23];
     // Remembered? (See remember(): only verified tuples are stored, and the whole tuple is compared.)
-    const b = client.bytes;
-    const ip0 = (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3];
-    const set = Math.imul(h0 ^ ip0, 0x9e3779b1) >>> 19; // h0 is a PRF output: it spreads the sets evenly
+    const set = Math.imul(h0, 0x9e3779b1) >>> 19; // h0 is a PRF output of ours: it spreads the sets evenly
+    const seen = this.seen;
     let hit = false;
-    if (client.family === 4) {
-      const seen = this.seen4;
-      const base = set * (WAYS * STRIDE4);
-      for (let e = base; e < base + WAYS * STRIDE4; e += STRIDE4) {
-        if (seen[e] === h0 && seen[e + 1] === h1) {
-          hit = seen[e + 2] === ip0 && seen[e + 3] === c0 && seen[e + 4] === c1 && seen[e + 5] === s1 && seen[e + 6] === ts;
-          break;
-        }
+    for (let i = set * WAYS; i < (set + 1) * WAYS; i++) {
+      const e = i * STRIDE;
+      if (seen[e] === h0 && seen[e + 1] === h1) {
+        hit = seen[e + 2] === c0 && seen[e + 3] === c1 && seen[e + 4] === s1 && seen[e + 5] === ts && this.seenFrom[i] === client.remoteAddress;
+        break;
       }
     }
     if (!hit) {
@@ -208,16 +202,14 @@ export class ServerCookies {
       w[2] = h0;
       w[3] = h1;
       w[4] = set;
-      if (!(client.family === 6 && this.seen6Has(b))) {
-        if (!this.verify(client)) {
-          this.issue(client, now);
-          return CookieStatus.Invalid;
-        }
-        if (this.fromPrevious) renew = true;
+      if (!this.verify(client)) {
+        this.issue(client.resolver, now);
+        return CookieStatus.Invalid;
       }
+      if (this.fromPrevious) renew = true;
     }
     if (renew) {
-      this.issue(client, now);
+      this.issue(client.resolver, now);
     } else {
       out[2] = s1;
       out[3] = ts;
@@ -227,31 +219,14 @@ export class ServerCookies {
     return CookieStatus.Valid;
   }
 
-  /** The IPv6 half of check()'s lookup: is the tuple of w[0..4] and response[0..1] remembered for address `b`? */
-  private seen6Has(b: Uint8Array): boolean {
-    const w = this.w;
-    const out = this.response;
-    const seen = this.seen6;
-    const base = (w[4] & (SETS6 - 1)) * (WAYS * STRIDE6);
-    const ip0 = word(b, 0);
-    const ip1 = word(b, 4);
-    const ip2 = word(b, 8);
-    const ip3 = word(b, 12);
-    for (let e = base; e < base + WAYS * STRIDE6; e += STRIDE6) {
-      if (seen[e] === w[2] && seen[e + 1] === w[3] && seen[e + 2] === ip0 && seen[e + 3] === ip1 && seen[e + 4] === ip2 && seen[e + 5] === ip3 && seen[e + 6] === out[0] && seen[e + 7] === out[1] && seen[e + 8] === w[0] && seen[e + 9] === w[1]) {
-        return true;
-      }
-    }
-    return false;
-  }
-
   /**
    * SipHash check of the server cookie in w[0..3] (s1 ts h0 h1) for response[0..1] (the client cookie) and
    * `client`, with the current key, then the previous one (setting `fromPrevious`). A cookie verified with the
    * current key is remembered in set w[4]: a resolver repeats its cookie for up to half an hour, and a remembered
    * one needs no SipHash.
    */
-  private verify(client: IpAddr): boolean {
+  private verify(client: ClientInfo): boolean {
+    const ip = client.resolver;
     const w = this.w;
     const m = this.m;
     const out = this.response;
@@ -259,12 +234,12 @@ export class ServerCookies {
     m[1] = bswap(out[1]);
     m[2] = bswap(w[0]);
     m[3] = bswap(w[1]);
-    const blocks = this.clientWords(client);
+    const blocks = this.clientWords(ip);
     const h = this.h;
     this.fromPrevious = false;
     sipHashBlocks(this.current, m, blocks, h);
     if (bswap(h[0]) === w[2] && bswap(h[1]) === w[3]) {
-      this.remember(client);
+      this.remember(client.remoteAddress);
       return true;
     }
     if (this.previous === null) return false;
@@ -273,32 +248,20 @@ export class ServerCookies {
     return bswap(h[0]) === w[2] && bswap(h[1]) === w[3];
   }
 
-  /** Stores the tuple verify() just verified (in its set, over an empty or the oldest entry). */
-  private remember(client: IpAddr): void {
+  /** Stores the tuple verify() just verified, from `from` (in its set, over an empty or the oldest entry). */
+  private remember(from: string): void {
     const w = this.w;
     const out = this.response;
-    const b = client.bytes;
-    if (client.family === 4) {
-      const seen = this.seen4;
-      const e = victim(seen, w[4] * (WAYS * STRIDE4), STRIDE4, 6);
-      seen[e] = w[2];
-      seen[e + 1] = w[3];
-      seen[e + 2] = word(b, 0);
-      seen[e + 3] = out[0];
-      seen[e + 4] = out[1];
-      seen[e + 5] = w[0];
-      seen[e + 6] = w[1];
-      return;
-    }
-    const seen = this.seen6;
-    const e = victim(seen, (w[4] & (SETS6 - 1)) * (WAYS * STRIDE6), STRIDE6, 9);
+    const seen = this.seen;
+    const i = victim(seen, this.seenFrom, w[4]);
+    const e = i * STRIDE;
     seen[e] = w[2];
     seen[e + 1] = w[3];
-    for (let i = 0; i < 4; i++) seen[e + 2 + i] = word(b, 4 * i);
-    seen[e + 6] = out[0];
-    seen[e + 7] = out[1];
-    seen[e + 8] = w[0];
-    seen[e + 9] = w[1];
+    seen[e + 2] = out[0];
+    seen[e + 3] = out[1];
+    seen[e + 4] = w[0];
+    seen[e + 5] = w[1];
+    this.seenFrom[i] = from;
   }
 
   /** Puts the client address into the message after the 16 bytes before it; returns the message's word count. */

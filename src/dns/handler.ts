@@ -65,7 +65,7 @@ export function handleQuery(ctx: QueryContext, rt: DnsRuntime, pkt: Buffer, remo
 
   const cookies = ctx.cookies;
   if (cookies !== null && edns !== null && edns.cookieLen > 0) {
-    outcome.cookie = cookies.check(pkt, edns.cookieAt, edns.cookieLen, ctx.client.resolver, ctx.now);
+    outcome.cookie = cookies.check(pkt, edns.cookieAt, edns.cookieLen, ctx.client, ctx.now);
     msg.cookie = cookies.response;
   }
 
@@ -102,7 +102,7 @@ function answerFailure(ctx: QueryContext, rt: DnsRuntime, q: Query, pkt: Buffer,
   const edns = q.edns;
   if (q.status === 'cookie' && ctx.cookies !== null && edns !== null) {
     // RFC 7873 §5.4: answered NOERROR with a server cookie and nothing else.
-    ctx.outcome.cookie = ctx.cookies.check(pkt, edns.cookieAt, edns.cookieLen, ctx.client.resolver, ctx.now);
+    ctx.outcome.cookie = ctx.cookies.check(pkt, edns.cookieAt, edns.cookieLen, ctx.client, ctx.now);
     msg.cookie = ctx.cookies.response;
   } else if (q.status === 'notimp' && q.tsig !== null) {
     // The signature is checked before the opcode is acted on (RFC 8945 §5.2): an unknown key is BADKEY.

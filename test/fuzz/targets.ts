@@ -15,6 +15,7 @@ import { stringify } from 'yaml';
 import { loadConfigText } from '../../src/config/load';
 import { QueryContext } from '../../src/dns/context';
 import { ServerCookies, secretFromHex } from '../../src/dns/cookies';
+import { ClientInfo } from '../../src/dns/dynamic';
 import { handleQuery } from '../../src/dns/handler';
 import { RateLimiter, rrlSettings } from '../../src/dns/rrl';
 import { compileCondition, ConditionError, type RuleInput } from '../../src/lb/rules/condition';
@@ -76,7 +77,7 @@ const CLIENTS = ['127.0.0.2', '::1', '192.0.2.7', '10.1.2.3'];
 /** A server cookie valid for `client` from 127.0.0.2 at T0 (the engine cannot find one by mutation). */
 function validCookie(client: Buffer): Buffer {
   const c = new ServerCookies({ secret: SECRET, rotation: 0 }, T0);
-  c.check(client, 0, 8, parseIp('127.0.0.2') as IpAddr, T0);
+  c.check(client, 0, 8, new ClientInfo('127.0.0.2', null, 'udp'), T0);
   const out = Buffer.alloc(24);
   for (let i = 0; i < 6; i++) out.writeInt32BE(c.response[i], 4 * i);
   return out;
