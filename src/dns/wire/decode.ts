@@ -223,8 +223,8 @@ function decodeOpt(pkt: Buffer, fixed: number, rd: number, rdlen: number, q: Que
   let off = rd;
   while (off < end) {
     if (off + 4 > end) return 'truncated EDNS option';
-    const code = (pkt[off] << 8) | pkt[off + 1];
-    const len = (pkt[off + 2] << 8) | pkt[off + 3];
+    const code = u16(pkt, off);
+    const len = u16(pkt, off + 2);
     const data = off + 4;
     if (data + len > end) return 'EDNS option overruns OPT';
     if (code === EdnsOption.ECS) {
