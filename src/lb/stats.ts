@@ -117,9 +117,9 @@ export class LbStatsRegistry {
     return b;
   }
 
-  /** Counters by load balancer. */
-  entries(): IterableIterator<[string, LbCounters]> {
-    return this.byName.entries();
+  /** Counters by load balancer (live: a status read every few seconds must not copy 10,000 entries). */
+  get byLb(): ReadonlyMap<string, LbCounters> {
+    return this.byName;
   }
 
   /**

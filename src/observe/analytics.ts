@@ -12,6 +12,7 @@
 //
 // Memory: ROW_SLOTS × 4 bytes per series (4,032 B), at most `maxSeries` series (default 16,384: 66 MB); a series
 // with no answer for 24 h gives its row back. Answers for a series beyond the cap are counted in `dropped`.
+import type { Config, PoolConfig } from '../config/types';
 import { ANALYTICS_REGIONS, BUCKET_MS, REGION_COUNT, type AnswerDelta } from '../lb/stats';
 import type { Logger } from './log';
 import { poolHealth, type StatusDeps } from './status';
@@ -445,12 +446,25 @@ export class AnalyticsFeed<S extends { analytics: readonly AnswerDelta[] }> {
   }
 }
 
+/**
+ * The pools of a config worth sampling. An unmonitored pool's state never changes ("unknown", no RTT): rings for it
+ * would hold nothing, and 10,000 of them cost 70 MB and a pause to allocate. Listed once per config, so that a
+ * sample every 5 s of a config without monitors walks nothing.
+ */
+const sampledPools = new WeakMap<Config, readonly PoolConfig[]>();
+
+function sampledPoolsOf(config: Config): readonly PoolConfig[] {
+  let pools = sampledPools.get(config);
+  if (!pools) {
+    pools = [...config.pools.values()].filter((p) => p.monitor !== null || p.monitor_group !== null);
+    sampledPools.set(config, pools);
+  }
+  return pools;
+}
+
 export function poolSamples(deps: StatusDeps): PoolSample[] {
   const out: PoolSample[] = [];
-  for (const pool of deps.runtime.config.pools.values()) {
-    // An unmonitored pool's state never changes ("unknown", no RTT): rings for it would hold nothing, and 10,000 of
-    // them cost 70 MB and a pause to allocate.
-    if (pool.monitor === null && pool.monitor_group === null) continue;
+  for (const pool of sampledPoolsOf(deps.runtime.config)) {
     const h = poolHealth(deps, pool);
     out.push({ pool: pool.name, state: pool.enabled ? h.state : 'disabled', rttMs: h.rttMs });
   }

@@ -40,7 +40,7 @@ export interface MetricsSource {
   /** Query counters (summed over cluster workers). */
   queryStats(): Promise<QueryStats>;
   /** Steering counters per load balancer (summed over workers). */
-  lbStats(): Promise<Map<string, LbCounters>>;
+  lbStats(): Promise<ReadonlyMap<string, LbCounters>>;
   probeStats: ProbeStats;
   reloads: ReloadStats;
   /** Current runtime and health, for gauges. */

@@ -16,7 +16,8 @@ export interface Generation {
 
 export interface PlanesStats {
   query: QueryStats;
-  lbs: Map<string, LbCounters>;
+  /** Read it before the next await: in single-process mode it is the data plane's live table, not a copy. */
+  lbs: ReadonlyMap<string, LbCounters>;
   tcpConnections: number;
   /** Answer cells drained since the last call (every call drains: the caller must keep them). */
   analytics: AnswerDelta[];
@@ -72,7 +73,7 @@ export class LocalPlanes implements DataPlanes {
 
   stats(): Promise<PlanesStats> {
     const analytics = this.plane.lbStats.takeDeltas();
-    return Promise.resolve({ query: this.plane.queryStats, lbs: new Map(this.plane.lbStats.entries()), tcpConnections: this.plane.tcpConnections, analytics });
+    return Promise.resolve({ query: this.plane.queryStats, lbs: this.plane.lbStats.byLb, tcpConnections: this.plane.tcpConnections, analytics });
   }
 
   readiness(): { ready: boolean; reason: string } {
@@ -108,5 +109,5 @@ export function sumStats(parts: readonly PlaneStats[]): PlanesStats {
     tcpConnections += p.tcpConnections;
     analytics.push(...p.analytics);
   }
-  return { query, lbs: new Map(lbs.entries()), tcpConnections, analytics };
+  return { query, lbs: lbs.byLb, tcpConnections, analytics };
 }
