@@ -1,14 +1,13 @@
 // Reading a config file: bytes → strict UTF-8 → YAML tree → typed, validated Config plus every problem found,
 // each with file:line:col. Whatever the bytes, this returns problems rather than throwing, in time linear in
 // the size of the file (depth is capped, aliases are never expanded, duplicate keys are found with a set).
-import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { YNode } from './ast';
 import { Ctx, INVALID, keyText } from './kit';
 import type { TrackedObjects } from './kit';
 import { checkReferences } from './references';
 import { configSchema } from './schema';
-import { decodeUtf8, Source } from './source';
+import { readUtf8File, Source } from './source';
 import type { Config, Pos, Problem } from './types';
 import { parseFast } from './yaml-fast';
 import { parseFull } from './yaml-full';
@@ -50,7 +49,7 @@ export function hasErrors(problems: readonly Problem[]): boolean {
 export function readConfigText(file: string, abs = path.resolve(file)): { text: string } | { problem: Problem } {
   const at = (line: number, col: number): Pos => ({ file, line, col });
   try {
-    const decoded = decodeUtf8(readFileSync(abs));
+    const decoded = readUtf8File(abs);
     if ('text' in decoded) return decoded;
     const byte = decoded.byte.toString(16).padStart(2, '0');
     return { problem: { pos: at(decoded.line, decoded.col), message: `the file is not valid UTF-8 (byte 0x${byte} at offset ${decoded.badOffset})`, severity: 'error' } };

@@ -124,6 +124,24 @@ describe('invalid UTF-8', () => {
     expect(c.stderr).toBe(`${expected}\nbad-${hex}.yaml: 1 error\n`);
   });
 
+  test('a file read in pieces: a character across a 64 KiB boundary is read whole; a bad byte far in is still placed', () => {
+    // The reader takes 64 KiB at a time (src/config/source.ts): a 4-byte character starts 2 bytes before the first
+    // boundary, in a comment line padded to put it there.
+    const pad = 65536 - Buffer.byteLength(ZONE) - 2 - 2;
+    const straddle = Buffer.from(`${ZONE}# ${'x'.repeat(pad)}😀\nserver:\n  http: null\n  identity: "é"\n`, 'utf8');
+    expect(straddle.indexOf(Buffer.from('😀'))).toBe(65534);
+    const ok = loadConfigFile(file('straddle.yaml', straddle));
+    expect(ok.problems.map(formatProblem)).toEqual([]);
+    expect(ok.config?.server.identity).toBe('é');
+    // A bad byte several pieces in (after `  identity: "h`, column 15): placed as in a small file.
+    const big = Buffer.concat([Buffer.from(`${ZONE}# ${'y'.repeat(200_000)}\nserver:\n  identity: "h`), Buffer.from([0xff]), Buffer.from('"\n')]);
+    const p = file('far.yaml', big);
+    const line = ZONE.split('\n').length - 1 + 3;
+    const r = loadConfigFile(p);
+    expect(r.config).toBeNull();
+    expect(r.problems.map(formatProblem)).toEqual([`${p}:${line}:15: the file is not valid UTF-8 (byte 0xff at offset ${big.indexOf(0xff)})`]);
+  });
+
   test('valid UTF-8 (multi-byte, 4-byte, a BOM) is read as before', () => {
     const p = file('good.yaml', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(`${ZONE}server: { http: null, identity: "日本 😀 é" }\n`)]));
     const r = loadConfigFile(p);
