@@ -59,6 +59,20 @@ export class Answering {
     this.msg = msg;
     this.client = client;
   }
+
+  /** Lets go of what the last answer found (zone, node, names, records): see QueryContext.forget(). */
+  forget(): void {
+    this.found.zone = null as unknown as Zone;
+    this.found.node = null;
+    this.found.cut = null;
+    this.subject = null;
+    this.proofKind = ProofKind.None;
+    this.proofZone = null;
+    this.proofNode = null;
+    this.proofName = null;
+    this.chain.length = 0;
+    this.dyn.rdata = [];
+  }
 }
 
 /**

@@ -170,6 +170,7 @@ export class DataPlane {
     this.stagedRuntime = null;
     const previous = this.current;
     this.current = staged.runtime;
+    if (previous !== staged.runtime) this.ctx.forget();
     this.udpIo = staged.udpIo;
     this.protect(staged.server);
     // DNSSEC upkeep (clock, key states, signing ahead) runs for the runtime that serves.

@@ -139,6 +139,12 @@ export class Section {
     this.length = 0;
   }
 
+  /** Clears and lets go of the RRsets held (they belong to a runtime that may be gone). */
+  forget(): void {
+    this.items = [];
+    this.length = 0;
+  }
+
   some(fn: (set: RRset) => boolean): boolean {
     for (let i = 0; i < this.length; i++) if (fn(this.items[i])) return true;
     return false;
@@ -187,6 +193,15 @@ export class Message {
     }
     this.computedUsed++;
     return set;
+  }
+
+  /** Resets and lets go of every record it held: see QueryContext.forget(). */
+  forget(): void {
+    this.reset();
+    this.answer.forget();
+    this.authority.forget();
+    this.additional.forget();
+    this.computed.length = 0;
   }
 
   reset(): this {
