@@ -467,6 +467,17 @@ async function measureReloads(srv, count = 10) {
   return { reloads: count, reload_ms: times, reload_ms_median: median(times), rss_after_reloads_mb: srv.rssMb() };
 }
 
+/**
+ * RSS of the server once it has been idle for `seconds`. Right after a load, V8's heap still holds the garbage of
+ * the build (and, after a reload, the previous config); an idle server gives it back when V8's memory reducer runs,
+ * about 30–40 s after the last major GC. Comparing RSS after start with RSS after reloads is only fair at the same
+ * point of that cycle: both idle.
+ */
+async function measureIdleRss(srv, seconds) {
+  await sleep(seconds * 1000);
+  return srv.rssMb();
+}
+
 function haveDnsperf() {
   return spawnSync('dnsperf', ['-h'], { stdio: 'ignore' }).error === undefined;
 }
@@ -539,7 +550,8 @@ const USAGE = `usage: node bench/scale.js COMMAND [options]   (run \`npm run bui
   phases   generate, then load it in this process, timing YAML+schema+references and the runtime build
            (run under node --expose-gc for heap figures):  --lbs N
   serve    generate, start the server: start-up to first answer, RSS after start, after --reloads R (10)
-           SIGHUPs, and the longest answer delay during a reload under dnsperf at --qps Q (2000)
+           SIGHUPs, and the longest answer delay during a reload under dnsperf at --qps Q (2000); RSS also
+           after --idle S (90) idle seconds after start and after the reloads (0: skip)
   all      check, phases and serve for each N of --lbs N1,N2,…
 
   --lbs N[,N…]     load balancers (= pools; endpoints = 5N)      --monitors   add 10 http monitors (127.x only)
@@ -564,6 +576,7 @@ async function main(argv) {
       'monitor-port': { type: 'string', default: '9' },
       runs: { type: 'string', default: '3' },
       reloads: { type: 'string', default: '10' },
+      idle: { type: 'string', default: '90' },
       qps: { type: 'string', default: '2000' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -617,12 +630,23 @@ async function main(argv) {
       const s = await measureStartup(c.file, n);
       try {
         log(`serve: started after ${s.started_ms} ms, first answer after ${s.first_answer_ms} ms, RSS ${s.rss_after_start_mb} MB`);
+        const idle = Number(values.idle);
+        const idleAfterStart = idle > 0 ? await measureIdleRss(s.srv, idle) : null;
+        if (idleAfterStart !== null) log(`serve: RSS after ${idle} s idle: ${idleAfterStart} MB`);
         const rl = await measureReloads(s.srv, Number(values.reloads));
         log(`serve: ${rl.reloads} reloads, median ${rl.reload_ms_median} ms each; RSS after them ${rl.rss_after_reloads_mb} MB`);
+        const idleAfterReloads = idle > 0 ? await measureIdleRss(s.srv, idle) : null;
+        if (idleAfterReloads !== null) {
+          const change = ((idleAfterReloads / idleAfterStart - 1) * 100).toFixed(1);
+          log(`serve: RSS after ${idle} s idle: ${idleAfterReloads} MB (${change >= 0 ? '+' : ''}${change} % on idle after start)`);
+        }
         const lat = await measureReloadLatency(s.srv, n, { qps: Number(values.qps) });
         if (lat.skipped) log(`serve: reload under load skipped: ${lat.skipped}`);
         else log(`serve: reload under dnsperf at ${lat.qps_target} qps: reload ${lat.reload_ms} ms, longest answer ${lat.max_ms} ms, avg ${lat.avg_ms} ms, lost ${lat.lost}`);
-        row.serve = { started_ms: s.started_ms, first_answer_ms: s.first_answer_ms, rss_after_start_mb: s.rss_after_start_mb, ...rl, reload_under_load: lat };
+        row.serve = {
+          started_ms: s.started_ms, first_answer_ms: s.first_answer_ms, rss_after_start_mb: s.rss_after_start_mb, rss_idle_after_start_mb: idleAfterStart,
+          ...rl, rss_idle_after_reloads_mb: idleAfterReloads, reload_under_load: lat,
+        };
       } finally {
         await s.srv.stop();
       }
@@ -633,7 +657,7 @@ async function main(argv) {
   return 0;
 }
 
-module.exports = { generate, writeConfig, loopback, measureCheck, measureNodeStartup, measurePhases, startServer, measureStartup, measureReloads, measureReloadLatency, queryOnce, rssMb };
+module.exports = { generate, writeConfig, loopback, measureCheck, measureNodeStartup, measurePhases, startServer, measureStartup, measureReloads, measureIdleRss, measureReloadLatency, queryOnce, rssMb };
 
 if (require.main === module) {
   if (process.argv[2] === '_phases') {
