@@ -51,7 +51,7 @@ const READ_CHUNK = 64 * 1024;
  * The text of a UTF-8 file, read 64 KiB at a time. Reading it whole would malloc one buffer the size of the file
  * (5 MB for 10,000 load balancers); glibc serves that with mmap, and freeing it raises the process's mmap threshold
  * to that size for good. From then on every allocation below 5 MB comes from the malloc arenas, and what a reload
- * frees there stays resident: about 20 MB more RSS after ten reloads of such a file. A file that is not valid UTF-8
+ * frees there stays resident: about 17 MB more RSS after ten reloads of such a file. A file that is not valid UTF-8
  * is read again whole, to say where.
  */
 export function readUtf8File(file: string): ReturnType<typeof decodeUtf8> {
