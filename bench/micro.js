@@ -109,7 +109,6 @@ const rrlConfig = { responses_per_second: 10, nxdomains_per_second: null, errors
 const { RateLimiter, rrlSettings } = guard === undefined ? {} : require(path.join(dist, 'dns/rrl'));
 const { ServerCookies } = guard === undefined ? {} : require(path.join(dist, 'dns/cookies'));
 const cookieJar = guard !== undefined && guard !== 'rrl' ? new ServerCookies({ secret: Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex'), rotation: 86400 }, NOW) : null;
-ctx.cookies = cookieJar;
 
 /** The packets of a mix as the guard mode sends them: [client][question]. */
 const edns = process.argv.includes('--edns');
