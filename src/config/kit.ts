@@ -152,6 +152,12 @@ function taken<T>(base: number, end: number): T[] {
   return scratch.slice(base, end) as T[];
 }
 
+/** Empties `scratch` after a parse that did not return (an exception went through it). */
+export function abandonParse(): void {
+  top = 0;
+  scratch.length = 0;
+}
+
 /** Gives `scratch` back down to `base`; at the outermost parse, lets go of what it still refers to. */
 function release(base: number): void {
   top = base;
@@ -387,7 +393,9 @@ export function list<T>(item: Schema<T>, opts: { min?: number } = {}): Schema<T[
       if (node.kind !== 'seq') return ctx.error(node, `expected a list, got ${describe(node)}`);
       // Each item that parsed and its offset on `scratch`; then the items, then the offsets, copied out.
       const base = top;
-      for (const child of node.items) {
+      // Read once: a lazy collection (yaml-fast.ts) reads its text again on every access.
+      const items = node.items;
+      for (const child of items) {
         const v = item.parse(child, ctx);
         if (v !== INVALID) {
           put(v);
@@ -401,8 +409,8 @@ export function list<T>(item: Schema<T>, opts: { min?: number } = {}): Schema<T[
       const out = taken<T>(end, end + n);
       const offs = taken<number>(end + n, top);
       release(base);
-      if (out.length < node.items.length) partial.add(out);
-      if (opts.min !== undefined && node.items.length < opts.min) {
+      if (out.length < items.length) partial.add(out);
+      if (opts.min !== undefined && items.length < opts.min) {
         return ctx.error(node, `needs at least ${opts.min} item${opts.min === 1 ? '' : 's'}`);
       }
       track(ctx, out, offsetOf(node), true, offs);

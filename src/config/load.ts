@@ -3,13 +3,13 @@
 // the size of the file (depth is capped, aliases are never expanded, duplicate keys are found with a set).
 import * as path from 'node:path';
 import type { YNode } from './ast';
-import { Ctx, INVALID, keyText } from './kit';
+import { abandonParse, Ctx, INVALID, keyText } from './kit';
 import type { TrackedObjects } from './kit';
 import { checkReferences } from './references';
 import { configSchema } from './schema';
 import { readUtf8File, Source } from './source';
 import type { Config, Pos, Problem } from './types';
-import { parseFast } from './yaml-fast';
+import { FastReaderGaveUp, parseFast } from './yaml-fast';
 import { parseFull } from './yaml-full';
 
 /** Deepest nesting of mappings and sequences accepted; a config needs about 8. */
@@ -68,22 +68,37 @@ export function loadConfigFile(file: string): LoadResult {
 
 /** `displayName` is what messages show (as the user typed it); `abs` anchors relative paths in the file. */
 export function loadConfigText(text: string, displayName: string, abs = path.resolve(displayName)): LoadResult {
-  const ctx = new Ctx(displayName, new Source(displayName, text));
+  let ctx = new Ctx(displayName, new Source(displayName, text));
   try {
-    return load(text, ctx, abs);
+    try {
+      return load(text, ctx, abs, true);
+    } catch (e) {
+      if (!(e instanceof FastReaderGaveUp)) throw e;
+      // A part the fast reader left for later turned out to be beyond it: the whole file again, with the full
+      // reader, as if the fast one had given up at once.
+      abandonParse();
+      ctx = new Ctx(displayName, new Source(displayName, text));
+      return load(text, ctx, abs, false);
+    }
   } catch (e) {
     // Nothing below is meant to throw; should something still do, the file is refused, not the process ended.
+    abandonParse();
     ctx.problems.push({ pos: { file: displayName, line: 1, col: 1 }, message: `cannot read the config: ${e instanceof Error ? e.message : String(e)}`, severity: 'error' });
     return { config: null, problems: ctx.problems };
   }
 }
 
-function load(text: string, ctx: Ctx, abs: string): LoadResult {
+function duplicateKey(ctx: Ctx, key: YNode): void {
+  ctx.error(key, `duplicate key ${keyText(String(key.kind === 'scalar' ? key.value : ''))}`);
+}
+
+/** `fast`: try the fast reader first (its lazy tree; may throw FastReaderGaveUp from the schema). */
+function load(text: string, ctx: Ctx, abs: string, fast: boolean): LoadResult {
   let root: YNode | null;
   let duplicates: YNode[];
-  const fast = parseFast(text, MAX_DEPTH);
-  if (fast !== null) {
-    ({ root, duplicates } = fast);
+  const read = fast ? parseFast(text, MAX_DEPTH, { duplicate: (key) => duplicateKey(ctx, key) }) : null;
+  if (read !== null) {
+    ({ root, duplicates } = read);
   } else {
     const full = parseFull(text, MAX_DEPTH);
     // A broken file can hold a syntax error every few bytes; the first ones say what is wrong.
@@ -93,14 +108,16 @@ function load(text: string, ctx: Ctx, abs: string): LoadResult {
     if (full.problems.some((p) => p.severity === 'error')) return { config: null, problems: ctx.problems };
     ({ root, duplicates } = full);
   }
-  // Reported here, at the later occurrence; the schema skips those pairs and goes on, so a duplicate does not
-  // hide the other problems of the file.
-  for (const key of duplicates) ctx.error(key, `duplicate key ${keyText(String(key.kind === 'scalar' ? key.value : ''))}`);
+  // Reported here, at the later occurrence (those inside the parts a lazy tree reads later, when they are read);
+  // the schema skips those pairs and goes on, so a duplicate does not hide the other problems of the file.
+  for (const key of duplicates) duplicateKey(ctx, key);
   if (root === null) {
     ctx.error({ file: ctx.file, line: 1, col: 1 }, 'the config file is empty');
     return { config: null, problems: ctx.problems };
   }
   const parsed = configSchema.parse(root, ctx);
+  // What the schema did not read of a lazy tree is read now: a syntax error there is still the file's.
+  read?.finish();
   if (parsed === INVALID) return { config: null, problems: ctx.problems, partial: null, dropped: ctx.dropped };
 
   const dir = path.dirname(abs);

@@ -10,8 +10,38 @@ import { repeatsKey, yMap, ySeq, yPair, yScalar, type YNode, type YPair, type YS
 
 export interface FastResult {
   root: YNode | null;
-  /** Keys that repeat an earlier key of their mapping (the later occurrences). */
+  /** Keys that repeat an earlier key of their mapping (the later occurrences); in a lazy tree, of its skeleton. */
   duplicates: YNode[];
+  /**
+   * A lazy tree: reads every collection not read yet (a part under an unknown or ignored key, or one the schema
+   * stopped before), so that the file is checked whole as the whole-tree reader checks it: its duplicate keys are
+   * reported, or FastReaderGaveUp thrown. Nothing for a tree read at once.
+   */
+  finish(): void;
+}
+
+/**
+ * A lazy tree: the block collections at depth LAZY_DEPTH (a pool, a load balancer, a zone — the entries of the
+ * top-level sections) are read only when their `items` are, and again on every read, so that the schema gets one
+ * entry's tree at a time and it dies young. Reading the whole tree of a 10,000-LB config first kept ~55 MB alive
+ * through the schema, copied by the scavenger and marked by the mark-compactor.
+ */
+export interface LazyOptions {
+  /** A key that repeats an earlier key of its mapping inside a lazy collection; each once. */
+  duplicate: (key: YNode) => void;
+}
+
+/** Depth (the root is 1) of the collections a lazy tree reads on demand. */
+const LAZY_DEPTH = 3;
+
+/**
+ * Thrown by a lazy collection's `items` when the fast reader cannot read it: the caller reads the whole text with
+ * the full reader instead, as it would have had the tree been read at once.
+ */
+export class FastReaderGaveUp extends Error {
+  constructor() {
+    super('the fast YAML reader gave up on a part read lazily');
+  }
 }
 
 /** Thrown inside the reader to give up; never leaves this module. */
@@ -40,13 +70,59 @@ const DQUOTE = 34;
 const SQUOTE = 39;
 
 /** The tree of `text`, or null when the text is not in the subset this reader handles. */
-export function parseFast(text: string, maxDepth: number): FastResult | null {
+export function parseFast(text: string, maxDepth: number, lazy: LazyOptions | null = null): FastResult | null {
   if (UNUSUAL.test(text)) return null;
   try {
-    return new FastReader(text, maxDepth).document();
+    return new FastReader(text, maxDepth, lazy).document();
   } catch (e) {
     if (e === GIVE_UP) return null;
     throw e;
+  }
+}
+
+/** Where a lazy collection was in the text, and the reader's state after it (which a read must end at). */
+interface Deferred {
+  readonly map: boolean;
+  readonly col: number;
+  readonly depth: number;
+  readonly p: number;
+  readonly ls: number;
+  readonly ind: number;
+  readonly endP: number;
+  readonly endInd: number;
+}
+
+/** A block mapping or sequence of a lazy tree, read on each access to `items` (see LazyOptions). */
+class LazyCollection {
+  readonly start: number;
+  /** Read at least once, and so its duplicate keys reported. */
+  reported = false;
+
+  constructor(
+    private readonly reader: FastReader,
+    private readonly at: Deferred,
+  ) {
+    this.start = at.p;
+  }
+
+  read(): (YNode | YPair)[] {
+    const r = this.reader.readDeferred(this.at, !this.reported);
+    this.reported = true;
+    return r;
+  }
+}
+
+class LazyMap extends LazyCollection implements YMap {
+  readonly kind = 'map';
+  get items(): YPair[] {
+    return this.read() as YPair[];
+  }
+}
+
+class LazySeq extends LazyCollection implements YSeq {
+  readonly kind = 'seq';
+  get items(): YNode[] {
+    return this.read() as YNode[];
   }
 }
 
@@ -70,19 +146,33 @@ class FastReader {
   private readonly plainText: string[] = new Array<string>(PLAIN_CACHE).fill('');
   private readonly plainValue: unknown[] = new Array<unknown>(PLAIN_CACHE).fill(null);
 
+  /** Depth of the collections left for later (lazy trees), or 0. */
+  private readonly lazyDepth: number;
+  /** Every collection left for later, in file order. */
+  private readonly deferred: LazyCollection[] = [];
+
   constructor(
     private readonly s: string,
     private readonly maxDepth: number,
+    private readonly lazy: LazyOptions | null = null,
   ) {
     this.n = s.length;
+    this.lazyDepth = lazy ? LAZY_DEPTH : 0;
   }
 
   document(): FastResult {
+    const finish = () => this.finish();
     this.toContent();
-    if (this.ind < 0) return { root: null, duplicates: this.duplicates };
+    if (this.ind < 0) return { root: null, duplicates: this.duplicates, finish };
     const root = this.blockNode(this.ind, 1);
     if (this.ind >= 0) throw GIVE_UP; // content less indented than the root: a syntax error
-    return { root, duplicates: this.duplicates };
+    // The skeleton's own duplicates are returned; the lazy reads' ones go to LazyOptions.duplicate.
+    return { root, duplicates: this.duplicates.splice(0), finish };
+  }
+
+  private finish(): void {
+    for (const c of this.deferred) if (!c.reported) c.read();
+    this.deferred.length = 0;
   }
 
   // ---- lines ----------------------------------------------------------------------------------------------
@@ -189,6 +279,51 @@ class FastReader {
     return items;
   }
 
+  // ---- lazy collections --------------------------------------------------------------------------------------
+
+  /**
+   * In place of the block collection starting at p (a mapping when `map`, at column `col`): a lazy one, and the
+   * reader moved past every line that belongs to it: the rest of this line, then every blank or comment line and
+   * every line indented more than `parentCol`. A line indented between the two ends the collection early when it
+   * is read, which `readDeferred` finds (a syntax error, as the whole-tree reader would find).
+   */
+  private defer(map: boolean, col: number, parentCol: number, depth: number): YMap | YSeq {
+    const { p, ls, ind } = this;
+    do {
+      const nl = this.s.indexOf('\n', this.p);
+      this.p = nl < 0 ? this.n : nl + 1;
+      this.toContent();
+    } while (this.ind > parentCol);
+    const at: Deferred = { map, col, depth, p, ls, ind, endP: this.p, endInd: this.ind };
+    const c = map ? new LazyMap(this, at) : new LazySeq(this, at);
+    this.deferred.push(c);
+    return c;
+  }
+
+  /** The items of a deferred collection, read as the whole-tree reader reads them (its duplicates reported when `report`). */
+  readDeferred(at: Deferred, report: boolean): (YNode | YPair)[] {
+    const lazy = this.lazy;
+    if (lazy === null) throw new Error('readDeferred on an eager reader');
+    this.p = at.p;
+    this.ls = at.ls;
+    this.ind = at.ind;
+    this.top = 0;
+    const dups = this.duplicates.length;
+    try {
+      const node = at.map ? this.blockMap(at.col, at.depth) : this.blockSeq(at.col, at.depth);
+      // Where the whole-tree reader would have gone on from: else a line in between ended it early.
+      if (this.p !== at.endP || this.ind !== at.endInd) throw GIVE_UP;
+      if (report) for (let i = dups; i < this.duplicates.length; i++) lazy.duplicate(this.duplicates[i]);
+      return node.items;
+    } catch (e) {
+      if (e === GIVE_UP) throw new FastReaderGaveUp();
+      throw e;
+    } finally {
+      this.duplicates.length = dups;
+      this.top = 0;
+    }
+  }
+
   // ---- block nodes ----------------------------------------------------------------------------------------
 
   /** A block node on the current content line at column `col`: a sequence or a mapping. */
@@ -239,7 +374,7 @@ class FastReader {
         throw GIVE_UP; // "- - x": compact nested sequences
       } else if (this.keyEnd(q) >= 0) {
         this.p = q;
-        item = this.blockMap(q - this.ls, depth + 1);
+        item = depth + 1 === this.lazyDepth ? this.defer(true, q - this.ls, col, depth + 1) : this.blockMap(q - this.ls, depth + 1);
       } else {
         this.p = q;
         item = this.inlineValue(col, depth);
@@ -260,8 +395,9 @@ class FastReader {
     this.p = emptyAt;
     this.endLine();
     if (this.ind > col) {
-      if (this.isDash(this.p)) return this.blockSeq(this.ind, depth + 1);
-      if (this.keyEnd(this.p) >= 0) return this.blockMap(this.ind, depth + 1);
+      const lazy = depth + 1 === this.lazyDepth;
+      if (this.isDash(this.p)) return lazy ? this.defer(false, this.ind, col, depth + 1) : this.blockSeq(this.ind, depth + 1);
+      if (this.keyEnd(this.p) >= 0) return lazy ? this.defer(true, this.ind, col, depth + 1) : this.blockMap(this.ind, depth + 1);
       return this.inlineValue(col, depth);
     }
     if (this.ind === col && sameIndentSeq && this.isDash(this.p)) return this.blockSeq(col, depth + 1);

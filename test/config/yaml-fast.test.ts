@@ -4,8 +4,8 @@
 // documents (seeded, so a failure replays).
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { YNode } from '../../src/config/ast';
-import { parseFast } from '../../src/config/yaml-fast';
+import { yMap, yPair, ySeq, type YNode } from '../../src/config/ast';
+import { FastReaderGaveUp, parseFast } from '../../src/config/yaml-fast';
 import { parseFull } from '../../src/config/yaml-full';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -42,9 +42,53 @@ function same(a: YNode | null, b: YNode | null, where = '$'): string | null {
   return `${where}: ${a.kind}`;
 }
 
-/** null when the readers agree (or the fast one gave up), else what differs. */
+/** Lazy collections read, and lazy trees given up on only when a part was read (for the generator's coverage). */
+const lazyStats = { collections: 0, gaveUpLate: 0 };
+
+/** A tree whose lazy collections are read, as plain nodes (each collection's items read once). */
+function materialize(n: YNode | null): YNode | null {
+  if (n === null || n.kind === 'scalar' || n.kind === 'other') return n;
+  // A lazy collection's items are a getter on its prototype.
+  if (!Object.prototype.hasOwnProperty.call(n, 'items')) lazyStats.collections++;
+  if (n.kind === 'seq') return ySeq(n.start, n.items.map((x) => materialize(x) as YNode));
+  return yMap(n.start, n.items.map((p) => yPair(materialize(p.key) as YNode, materialize(p.value), p.duplicate)));
+}
+
+/** The lazy tree read whole, with every duplicate reported; null when the fast reader gave up on any part. */
+function readLazily(text: string): { root: YNode | null; duplicates: YNode[] } | null {
+  const reported: YNode[] = [];
+  try {
+    const r = parseFast(text, MAX, { duplicate: (k) => reported.push(k) });
+    if (r === null) return null;
+    const root = materialize(r.root);
+    // Read again: the same items, and nothing reported twice.
+    const again = materialize(r.root);
+    const d = same(root, again);
+    if (d) throw new Error(`a lazy collection read twice differs: ${d}`);
+    r.finish();
+    return { root, duplicates: [...r.duplicates, ...reported] };
+  } catch (e) {
+    if (!(e instanceof FastReaderGaveUp)) throw e;
+    lazyStats.gaveUpLate++;
+    return null;
+  }
+}
+
+const startsOf = (keys: YNode[]) => keys.map((k) => k.start).sort((a, b) => a - b).join(',');
+
+/**
+ * null when the readers agree (or the fast one gave up), else what differs. The fast reader's lazy tree (read
+ * whole) must be the eager one, and give up exactly when the eager reader does.
+ */
 function compare(text: string): string | null {
   const fast = parseFast(text, MAX);
+  const lazy = readLazily(text);
+  if ((fast === null) !== (lazy === null)) return `the eager fast reader ${fast === null ? 'gave up' : 'read it'}, the lazy one ${lazy === null ? 'gave up' : 'read it'}`;
+  if (fast !== null && lazy !== null) {
+    const d = same(fast.root, lazy.root, '$lazy');
+    if (d) return d;
+    if (startsOf(fast.duplicates) !== startsOf(lazy.duplicates)) return `duplicates at ${startsOf(fast.duplicates)} eager vs ${startsOf(lazy.duplicates)} lazy`;
+  }
   if (fast === null) return null;
   const full = parseFull(text, MAX);
   const errors = full.problems.filter((p) => p.severity === 'error');
@@ -211,8 +255,11 @@ test('generated and mutated documents: whenever the fast reader accepts, the tre
     if (parseFast(text, MAX) !== null) accepted++;
     expectAgree(text);
   }
-  // The generator must exercise the fast reader, not only the fall-back.
+  // The generator must exercise the fast reader, not only the fall-back, and its lazy trees: parts read later,
+  // and parts that turn out to be beyond the fast reader only when read.
   expect(accepted).toBeGreaterThan(1000);
+  expect(lazyStats.collections).toBeGreaterThan(500);
+  expect(lazyStats.gaveUpLate).toBeGreaterThan(20);
 });
 
 test('depth: the fast reader gives up past the limit; the full reader reports where', () => {
