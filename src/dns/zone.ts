@@ -150,7 +150,8 @@ export interface Binding {
   handler: DynamicName;
   /** Query types whose static records at the same name the binding hides (docs/decisions.md §1.3). */
   hides: readonly number[];
-  pos: Pos;
+  /** Where the binding is configured, for a message (computed only then). */
+  pos: () => Pos;
 }
 
 export interface ZoneCompileResult {
@@ -181,28 +182,28 @@ export function* compileZonesSliced(config: Config, bindings: readonly Binding[]
     const key = b.name;
     const zone = table.find(key, key.split('.').length);
     if (!zone) {
-      err(b.pos, `"${key}" is not inside any configured zone`);
+      err(b.pos(), `"${key}" is not inside any configured zone`);
       continue;
     }
     // Checked before the node is made: a name created here has no cutAbove yet (that is set in compileZone).
     const cut = delegationAtOrAbove(zone, key);
     if (cut) {
-      err(b.pos, `"${key}" is at or below the delegation point "${cut.name}"; its answers would never be authoritative`);
+      err(b.pos(), `"${key}" is at or below the delegation point "${cut.name}"; its answers would never be authoritative`);
       continue;
     }
     const node = ensureNode(zone, key);
     if (!node) {
-      err(b.pos, `"${key}" is not a valid name`);
+      err(b.pos(), `"${key}" is not a valid name`);
       continue;
     }
     node.dynamic = b.handler;
     for (const t of b.hides) {
       if (node.rrsets.has(t)) {
-        warn(b.pos, `the load balancer "${key}" takes precedence over the static ${typeName(t)} records at that name`);
+        warn(b.pos(), `the load balancer "${key}" takes precedence over the static ${typeName(t)} records at that name`);
       }
     }
     if (node.rrsets.has(RRType.CNAME)) {
-      warn(b.pos, `the load balancer "${key}" takes precedence over the static CNAME at that name; the CNAME is not served`);
+      warn(b.pos(), `the load balancer "${key}" takes precedence over the static CNAME at that name; the CNAME is not served`);
       node.rrsets.delete(RRType.CNAME);
     }
     for (const t of b.hides) node.rrsets.delete(t);
@@ -285,23 +286,24 @@ function* compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: 
   apex.rrsets.set(RRType.NS, nsSet);
 
   // Group values by (name, type) into RRsets; TTLs within an RRset must agree (RFC 2181 §5.2): the lowest wins.
-  const sets = new Map<string, { node: ZoneNode; type: number; ttl: number; rdata: RData[]; pos: Pos }>();
+  const sets = new Map<string, { node: ZoneNode; type: number; ttl: number; rdata: RData[]; pos: () => Pos }>();
   for (const rec of zc.records) {
     yield;
-    const at = posOf(rec, 'name');
+    // Positions only for a message (turning an offset into line:col indexes the file's lines on first use).
+    const at = (): Pos => posOf(rec, 'name');
     const ownerText = rec.name;
     const owner = parseName(ownerText, origin);
-    if (typeof owner === 'string') { err(at, owner); continue; }
+    if (typeof owner === 'string') { err(at(), owner); continue; }
     const meant = relativeLooksAbsolute(owner.key, origin.key, suffixes);
     if (meant !== null) {
-      warn(at, `"${rec.name}" is relative to the zone, so it names ${owner.key}. (did you mean "${meant}."?)`);
+      warn(at(), `"${rec.name}" is relative to the zone, so it names ${owner.key}. (did you mean "${meant}."?)`);
     }
     if (!isSubdomainKey(owner.key, origin.key)) {
-      err(at, `"${rec.name}" is outside the zone "${zc.name}" (names are relative to the zone unless they end with ".")`);
+      err(at(), `"${rec.name}" is outside the zone "${zc.name}" (names are relative to the zone unless they end with ".")`);
       continue;
     }
     if (owner.key.includes('*') && !owner.key.startsWith('*.')) {
-      err(at, `"${rec.name}": a wildcard must be the first label`);
+      err(at(), `"${rec.name}": a wildcard must be the first label`);
       continue;
     }
     const known = recordTypeNamed(rec.type);
@@ -319,7 +321,7 @@ function* compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: 
       continue;
     }
     const node = ensureNode(zone, owner.key, owner);
-    if (!node) { err(at, `"${rec.name}" is not a valid name`); continue; }
+    if (!node) { err(at(), `"${rec.name}" is not a valid name`); continue; }
     const ttl = rec.ttl ?? zc.default_ttl;
     const setKey = `${owner.key}|${type}`;
     let set = sets.get(setKey);
@@ -327,7 +329,7 @@ function* compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: 
       set = { node, type, ttl, rdata: [], pos: at };
       sets.set(setKey, set);
     } else if (set.ttl !== ttl) {
-      warn(at, `records of one RRset (${rec.name} ${rec.type}) have different TTLs; using the lowest`);
+      warn(at(), `records of one RRset (${rec.name} ${rec.type}) have different TTLs; using the lowest`);
       set.ttl = Math.min(set.ttl, ttl);
     }
     const rrset = set;
@@ -350,7 +352,7 @@ function* compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: 
   for (const set of sets.values()) {
     if (set.rdata.length === 0) continue;
     if (set.type === RRType.CNAME && set.rdata.length > 1) {
-      err(set.pos, `${set.node.name} has more than one CNAME`);
+      err(set.pos(), `${set.node.name} has more than one CNAME`);
       continue;
     }
     set.node.rrsets.set(set.type, { owner: set.node.name, type: set.type, ttl: set.ttl, rdata: dedupe(set.rdata) });
@@ -361,13 +363,13 @@ function* compileZone(zc: ZoneConfig, serialDefault: number, err: Report, warn: 
     yield;
     if (node.rrsets.has(RRType.CNAME) && node.rrsets.size > 1) {
       const s = sets.get(`${node.name.key}|${RRType.CNAME}`);
-      err(s ? s.pos : { file: '?', line: 0, col: 0 }, `${node.name} has a CNAME and other records; a CNAME must be alone at its name`);
+      err(s ? s.pos() : { file: '?', line: 0, col: 0 }, `${node.name} has a CNAME and other records; a CNAME must be alone at its name`);
     }
     if (node !== apex && node.rrsets.has(RRType.NS)) node.isCut = true;
     // A DS RRset lives on the parent side of a delegation (RFC 4034 §5, RFC 4035 §2.4): only at a cut.
     if (node.rrsets.has(RRType.DS) && !node.isCut) {
       const s = sets.get(`${node.name.key}|${RRType.DS}`);
-      err(s ? s.pos : { file: '?', line: 0, col: 0 }, `${node.name} has DS records but no NS records: DS belongs at a delegation point below the apex`);
+      err(s ? s.pos() : { file: '?', line: 0, col: 0 }, `${node.name} has DS records but no NS records: DS belongs at a delegation point below the apex`);
     }
   }
   // Names under a delegation point are glue: remember the cut for referrals.
@@ -411,9 +413,11 @@ function ensureNode(zone: Zone, key: string, name?: WireName): ZoneNode | null {
     wire = parsed;
   }
   const node = new ZoneNode(wire);
-  zone.nodes.set(internalized(key), node);
+  // wire.key is internalized; so is the Map key then, which query-path look-ups compare by pointer.
+  zone.nodes.set(wire.key === key ? wire.key : internalized(key), node);
   const parent = parentKey(key);
-  const up = ensureNode(zone, parent, wire.key === key ? suffixName(wire) : undefined);
+  // The parent's WireName is made only when the parent is new (most names share theirs).
+  const up = zone.nodes.get(parent) ?? ensureNode(zone, parent, wire.key === key ? suffixName(wire) : undefined);
   if (up && key.startsWith('*.')) up.wildcard = node;
   return node;
 }

@@ -146,7 +146,7 @@ export class LoadBalancer implements DynamicName {
   private readonly counters: LbCounters;
   private readonly stats: LbStatsRegistry;
   /** Offsets of this LB's answer cells by pool (stats.ts CellBlock), allocated on a pool's first answer. */
-  private readonly poolCells = new Map<Pool, number>();
+  private poolCells: Map<Pool, number> | null = null;
   // The last four pools answered from and their cells, checked before the map: an LB answers from a few pools.
   private pool0: Pool | null = null;
   private pool1: Pool | null = null;
@@ -157,7 +157,7 @@ export class LoadBalancer implements DynamicName {
   private cells2 = 0;
   private cells3 = 0;
   /** Steering after rules, memoized by the set of rules that matched (bit i = rules[i]). */
-  private readonly merged = new Map<number, Steering>();
+  private readonly merged: Map<number, Steering> | null;
 
   constructor(
     readonly name: string,
@@ -168,6 +168,8 @@ export class LoadBalancer implements DynamicName {
   ) {
     this.stats = env.stats;
     this.counters = env.stats.forLb(name);
+    // Maps only where they are used (tens of thousands of empty maps in a big config otherwise).
+    this.merged = rules.length > 0 ? new Map() : null;
   }
 
   serves(qtype: number): boolean {
@@ -343,10 +345,11 @@ export class LoadBalancer implements DynamicName {
 
   /** cellsOf() for a pool not among the last four (out of line, as SteeringState.newRegion). */
   private newPoolCells(pool: Pool): number {
-    let offset = this.poolCells.get(pool);
+    const known = (this.poolCells ??= new Map());
+    let offset = known.get(pool);
     if (offset === undefined) {
       offset = this.stats.block(this.name, pool.name, pool.config.origins.map((o) => o.name)).offset;
-      this.poolCells.set(pool, offset);
+      known.set(pool, offset);
     }
     // Shift the others down, the newest first: a pool that keeps answering stays at the front.
     this.pool3 = this.pool2;
@@ -389,11 +392,13 @@ export class LoadBalancer implements DynamicName {
       if (r.terminates) break;
     }
     if (n === 0) return this.base;
-    let s = memo ? this.merged.get(mask) : undefined;
+    // `merged` exists: there are rules.
+    const merged = this.merged as Map<number, Steering>;
+    let s = memo ? merged.get(mask) : undefined;
     if (!s) {
       s = { ...this.base };
       for (let j = 0; j < n; j++) Object.assign(s, rules[matchedRules[j]].overrides);
-      if (memo) this.merged.set(mask, s);
+      if (memo) merged.set(mask, s);
     }
     return s;
   }

@@ -8,7 +8,7 @@ import { isValidRegion, parseCountryKey, REGION_CODES } from '../geo/regions';
 import { LoadBalancer } from './balancer';
 import type { CompiledRule, Steering, SteeringEnv } from './steering';
 import { Pool } from './pool';
-import { compileCondition, ConditionError } from './rules/condition';
+import { compileCondition, ConditionError, type CompiledCondition } from './rules/condition';
 import { runToEnd, type Sliced } from '../util/slices';
 
 export interface LbCompileResult {
@@ -34,32 +34,44 @@ export function* compileLoadBalancersSliced(config: Config, env: SteeringEnv): S
     yield;
   }
 
-  const poolList = (names: string[]): Pool[] => names.map((n) => pools.get(n)).filter((p): p is Pool => p !== undefined);
-  const poolMap = (m: Record<string, string[]>, what: 'region' | 'country' | 'pop', owner: object): Map<string, Pool[]> => {
+  const poolList = (names: string[]): Pool[] => {
+    const out: Pool[] = [];
+    for (const n of names) {
+      const p = pools.get(n);
+      if (p !== undefined) out.push(p);
+    }
+    return out;
+  };
+  const poolMap = (m: Record<string, string[]>, what: 'region' | 'country' | 'pop', owner: object): ReadonlyMap<string, Pool[]> => {
+    const keys = Object.keys(m);
+    if (keys.length === 0) return NO_POOL_MAP;
     const out = new Map<string, Pool[]>();
-    for (const key of Object.keys(m)) {
-      const at = posOf(owner, key);
+    for (const key of keys) {
+      // Positions only for a message: turning an offset into line:col indexes the file's lines on first use.
       if (what === 'region' && !isValidRegion(key)) {
-        err(at, `unknown region "${key}" (regions: ${REGION_CODES.join(', ')})`);
+        err(posOf(owner, key), `unknown region "${key}" (regions: ${REGION_CODES.join(', ')})`);
         continue;
       }
       if (what === 'country' && parseCountryKey(key) === null) {
-        err(at, `"${key}" is not an ISO 3166-1 country code or an ISO 3166-2 subdivision (like "US" or "US-CA")`);
+        err(posOf(owner, key), `"${key}" is not an ISO 3166-1 country code or an ISO 3166-2 subdivision (like "US" or "US-CA")`);
         continue;
       }
       out.set(key, poolList(m[key]));
     }
     return out;
   };
-  const weights = (rs: RandomSteeringConfig): Map<Pool, number> => {
+  const weights = (rs: RandomSteeringConfig): ReadonlyMap<Pool, number> => {
+    const names = Object.keys(rs.pool_weights);
+    if (names.length === 0) return NO_WEIGHTS;
     const out = new Map<Pool, number>();
-    for (const [name, w] of Object.entries(rs.pool_weights)) {
+    for (const name of names) {
       const p = pools.get(name);
-      if (p) out.set(p, w);
+      if (p) out.set(p, rs.pool_weights[name]);
     }
     return out;
   };
 
+  const helpers: RuleCompileHelpers = { err, warn, poolList, poolMap, weights, pools, conditions: new Map() };
   const balancers = new Map<string, LoadBalancer>();
   const bindings: Binding[] = [];
   for (const lb of config.load_balancers) {
@@ -76,43 +88,57 @@ export function* compileLoadBalancersSliced(config: Config, env: SteeringEnv): S
       location: lb.location_strategy,
       ttl: lb.ttl,
     };
-    const rules = compileRules(lb, { err, warn, poolList, poolMap, weights, pools });
+    const rules = compileRules(lb, helpers);
     checkProximity(lb, base, rules, warn);
 
-    const referenced = referencedPools(lb, pools);
-    const servesNames = [...referenced].some((p) => p.hasHostnames);
+    const servesNames = referencesHostnames(lb, pools);
     const balancer = new LoadBalancer(lb.name, base, rules, servesNames, env);
     balancers.set(lb.name, balancer);
     if (!lb.enabled) continue; // a disabled LB leaves the name to its static records, if any (docs/decisions.md §1.3)
-    const hides = servesNames ? [RRType.A, RRType.AAAA, RRType.MX, RRType.SRV] : [RRType.A, RRType.AAAA];
-    bindings.push({ name: lb.name, handler: balancer, hides, pos: posOf(lb, 'name') });
+    const hides = servesNames ? HIDES_WITH_NAMES : HIDES_ADDRESSES;
+    bindings.push({ name: lb.name, handler: balancer, hides, pos: () => posOf(lb, 'name') });
   }
   return { balancers, pools, bindings, problems };
 }
+
+// Shared by every load balancer that has none (most have no country or PoP pools): a config of 10,000 LBs made
+// 40,000 empty maps. Never written to: the steering reads them as ReadonlyMaps.
+const NO_POOL_MAP: ReadonlyMap<string, Pool[]> = new Map();
+const NO_WEIGHTS: ReadonlyMap<Pool, number> = new Map();
+const HIDES_ADDRESSES: readonly number[] = [RRType.A, RRType.AAAA];
+const HIDES_WITH_NAMES: readonly number[] = [RRType.A, RRType.AAAA, RRType.MX, RRType.SRV];
 
 interface RuleCompileHelpers {
   err: (pos: Pos, message: string) => void;
   warn: (pos: Pos, message: string) => void;
   poolList: (names: string[]) => Pool[];
-  poolMap: (m: Record<string, string[]>, what: 'region' | 'country' | 'pop', owner: object) => Map<string, Pool[]>;
-  weights: (rs: RandomSteeringConfig) => Map<Pool, number>;
+  poolMap: (m: Record<string, string[]>, what: 'region' | 'country' | 'pop', owner: object) => ReadonlyMap<string, Pool[]>;
+  weights: (rs: RandomSteeringConfig) => ReadonlyMap<Pool, number>;
   pools: Map<string, Pool>;
+  /** Conditions compiled so far in this build, by their text (or why they do not compile). */
+  conditions: Map<string, CompiledCondition | ConditionError>;
 }
 
 function compileRules(lb: LoadBalancerConfig, h: RuleCompileHelpers): CompiledRule[] {
   const out: (CompiledRule & { order: number })[] = [];
   lb.rules.forEach((rule, order) => {
     if (rule.disabled) return;
-    let condition;
-    try {
-      condition = compileCondition(rule.condition);
-    } catch (e) {
-      if (e instanceof ConditionError) {
-        const at = posOf(rule, 'condition');
-        h.err({ ...at, col: at.col + e.offset }, `rule${rule.name ? ` "${rule.name}"` : ''}: ${e.message}`);
-        return;
+    // The same condition text in many load balancers (a config generated from a template) is compiled once:
+    // a compiled condition is immutable, and its test reads only its input.
+    let condition = h.conditions.get(rule.condition);
+    if (condition === undefined) {
+      try {
+        condition = compileCondition(rule.condition);
+      } catch (e) {
+        if (!(e instanceof ConditionError)) throw e;
+        condition = e;
       }
-      throw e;
+      h.conditions.set(rule.condition, condition);
+    }
+    if (condition instanceof ConditionError) {
+      const at = posOf(rule, 'condition');
+      h.err({ ...at, col: at.col + condition.offset }, `rule${rule.name ? ` "${rule.name}"` : ''}: ${condition.message}`);
+      return;
     }
     const o: RuleOverrides = rule.overrides;
     const overrides: Partial<Steering> = {};
@@ -153,26 +179,29 @@ function checkProximity(lb: LoadBalancerConfig, base: Steering, rules: CompiledR
   }
 }
 
-function referencedPools(lb: LoadBalancerConfig, pools: Map<string, Pool>): Set<Pool> {
-  const names = new Set<string>([...lb.default_pools]);
-  if (lb.fallback_pool) names.add(lb.fallback_pool);
-  const addMap = (m: Record<string, string[]> | undefined) => {
-    if (m) for (const l of Object.values(m)) for (const n of l) names.add(n);
-  };
-  addMap(lb.region_pools);
-  addMap(lb.country_pools);
-  addMap(lb.pop_pools);
+/** Whether any pool the load balancer can answer from (in any field, its rules' included) has a hostname endpoint:
+ *  then it answers MX and SRV too. */
+function referencesHostnames(lb: LoadBalancerConfig, pools: Map<string, Pool>): boolean {
+  if (anyHostnames(pools, lb.default_pools) || hasHostnames(pools, lb.fallback_pool)) return true;
+  if (anyHostnamesIn(pools, lb.region_pools) || anyHostnamesIn(pools, lb.country_pools) || anyHostnamesIn(pools, lb.pop_pools)) return true;
   for (const r of lb.rules) {
-    for (const n of r.overrides.default_pools ?? []) names.add(n);
-    if (r.overrides.fallback_pool) names.add(r.overrides.fallback_pool);
-    addMap(r.overrides.region_pools);
-    addMap(r.overrides.country_pools);
-    addMap(r.overrides.pop_pools);
+    const o = r.overrides;
+    if (anyHostnames(pools, o.default_pools) || hasHostnames(pools, o.fallback_pool)) return true;
+    if (anyHostnamesIn(pools, o.region_pools) || anyHostnamesIn(pools, o.country_pools) || anyHostnamesIn(pools, o.pop_pools)) return true;
   }
-  const out = new Set<Pool>();
-  for (const n of names) {
-    const p = pools.get(n);
-    if (p) out.add(p);
-  }
-  return out;
+  return false;
+}
+
+function hasHostnames(pools: Map<string, Pool>, name: string | null | undefined): boolean {
+  return name !== null && name !== undefined && pools.get(name)?.hasHostnames === true;
+}
+
+function anyHostnames(pools: Map<string, Pool>, names: readonly string[] | undefined): boolean {
+  if (names !== undefined) for (const n of names) if (hasHostnames(pools, n)) return true;
+  return false;
+}
+
+function anyHostnamesIn(pools: Map<string, Pool>, m: Record<string, string[]> | undefined): boolean {
+  if (m !== undefined) for (const k in m) if (anyHostnames(pools, m[k])) return true;
+  return false;
 }

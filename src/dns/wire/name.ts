@@ -29,17 +29,20 @@ export class WireName {
   ) {
     this.key = internalized(key);
     this.hash = keyHash(this.key);
-    this.suffixKeys = [];
-    this.suffixOffsets = [];
     let off = 0;
     let k = this.key;
+    let n = 0;
     while (wire[off] !== 0) {
-      this.suffixKeys.push(off === 0 ? this.key : internalized(k));
-      this.suffixOffsets.push(off);
+      suffixKeys[n] = off === 0 ? this.key : sharedSuffix(k);
+      suffixOffsets[n++] = off;
       off += wire[off] + 1;
       const dot = nextDot(k);
       k = dot < 0 ? '' : k.slice(dot + 1);
     }
+    // Copied out at their final size (an array grown by push from empty has room for 17).
+    this.suffixKeys = suffixKeys.slice(0, n);
+    this.suffixOffsets = suffixOffsets.slice(0, n);
+    recentSuffixes = this.suffixKeys;
   }
 
   get labelCount(): number {
@@ -49,6 +52,20 @@ export class WireName {
   toString(): string {
     return this.key === '' ? '.' : `${this.key}.`;
   }
+}
+
+/** Where the constructor collects a name's suffixes (a name has at most 127 labels). */
+const suffixKeys: string[] = [];
+const suffixOffsets: number[] = [];
+
+/** The suffix keys of the last name made: names are mostly made in runs under one zone, so they repeat. */
+let recentSuffixes: readonly string[] = [];
+
+/** The internalized string equal to `k`, taken from the last name's suffixes when it is there (a compare, where
+ *  internalizing costs a string-table look-up and an array). */
+function sharedSuffix(k: string): string {
+  for (const r of recentSuffixes) if (r.length === k.length && r === k) return r;
+  return internalized(k);
 }
 
 /**
