@@ -180,7 +180,7 @@ export function* compileZonesSliced(config: Config, bindings: readonly Binding[]
   for (const b of bindings) {
     yield;
     const key = b.name;
-    const zone = table.find(key, key.split('.').length);
+    const zone = table.find(key, labelCountOfKey(key));
     if (!zone) {
       err(b.pos(), `"${key}" is not inside any configured zone`);
       continue;

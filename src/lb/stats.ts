@@ -54,6 +54,9 @@ export interface AnswerDelta {
   blocks: AnswerDeltaBlock[];
 }
 
+const NO_COUNTS: ReadonlyMap<string, number> = new Map();
+const NO_ENDPOINT_COUNTS: ReadonlyMap<string, ReadonlyMap<string, number>> = new Map();
+
 export class LbCounters {
   /** Queries clients sent this load balancer (any outcome; ADDITIONAL-section and internal lookups excluded). */
   queries = 0;
@@ -61,18 +64,29 @@ export class LbCounters {
   fallback = 0;
   /** NODATA + SOA: no usable pool and no fallback able to answer. */
   nodata = 0;
+  // Made on the first answer counted: most of a big config's load balancers answer nothing for a long time.
+  private poolCounts: Map<string, number> | null = null;
+  private endpointCounts: Map<string, Map<string, number>> | null = null;
+
   /** Answers per pool name (filled from the cells when they are drained). */
-  readonly pools = new Map<string, number>();
+  get pools(): ReadonlyMap<string, number> {
+    return this.poolCounts ?? NO_COUNTS;
+  }
+
   /** Answers that carried each endpoint: pool → endpoint → count (from the cells). */
-  readonly endpoints = new Map<string, Map<string, number>>();
+  get endpoints(): ReadonlyMap<string, ReadonlyMap<string, number>> {
+    return this.endpointCounts ?? NO_ENDPOINT_COUNTS;
+  }
 
   addPool(pool: string, n: number): void {
-    this.pools.set(pool, (this.pools.get(pool) ?? 0) + n);
+    const m = (this.poolCounts ??= new Map());
+    m.set(pool, (m.get(pool) ?? 0) + n);
   }
 
   addEndpoint(pool: string, endpoint: string, n: number): void {
-    let m = this.endpoints.get(pool);
-    if (!m) this.endpoints.set(pool, (m = new Map()));
+    const byPool = (this.endpointCounts ??= new Map());
+    let m = byPool.get(pool);
+    if (!m) byPool.set(pool, (m = new Map()));
     m.set(endpoint, (m.get(endpoint) ?? 0) + n);
   }
 }

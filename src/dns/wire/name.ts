@@ -118,13 +118,13 @@ function escapedDotBefore(key: string, dotIndex: number): boolean {
 export function labelCountOfKey(key: string): number {
   if (key === '') return 0;
   let n = 1;
-  let k = key;
-  for (;;) {
-    const d = nextDot(k);
-    if (d < 0) return n;
-    n++;
-    k = k.slice(d + 1);
+  // Unescaped dots, as nextDot finds them, without slicing the key.
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c === 0x5c /* \ */) i += isDigit(key.charCodeAt(i + 1)) ? 3 : 1;
+    else if (c === 0x2e) n++;
   }
+  return n;
 }
 
 /** Where parseName writes a name's labels (grown for a longer text). */
