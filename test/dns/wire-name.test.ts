@@ -21,6 +21,21 @@ describe('parseName', () => {
     expect(n.suffixOffsets).toEqual([0, 4, 12]);
   });
 
+  test('the key of any name is the key of its wire form (with and without escapes, relative and absolute)', () => {
+    const labels = ['www', 'WWW', 'a-b', 'x_1', 'Mixed9', '*', 'a\\.b', 'sp\\032ace', 'q\\"', 'u', '\\065bc'];
+    const root = nameOf('.');
+    let seed = 7;
+    const pick = () => labels[(seed = (seed * 1103515245 + 12345) & 0x7fffffff) % labels.length];
+    for (let i = 0; i < 400; i++) {
+      const text = Array.from({ length: 1 + (i % 4) }, pick).join('.') + (i % 3 === 0 ? '.' : '');
+      for (const o of [undefined, origin, root]) {
+        const n = parseName(text, o);
+        if (typeof n === 'string') continue;
+        expect(n.key).toBe(keyOfWire(n.wire, 0));
+      }
+    }
+  });
+
   test('relative names are completed with the origin; "@" is the origin', () => {
     expect(nameOf('mail', origin).key).toBe('mail.example.com');
     expect(nameOf('a.b', origin).wire).toEqual(wireName('a.b.Example.COM'));

@@ -154,6 +154,7 @@ export function parseName(text: string, origin?: WireName): WireName | string {
   let lenAt = 0;
   let off = 1;
   let tooLong = false;
+  let escaped = false;
   for (let i = 0; i < body.length; i++) {
     const c = body.charCodeAt(i);
     if (c === 0x2e) {
@@ -162,6 +163,7 @@ export function parseName(text: string, origin?: WireName): WireName | string {
       buf[lenAt] = off - lenAt - 1;
       lenAt = off++;
     } else if (c === 0x5c) {
+      escaped = true;
       const n1 = body.charCodeAt(i + 1);
       if (isDigit(n1)) {
         const ddd = body.slice(i + 1, i + 4);
@@ -189,9 +191,13 @@ export function parseName(text: string, origin?: WireName): WireName | string {
   const size = off + tail.length;
   if (size > MAX_NAME_WIRE) return `"${text}" is longer than 255 bytes in wire form`;
   const wire = Buffer.alloc(size);
-  wire.set(buf.subarray(0, off), 0);
+  for (let i = 0; i < off; i++) wire[i] = buf[i];
   tail.copy(wire, off);
-  return new WireName(keyOfWire(wire, 0), wire);
+  // Without escapes the text is printable ASCII without dots inside labels: its key is the text lowercased
+  // (built from the wire byte by byte, it was a string per character).
+  if (escaped) return new WireName(keyOfWire(wire, 0), wire);
+  const key = tail === ROOT_WIRE || origin === undefined || origin.key === '' ? body.toLowerCase() : `${body.toLowerCase()}.${origin.key}`;
+  return new WireName(key, wire);
 }
 
 /** Parses or throws; for names the code itself builds. */
