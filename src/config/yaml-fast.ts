@@ -80,6 +80,13 @@ export function parseFast(text: string, maxDepth: number, lazy: LazyOptions | nu
   }
 }
 
+/** Per indentation: a line break followed by at most that many spaces and a character that is content. */
+const LINE_AT_MOST: RegExp[] = [];
+
+function lineAtMost(indent: number): RegExp {
+  return (LINE_AT_MOST[indent] ??= new RegExp(`\n {0,${indent}}[^ \n#]`, 'g'));
+}
+
 /** Where a lazy collection was in the text, and the reader's state after it (which a read must end at). */
 interface Deferred {
   readonly map: boolean;
@@ -289,11 +296,14 @@ class FastReader {
    */
   private defer(map: boolean, col: number, parentCol: number, depth: number): YMap | YSeq {
     const { p, ls, ind } = this;
-    do {
-      const nl = this.s.indexOf('\n', this.p);
-      this.p = nl < 0 ? this.n : nl + 1;
-      this.toContent();
-    } while (this.ind > parentCol);
+    // The next line that starts with at most parentCol spaces and then content (not a comment), found by the
+    // regular-expression engine rather than line by line; toContent() then reads it as usual.
+    const next = lineAtMost(parentCol);
+    next.lastIndex = p;
+    // test(), not exec(): no match array; the match ends just past the line's first content character.
+    this.p = next.test(this.s) ? this.s.lastIndexOf('\n', next.lastIndex - 1) + 1 : this.n;
+    this.toContent();
+    if (this.ind > parentCol) throw GIVE_UP; // cannot happen: the expression found a line at most that indented
     const at: Deferred = { map, col, depth, p, ls, ind, endP: this.p, endInd: this.ind };
     const c = map ? new LazyMap(this, at) : new LazySeq(this, at);
     this.deferred.push(c);
