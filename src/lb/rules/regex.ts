@@ -3,8 +3,15 @@
 // matches with the Rust regex engine, which has the same guarantee and nearly the same syntax (no backreferences,
 // no lookaround): https://developers.cloudflare.com/ruleset-engine/rules-language/values/ ("String values and
 // regular expressions").
-import { RE2JS, RE2JSSyntaxException } from 're2js';
+import type * as Re2js from 're2js';
 import { DFA_CACHE_BYTES, MAX_PATTERN_LENGTH, MAX_PROGRAM_SIZE } from './limits';
+
+let re2jsPackage: typeof Re2js | null = null;
+
+/** re2js, loaded by the first pattern rather than at every start (15 ms; most configs have no `matches`). */
+function re2js(): typeof Re2js {
+  return (re2jsPackage ??= require('re2js') as typeof Re2js);
+}
 
 /** What the query path calls: does the pattern match anywhere in the input (like RegExp#test)? */
 export interface CompiledRegex {
@@ -24,7 +31,8 @@ export function compileRegex(pattern: string, caseInsensitive: boolean): RegexRe
   // "(?:a{0,1000}){0,500}" takes seconds and hundreds of MB before its size could be read.
   const estimate = estimateProgramSize(pattern);
   if (estimate > MAX_PROGRAM_SIZE) return fail(tooLarge(`about ${estimate}`));
-  let re: RE2JS;
+  const { RE2JS } = re2js();
+  let re: Re2js.RE2JS;
   try {
     re = RE2JS.compile(pattern, caseInsensitive ? RE2JS.CASE_INSENSITIVE : 0);
   } catch (e) {
@@ -52,7 +60,7 @@ function tooLarge(size: string): string {
 
 /** RE2's complaint, worded for this language, at the offending piece of the pattern when it can be found. */
 function syntaxError(pattern: string, e: unknown, caseInsensitive: boolean): RegexResult {
-  if (!(e instanceof RE2JSSyntaxException)) {
+  if (!(e instanceof re2js().RE2JSSyntaxException)) {
     return fail(`invalid regular expression: ${e instanceof Error ? e.message : String(e)}`);
   }
   let piece = e.input ?? '';
