@@ -9,38 +9,48 @@ export type Invalid = typeof INVALID;
 
 /**
  * Where each value came from, for later cross-reference errors: offsets into the source, turned into line:col
- * only when asked (a config of 300,000 objects asks for a handful). Lists keep one offset per item; objects and
- * dicts their keys with one offset each (of the value for an object field, of the key for a dict entry).
+ * only when asked (a config of 300,000 objects asks for a handful). One array per value, allocated at its size:
+ * a list's item offsets, an object's or dict's keys with one offset each (of the value for an object field, of
+ * the key for a dict entry), then the value's own offset and its Source (and LIST for a list). An object
+ * holding these apart cost 200,000 more objects for the 10,000-LB config, every one copied by the scavenger.
  */
-interface Spots {
-  readonly src: Source;
-  readonly self: number;
-  /** A list: `at[i]` is the offset of item i. An object or dict: key, offset, key, offset… */
-  readonly list: boolean;
-  readonly at: (string | number)[];
-  /** Built on the first look-up in a big dict. */
-  index: Map<string | number, number> | null;
+type Spots = readonly unknown[];
+
+// A list's spots end with this marker after the source (a mapping's end with the source).
+const LIST = true;
+
+/** The trailer that makes `at` (on `scratch`) a Spots: where the value itself starts, its source, and LIST for a list. */
+function putTrailer(ctx: Ctx, self: number, list: boolean): void {
+  put(self);
+  put(ctx.src);
+  if (list) put(LIST);
 }
 
-/** An object literal, not a class instance: V8 allocates the Spots of a load straight in the old generation
- *  once it sees that they all survive (see ast.ts). */
-function spots(src: Source, self: number, list: boolean, at: (string | number)[]): Spots {
-  return { src, self, list, at, index: null };
-}
+/** Indexes of big dicts (pool_weights of thousands of pools), built on their first look-up. */
+const bigIndexes = new WeakMap<Spots, Map<unknown, number>>();
 
-function spotOffset(s: Spots, key: string | number): number {
-  const at = s.at;
-  if (s.list) return typeof key === 'number' && key >= 0 && key < at.length ? (at[key] as number) : s.self;
-  // A big dict (pool_weights of thousands of pools) gets an index instead of a scan per look-up.
-  if (at.length > 64) {
-    if (s.index === null) {
-      s.index = new Map();
-      for (let i = at.length - 2; i >= 0; i -= 2) s.index.set(at[i], at[i + 1] as number);
+function spotOffset(s: Spots, key: string | number | undefined): number {
+  const list = s[s.length - 1] === LIST;
+  const end = s.length - (list ? 3 : 2);
+  const self = s[end] as number;
+  if (key === undefined) return self;
+  if (list) return typeof key === 'number' && key >= 0 && key < end ? (s[key] as number) : self;
+  // A big dict gets an index instead of a scan per look-up.
+  if (end > 64) {
+    let index = bigIndexes.get(s);
+    if (index === undefined) {
+      index = new Map();
+      for (let i = end - 2; i >= 0; i -= 2) index.set(s[i], s[i + 1] as number);
+      bigIndexes.set(s, index);
     }
-    return s.index.get(key) ?? s.self;
+    return index.get(key) ?? self;
   }
-  for (let i = 0; i < at.length; i += 2) if (at[i] === key) return at[i + 1] as number;
-  return s.self;
+  for (let i = 0; i < end; i += 2) if (s[i] === key) return s[i + 1] as number;
+  return self;
+}
+
+function spotSource(s: Spots): Source {
+  return s[s.length - (s[s.length - 1] === LIST ? 2 : 1)] as Source;
 }
 
 /** Positions given as such (setPos), for values made outside the schema. */
@@ -103,7 +113,7 @@ export function posOf(obj: object, key?: string | number): Pos {
   const entry = getSpots(obj);
   if (!entry) return { file: '?', line: 0, col: 0 };
   if (entry instanceof FixedSpots) return key === undefined ? entry.self : entry.keys.get(key) ?? entry.self;
-  return entry.src.pos(key === undefined ? entry.self : spotOffset(entry, key));
+  return spotSource(entry).pos(spotOffset(entry, key));
 }
 
 /**
@@ -129,8 +139,8 @@ export function setPos(obj: object, self: Pos, keys: Map<string | number, Pos> =
   putSpots(obj, new FixedSpots(self, keys));
 }
 
-function track(ctx: Ctx, obj: object, self: number, list: boolean, at: (string | number)[]): void {
-  putSpots(obj, spots(ctx.src, self, list, at));
+function track(ctx: Ctx, obj: object, at: Spots): void {
+  putSpots(obj, at);
   ctx.tracked.add(obj);
 }
 
@@ -366,7 +376,7 @@ export function oneOrMany<T>(item: Schema<T>): Schema<T[]> {
       const v = item.parse(node, ctx);
       if (v === INVALID) return INVALID;
       const out = [v];
-      track(ctx, out, offsetOf(node), true, [offsetOf(node)]);
+      track(ctx, out, [offsetOf(node), offsetOf(node), ctx.src, LIST]);
       return out;
     },
   };
@@ -406,14 +416,15 @@ export function list<T>(item: Schema<T>, opts: { min?: number } = {}): Schema<T[
       const n = (end - base) >> 1;
       for (let i = base; i < end; i += 2) put(scratch[i]);
       for (let i = base + 1; i < end; i += 2) put(scratch[i]);
+      putTrailer(ctx, offsetOf(node), true);
       const out = taken<T>(end, end + n);
-      const offs = taken<number>(end + n, top);
+      const offs = taken<unknown>(end + n, top);
       release(base);
       if (out.length < items.length) partial.add(out);
       if (opts.min !== undefined && items.length < opts.min) {
         return ctx.error(node, `needs at least ${opts.min} item${opts.min === 1 ? '' : 's'}`);
       }
-      track(ctx, out, offsetOf(node), true, offs);
+      track(ctx, out, offs);
       return out;
     },
   };
@@ -459,9 +470,10 @@ export function dict<T>(value: Schema<T>, opts: { key?: (k: string, at: Pos, ctx
         put(key);
         put(offsetOf(keyNode));
       }
-      const at = taken<string | number>(base, top);
+      putTrailer(ctx, offsetOf(node), false);
+      const at = taken<unknown>(base, top);
       release(base);
-      track(ctx, out, offsetOf(node), false, at);
+      track(ctx, out, at);
       return out;
     },
   };
@@ -596,7 +608,8 @@ export function obj<T extends object>(fields: FieldsOf<T>, opts: ObjectOptions =
         put(name);
         put(offsetOf(pair.value ?? keyNode));
       }
-      const at = taken<string | number>(base, top);
+      putTrailer(ctx, offsetOf(node), false);
+      const at = taken<unknown>(base, top);
       release(base);
       for (let i = 0; i < names.length; i++) {
         if (seen & (1 << i)) continue;
@@ -612,7 +625,7 @@ export function obj<T extends object>(fields: FieldsOf<T>, opts: ObjectOptions =
         opts.dropped?.(out, ctx);
         return INVALID;
       }
-      track(ctx, out, offsetOf(node), false, at);
+      track(ctx, out, at);
       if (!recovered) opts.check?.(out, node, ctx);
       return out as T;
     },
