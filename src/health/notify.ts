@@ -247,7 +247,10 @@ export class WebhookNotifier {
     }
     for (const [id, q] of this.queues) if (!next.has(id)) q.close();
     this.queues = next;
-    this.filters = new Map([...config.pools.values()].map((p) => [p.name, p.notification_filter]));
+    // Only the pools that have a filter (a missing one lets everything through): this runs on the event loop.
+    const filters = new Map<string, NotificationFilterConfig>();
+    for (const p of config.pools.values()) if (p.notification_filter) filters.set(p.name, p.notification_filter);
+    this.filters = filters;
   }
 
   /** Queues `event` for every webhook if the pool's filter lets it through. Never blocks, never throws. */

@@ -203,12 +203,15 @@ export interface TargetUse {
  * reported by targetProblems and by config validation).
  */
 export function forEachTargetUse(config: Config, fn: (use: TargetUse) => void): void {
-  for (const use of targetUses(config)) fn(use);
+  for (const use of targetUses(config)) if (use !== null) fn(use);
 }
 
-function* targetUses(config: Config): Generator<TargetUse, void, void> {
+/** Every use, and `null` after each pool (a pause point for buildTargetsSliced: most pools of a big config may
+ *  have no monitor, and going through them all is a slice of its own). */
+function* targetUses(config: Config): Generator<TargetUse | null, void, void> {
   for (const pool of config.pools.values()) {
-    if (!pool.enabled) continue;
+    yield null;
+    if (!pool.enabled || (pool.monitor === null && pool.monitor_group === null)) continue;
     const monitors = poolMonitors(pool, config);
     if (monitors.length === 0) continue;
     for (const origin of pool.origins) {
@@ -252,6 +255,10 @@ export function* buildTargetsSliced(config: Config): Sliced<ProbeTarget[]> {
   const byKey = new Map<string, { use: TargetUse; users: TargetUser[] }>();
   let n = 0;
   for (const use of targetUses(config)) {
+    if (use === null) {
+      if ((++n & 63) === 0) yield;
+      continue;
+    }
     const user: TargetUser = { pool: use.pool.name, origin: use.origin.name, monitor: use.monitorName };
     const found = byKey.get(use.key);
     if (found) found.users.push(user);

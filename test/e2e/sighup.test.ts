@@ -3,7 +3,7 @@
 // is rejected with file:line:col in the log while the previous config keeps serving; no query is lost.
 // SIGTERM exits 0. Needs dist/ (`npm test` builds first).
 import * as net from 'node:net';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as dnsPacket from 'dns-packet';
 import { QueryStream } from '../helpers/query-stream';
 import { rcodeOf, spawnServer, writeConfig } from '../helpers/server';
@@ -91,6 +91,37 @@ test('SIGHUP with a good file, then a broken one, under 2000 queries/s: nothing 
     expect(Date.now() - t).toBeLessThan(3000);
   } finally {
     stream.close();
+    expect(await srv.stop('SIGTERM')).toBe(0);
+  }
+});
+
+/** The nice value of each thread of a process (Linux: field 19 of /proc/PID/task/TID/stat). */
+function threadNices(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces: count fields after its ")".
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.set(Number(tid), Number(fields[16]));
+  }
+  return out;
+}
+
+test('the thread that loads configs yields the CPU to the one that answers (Linux: nice +10)', async () => {
+  if (!existsSync('/proc/thread-self')) return; // per-thread nice is Linux's
+  const configPath = writeConfig(GOOD_OLD);
+  const srv = await spawnServer(configPath);
+  const pid = srv.child.pid!;
+  try {
+    // The loading thread starts with the first reload.
+    srv.child.kill('SIGHUP');
+    for (let i = 0; i < 100 && !srv.stderr().includes('"config reloaded"'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(srv.stderr()).toContain('"config reloaded"');
+    const nices = threadNices(pid);
+    const main = nices.get(pid) ?? 0; // 0 unless the test itself runs under `nice`
+    if (main + 10 > 19) return; // capped at 19: nothing to tell apart
+    expect([...nices.values()].filter((n) => n === main + 10)).toHaveLength(1);
+  } finally {
     expect(await srv.stop('SIGTERM')).toBe(0);
   }
 });
