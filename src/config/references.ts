@@ -50,31 +50,38 @@ export function checkReferences(config: Config, ctx: Ctx): void {
     if (pool.monitor_group !== null && !config.monitor_groups.has(pool.monitor_group) && !ctx.isDropped('monitor group', pool.monitor_group)) {
       ctx.error(posOf(pool, 'monitor_group'), `pool "${pool.name}" refers to unknown monitor group "${pool.monitor_group}"${ctx.suggest(pool.monitor_group, groupNames)}`);
     }
-    const enabled = pool.origins.filter((o) => o.enabled).length;
+    let enabled = 0;
+    for (const o of pool.origins) if (o.enabled) enabled++;
     if (pool.minimum_origins > enabled && !isPartial(pool.origins)) {
       ctx.warn(posOf(pool, 'minimum_origins'), `pool "${pool.name}" needs ${pool.minimum_origins} healthy origins but has ${enabled} enabled: it can never be healthy`);
     }
   }
 
-  // Positions are looked up only for a problem: most references are fine.
-  const checkPool = (name: string, owner: object, key: string | number, lb: LoadBalancerConfig, what: string) => {
+  // Positions and the words for where a reference is are made only for a problem: most references are fine.
+  type Where = () => string;
+  const checkPool = (name: string, owner: object, key: string | number, lb: LoadBalancerConfig, what: Where) => {
     if (!config.pools.has(name) && !ctx.isDropped('pool', name)) {
-      ctx.error(posOf(owner, key), `load balancer "${lb.name}" ${what} refers to unknown pool "${name}"${ctx.suggest(name, poolNames)}`);
+      ctx.error(posOf(owner, key), `load balancer "${lb.name}" ${what()} refers to unknown pool "${name}"${ctx.suggest(name, poolNames)}`);
     }
   };
-  const checkPoolList = (list: string[], lb: LoadBalancerConfig, what: string) => {
+  const checkPoolList = (list: string[], lb: LoadBalancerConfig, what: Where) => {
     for (let i = 0; i < list.length; i++) checkPool(list[i], list, i, lb, what);
   };
-  const checkPoolMap = (map: Record<string, string[]>, lb: LoadBalancerConfig, what: string) => {
-    for (const key of Object.keys(map)) checkPoolList(map[key], lb, `${what}.${key}`);
+  const checkPoolMap = (map: Record<string, string[]>, lb: LoadBalancerConfig, what: Where) => {
+    for (const key in map) checkPoolList(map[key], lb, () => `${what()}.${key}`);
   };
-  const checkOverrides = (o: RuleOverrides, lb: LoadBalancerConfig, what: string) => {
-    if (o.default_pools) checkPoolList(o.default_pools, lb, `${what}.default_pools`);
-    if (o.fallback_pool !== undefined) checkPool(o.fallback_pool, o, 'fallback_pool', lb, `${what}.fallback_pool`);
-    if (o.region_pools) checkPoolMap(o.region_pools, lb, `${what}.region_pools`);
-    if (o.country_pools) checkPoolMap(o.country_pools, lb, `${what}.country_pools`);
-    if (o.pop_pools) checkPoolMap(o.pop_pools, lb, `${what}.pop_pools`);
+  const checkOverrides = (o: RuleOverrides, lb: LoadBalancerConfig, what: Where) => {
+    if (o.default_pools) checkPoolList(o.default_pools, lb, () => `${what()}.default_pools`);
+    if (o.fallback_pool !== undefined) checkPool(o.fallback_pool, o, 'fallback_pool', lb, () => `${what()}.fallback_pool`);
+    if (o.region_pools) checkPoolMap(o.region_pools, lb, () => `${what()}.region_pools`);
+    if (o.country_pools) checkPoolMap(o.country_pools, lb, () => `${what()}.country_pools`);
+    if (o.pop_pools) checkPoolMap(o.pop_pools, lb, () => `${what()}.pop_pools`);
   };
+  const DEFAULT_POOLS: Where = () => 'default_pools';
+  const FALLBACK_POOL: Where = () => 'fallback_pool';
+  const REGION_POOLS: Where = () => 'region_pools';
+  const COUNTRY_POOLS: Where = () => 'country_pools';
+  const POP_POOLS: Where = () => 'pop_pools';
 
   const seenLbs = new Set<string>();
   for (const lb of config.load_balancers) {
@@ -88,18 +95,18 @@ export function checkReferences(config: Config, ctx: Ctx): void {
     } else if (zone === null || (lb.name.startsWith('*.') && bare !== zone && !bare.endsWith(`.${zone}`))) {
       ctx.error(posOf(lb, 'name'), `load balancer "${lb.name}" is not inside any configured zone (${zoneNames.join(', ')})`);
     }
-    checkPoolList(lb.default_pools, lb, 'default_pools');
-    if (lb.fallback_pool !== null) checkPool(lb.fallback_pool, lb, 'fallback_pool', lb, 'fallback_pool');
-    checkPoolMap(lb.region_pools, lb, 'region_pools');
-    checkPoolMap(lb.country_pools, lb, 'country_pools');
-    checkPoolMap(lb.pop_pools, lb, 'pop_pools');
+    checkPoolList(lb.default_pools, lb, DEFAULT_POOLS);
+    if (lb.fallback_pool !== null) checkPool(lb.fallback_pool, lb, 'fallback_pool', lb, FALLBACK_POOL);
+    checkPoolMap(lb.region_pools, lb, REGION_POOLS);
+    checkPoolMap(lb.country_pools, lb, COUNTRY_POOLS);
+    checkPoolMap(lb.pop_pools, lb, POP_POOLS);
     for (const p of Object.keys(lb.random_steering.pool_weights)) {
       if (!config.pools.has(p) && !ctx.isDropped('pool', p)) {
         ctx.error(posOf(lb.random_steering.pool_weights, p), `load balancer "${lb.name}" random_steering.pool_weights names unknown pool "${p}"${ctx.suggest(p, poolNames)}`);
       }
     }
     lb.rules.forEach((rule, i) => {
-      checkOverrides(rule.overrides, lb, `rules[${i}]${rule.name ? ` "${rule.name}"` : ''} overrides`);
+      checkOverrides(rule.overrides, lb, () => `rules[${i}]${rule.name ? ` "${rule.name}"` : ''} overrides`);
       if (rule.overrides.random_steering) {
         for (const p of Object.keys(rule.overrides.random_steering.pool_weights)) {
           if (!config.pools.has(p) && !ctx.isDropped('pool', p)) ctx.error(posOf(rule.overrides.random_steering.pool_weights, p), `unknown pool "${p}" in rule "${rule.name}" pool_weights`);

@@ -142,6 +142,26 @@ load_balancers:
     ]);
   });
 
+  test('unknown pools in pool maps and rule overrides: the message says which field, key and rule', async () => {
+    const y = `server: { http: null }
+${ZONE}${POOL}load_balancers:
+  - name: lb.example.com
+    default_pools: [p1]
+    steering_policy: random
+    region_pools: { WNAM: [p1, westward] }
+    rules:
+      - name: six
+        condition: "dns.qry.type == 28"
+        overrides: { default_pools: [sixth], country_pools: { DE: [german] }, fallback_pool: lastly }
+`;
+    expect(await problems(y)).toEqual([
+      `${at(y, 'westward')}load balancer "lb.example.com" region_pools.WNAM refers to unknown pool "westward"`,
+      `${at(y, 'sixth')}load balancer "lb.example.com" rules[0] "six" overrides.default_pools refers to unknown pool "sixth"`,
+      `${at(y, 'lastly')}load balancer "lb.example.com" rules[0] "six" overrides.fallback_pool refers to unknown pool "lastly"`,
+      `${at(y, 'german')}load balancer "lb.example.com" rules[0] "six" overrides.country_pools.DE refers to unknown pool "german"`,
+    ]);
+  });
+
   test('zones and load balancers defined twice', async () => {
     const y = `${ZONE}  - name: example.com # again\n    ns: [ns1.example.com]\n${POOL}load_balancers:\n  - { name: lb.example.com, default_pools: [p1] }\n  - { name: lb.example.com, default_pools: [p1] } # again\n`;
     const p = await problems(y);
