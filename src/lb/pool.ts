@@ -1,11 +1,11 @@
-// Pools and endpoints as the query path sees them: endpoint RDATA prepared at compile time, and per-pool lists
+// Pools and endpoints as the query path sees them: endpoint RDATA prepared once (on first use), and per-pool lists
 // of eligible endpoints per query type, re-derived only when health or hostname resolution changes.
 import type { OriginConfig, PoolConfig } from '../config/types';
 import { RRType } from '../dns/wire/constants';
 import type { RData } from '../dns/wire/records';
 import { nameOf, WireName } from '../dns/wire/name';
 import { rdataA, rdataMx, rdataSrv } from '../dns/wire/rdata';
-import { fmix32, parseIp } from '../util/ip';
+import { fmix32, parseIp, type IpAddr } from '../util/ip';
 import { REGION_COUNT } from './stats';
 import type { HealthView, HostnameView } from './views';
 
@@ -13,8 +13,13 @@ export type EndpointKind = 'v4' | 'v6' | 'name';
 
 export class Endpoint {
   readonly kind: EndpointKind;
-  /** A or AAAA RDATA for address endpoints. */
-  readonly rdata: RData | null;
+  /**
+   * A or AAAA RDATA for address endpoints, made by prepare() when the endpoint first enters its pool's eligible sets
+   * (null before, and always for a hostname endpoint): an RDATA is four objects, and a config of 50,000 endpoints made
+   * all of them at every load (and `check`), most for endpoints not answered with for a long while, if ever. Every
+   * reader takes endpoints from those sets (Pool.eligibleFor), so the query path reads a plain field.
+   */
+  rdata: RData | null = null;
   /** Hostname endpoints: the name (target of MX/SRV answers; resolved in the background for A/AAAA). */
   readonly target: WireName | null;
   readonly mx: RData | null;
@@ -33,13 +38,11 @@ export class Endpoint {
     const ip = parseIp(config.address);
     if (ip) {
       this.kind = ip.family === 4 ? 'v4' : 'v6';
-      this.rdata = rdataA(ip.bytes);
       this.target = null;
       this.mx = null;
       this.srv = null;
     } else {
       this.kind = 'name';
-      this.rdata = null;
       this.target = nameOf(`${config.address}.`);
       this.mx = rdataMx(config.priority, this.target);
       this.srv = config.port === null ? null : rdataSrv(config.priority, srvWeight(config.weight), config.port, this.target);
@@ -49,6 +52,11 @@ export class Endpoint {
     for (let i = 0; i < config.address.length; i++) h = fmix32(h ^ config.address.charCodeAt(i));
     this.seed = h;
     this.cellOffset = REGION_COUNT * (1 + index);
+  }
+
+  /** Makes `rdata` for an address endpoint, once. */
+  prepare(): void {
+    if (this.rdata === null && this.kind !== 'name') this.rdata = rdataA((parseIp(this.config.address) as IpAddr).bytes);
   }
 
   get name(): string {
@@ -134,6 +142,7 @@ export class Pool {
     }
     for (const e of this.endpoints) {
       if (e.weight <= 0) continue; // weight 0 takes an endpoint out of answers (https://developers.cloudflare.com/load-balancing/additional-options/planned-maintenance/)
+      e.prepare();
       const v4 = e.kind === 'v4' || (e.kind === 'name' && hostnames.addresses(e.config.address, 4) !== null);
       const v6 = e.kind === 'v6' || (e.kind === 'name' && hostnames.addresses(e.config.address, 6) !== null);
       const add = (target: EligibleSets) => {
