@@ -1,5 +1,6 @@
-// Pools and endpoints as the query path sees them: endpoint RDATA prepared once (on first use), and per-pool lists
-// of eligible endpoints per query type, re-derived only when health or hostname resolution changes.
+// Pools and endpoints as the query path sees them: endpoint RDATA prepared once (when the endpoint first enters its
+// pool's eligible sets), and per-pool lists of eligible endpoints per query type, re-derived only when health or
+// hostname resolution changes.
 import type { OriginConfig, PoolConfig } from '../config/types';
 import { RRType } from '../dns/wire/constants';
 import type { RData } from '../dns/wire/records';
