@@ -15,7 +15,7 @@ import { evaluateEndpoint, evaluatePool } from './pool-state';
 import type { EndpointHealth, PoolHealth, PoolState, StatusOf } from './pool-state';
 import type { GlobalCause } from './shared/types';
 import type { HealthStore, TargetStatus, Transition } from './store';
-import { forEachTargetUse } from './targets';
+import { forEachTargetUse, isMonitored } from './targets';
 import { silentLogger } from './types';
 import { runToEnd } from '../util/slices';
 import type { Sliced } from '../util/slices';
@@ -142,7 +142,7 @@ export class HealthEvents {
     const baseline = new Map<string, boolean>();
     let n = 0;
     for (const pool of config.pools.values()) {
-      if (pool.monitor === null && pool.monitor_group === null) continue;
+      if (!isMonitored(pool)) continue;
       const p = evaluatePool(pool, config, this.store);
       if (determined(p)) baseline.set(pool.name, p.usable);
       if ((++n & 63) === 0) yield;

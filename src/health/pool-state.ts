@@ -15,7 +15,7 @@
 import { isIP } from 'node:net';
 import type { Config, MonitorConfig, MonitorGroupMember, OriginConfig, PoolConfig } from '../config/types';
 import type { HealthStore, TargetStatus } from './store';
-import { poolTargetKey } from './targets';
+import { isMonitored, poolTargetKey } from './targets';
 import type { FailureReason } from './types';
 
 export type PoolState = 'healthy' | 'degraded' | 'critical' | 'unknown';
@@ -237,7 +237,7 @@ export function evaluatePool(pool: PoolConfig, config: Config, store: HealthStor
       }
     }
   }
-  if (pool.origins.length === 0) monitored = pool.monitor !== null || pool.monitor_group !== null;
+  if (pool.origins.length === 0) monitored = isMonitored(pool);
   const minimumOrigins = pool.minimum_origins;
   const aboveThreshold = healthyCount >= minimumOrigins;
   let state: PoolState;

@@ -185,6 +185,12 @@ export function targetCarryKey(monitor: MonitorConfig, origin: OriginConfig): st
   return `${keyPrefix(monitor, origin)} ~${hash(probeDefinition(monitor, mergedHeaders(monitor, origin)))}`;
 }
 
+/** Whether a pool is probed at all: it names a monitor or a monitor group (an unmonitored pool's health never
+ *  changes, so the health service, its events and the analytics sampler skip it). */
+export function isMonitored(pool: PoolConfig): boolean {
+  return pool.monitor !== null || pool.monitor_group !== null;
+}
+
 /** One (pool, endpoint, monitor) use of a target. `member` is the group member when the pool uses a group. */
 export interface TargetUse {
   pool: PoolConfig;
@@ -211,7 +217,7 @@ export function forEachTargetUse(config: Config, fn: (use: TargetUse) => void): 
 function* targetUses(config: Config): Generator<TargetUse | null, void, void> {
   for (const pool of config.pools.values()) {
     yield null;
-    if (!pool.enabled || (pool.monitor === null && pool.monitor_group === null)) continue;
+    if (!pool.enabled || !isMonitored(pool)) continue;
     const monitors = poolMonitors(pool, config);
     if (monitors.length === 0) continue;
     for (const origin of pool.origins) {

@@ -13,6 +13,7 @@
 // Memory: ROW_SLOTS × 4 bytes per series (4,032 B), at most `maxSeries` series (default 16,384: 66 MB); a series
 // with no answer for 24 h gives its row back. Answers for a series beyond the cap are counted in `dropped`.
 import type { Config, PoolConfig } from '../config/types';
+import { isMonitored } from '../health/targets';
 import { ANALYTICS_REGIONS, BUCKET_MS, REGION_COUNT, type AnswerDelta } from '../lb/stats';
 import type { Logger } from './log';
 import { poolHealth, type StatusDeps } from './status';
@@ -456,7 +457,7 @@ const sampledPools = new WeakMap<Config, readonly PoolConfig[]>();
 function sampledPoolsOf(config: Config): readonly PoolConfig[] {
   let pools = sampledPools.get(config);
   if (!pools) {
-    pools = [...config.pools.values()].filter((p) => p.monitor !== null || p.monitor_group !== null);
+    pools = [...config.pools.values()].filter(isMonitored);
     sampledPools.set(config, pools);
   }
   return pools;
