@@ -57,18 +57,10 @@ const NICER = 10;
 function yieldToAnswering(): void {
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid) && tid > 0 && tid !== process.pid) setPriority(tid, Math.min(19, getOwnNice() + NICER));
+    // getPriority(): this thread's nice value, the process's when it was created (0 unless started with `nice`).
+    if (Number.isInteger(tid) && tid > 0 && tid !== process.pid) setPriority(tid, Math.min(19, getPriority() + NICER));
   } catch {
     // Not Linux, or not allowed: nothing to do.
-  }
-}
-
-/** The process's nice value (0 unless started with `nice`). */
-function getOwnNice(): number {
-  try {
-    return getPriority();
-  } catch {
-    return 0;
   }
 }
 
